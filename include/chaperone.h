@@ -322,6 +322,134 @@ CHP_EXPORT void chp_conf_dump_markdown(FILE *fp);
 /** Writes "key=value" lines of the effective configuration. */
 CHP_EXPORT void chp_conf_dump(const chp_conf_t *conf, FILE *fp);
 
+/* ------------------------------------------------------------------------
+ * Tracker (SPEC §3): per (topic, bucket) counters and latency sketch,
+ * emitted as audit messages.  track() may be called from many threads at
+ * once: each thread counts into its own shard (no global lock, no shared
+ * cache line, no allocation once its (topic, bucket) exists).
+ * ------------------------------------------------------------------------ */
+
+typedef struct chp_tracker chp_tracker_t;
+
+/**
+ * Receives one emission: n audit messages, each a delta since the previous
+ * emission.  The messages (and their sketches) belong to the tracker and are
+ * valid only during the call.  Called on the thread that flushes: the
+ * tracker's own thread (CHP_TRACKER_F_THREAD) or the caller of
+ * chp_tracker_flush().  An error return is counted in the stats; the counts
+ * of that emission are then the callback's responsibility (the reporter
+ * keeps them for retry).
+ */
+typedef chp_err_t(chp_emit_cb_t)(const chp_auditmsg_t *msgs, size_t n,
+                                 void *opaque);
+
+/** Run a thread that emits every report.interval.ms, or sooner when
+ *  max.open.buckets is reached. Without it, the owner calls flush. */
+#define CHP_TRACKER_F_THREAD 0x1
+
+typedef struct chp_tracker_stats {
+    uint64_t tracked;        /* messages counted since creation */
+    uint64_t emissions;      /* emit callbacks made */
+    uint64_t emitted_msgs;   /* audit messages handed to the callback */
+    uint64_t emit_errors;    /* emit callbacks that returned an error */
+    uint64_t open_buckets;   /* (topic, bucket, shard) entries now open */
+} chp_tracker_stats_t;
+
+/**
+ * Creates a tracker from conf (bucket.seconds, report.interval.ms,
+ * max.open.buckets, timestamp, timestamp.fields, timestamp.topic.*, tier,
+ * datacenter, hostname).  default_tier is used when conf's tier is empty.
+ * conf is only read during the call.  cb receives emissions.
+ */
+CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
+                                     const char *default_tier, int flags,
+                                     chp_emit_cb_t *cb, void *opaque,
+                                     chp_tracker_t **out, char *errstr,
+                                     size_t errstr_size);
+
+/**
+ * Counts one message of topic whose event-time lookup gave r.  With
+ * CHP_TS_FOUND, ts_ms is the event time; otherwise the message goes to the
+ * bucket of the current time with latency 0 and counts as noTime or
+ * malformed.  bytes = key length + value length.
+ */
+CHP_EXPORT void chp_tracker_track(chp_tracker_t *t, const char *topic,
+                                  chp_ts_result_t r, int64_t ts_ms,
+                                  uint64_t bytes);
+
+/**
+ * Extracts the event time of msg with the topic's timestamp rules
+ * (timestamp.topic.<topic>, else timestamp) and counts it.
+ * Returns what the extraction gave.
+ */
+CHP_EXPORT chp_ts_result_t chp_tracker_track_msg(chp_tracker_t *t,
+                                                 const char *topic,
+                                                 const chp_msg_view_t *msg,
+                                                 uint64_t bytes);
+
+/** Emits everything counted so far through the callback, synchronously. */
+CHP_EXPORT chp_err_t chp_tracker_flush(chp_tracker_t *t);
+
+/** True when an emission is due (interval elapsed or bucket limit hit). */
+CHP_EXPORT bool chp_tracker_due(chp_tracker_t *t, int64_t now_ms);
+
+CHP_EXPORT void chp_tracker_stats(chp_tracker_t *t, chp_tracker_stats_t *st);
+
+/** Stops the tracker's thread, emits what is left (no count is lost at
+ *  shutdown), and frees the tracker. */
+CHP_EXPORT void chp_tracker_destroy(chp_tracker_t *t);
+
+/* ------------------------------------------------------------------------
+ * Reporter: publishes audit messages to the audit topic (record key = the
+ * source topic) with an idempotent producer (acks=all).  A message whose
+ * delivery fails after librdkafka's own retries is kept and produced again;
+ * at most reporter.max.pending are kept, beyond that the oldest are dropped
+ * and counted (never silently).
+ *
+ * Typical wiring:
+ *   chp_reporter_new(conf, NULL, &rep, ...);
+ *   chp_tracker_new(conf, "producer", CHP_TRACKER_F_THREAD,
+ *                   chp_reporter_emit, rep, &trk, ...);
+ *   ... chp_tracker_track*(trk, ...) ...
+ *   chp_tracker_destroy(trk);          // final emission into the reporter
+ *   chp_reporter_destroy(rep, 10000);  // delivers what is left
+ * ------------------------------------------------------------------------ */
+
+typedef struct chp_reporter chp_reporter_t;
+
+typedef struct chp_reporter_stats {
+    uint64_t produced;  /* audit messages handed to librdkafka (incl. retries) */
+    uint64_t delivered; /* acknowledged by the broker */
+    uint64_t failed;    /* delivery failures (each is retried) */
+    uint64_t dropped;   /* given up because reporter.max.pending was full */
+    uint64_t pending;   /* not yet acknowledged */
+} chp_reporter_stats_t;
+
+/**
+ * Creates a reporter from conf (audit.topic, reporter.max.pending, kafka.*).
+ * bootstrap, when not NULL, overrides kafka.bootstrap.servers.  The reporter
+ * runs its own thread for delivery reports and retries.
+ */
+CHP_EXPORT chp_err_t chp_reporter_new(const chp_conf_t *conf,
+                                      const char *bootstrap,
+                                      chp_reporter_t **out, char *errstr,
+                                      size_t errstr_size);
+
+/** A chp_emit_cb_t: encodes and enqueues msgs; opaque is the reporter. */
+CHP_EXPORT chp_err_t chp_reporter_emit(const chp_auditmsg_t *msgs, size_t n,
+                                       void *opaque);
+
+/** Waits up to timeout_ms until nothing is pending.  CHP_ERR_STATE if
+ *  messages are still pending at the deadline. */
+CHP_EXPORT chp_err_t chp_reporter_flush(chp_reporter_t *r, int timeout_ms);
+
+CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r,
+                                   chp_reporter_stats_t *st);
+
+/** Flushes for up to timeout_ms, then frees.  Messages still pending are
+ *  counted as dropped and logged to stderr. */
+CHP_EXPORT void chp_reporter_destroy(chp_reporter_t *r, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,6 +45,7 @@ void chp_counts_merge(chp_counts_t *dst, const chp_counts_t *src)
     dst->malformed += src->malformed;
     dst->negative += src->negative;
     dst->latency_sum_ms += src->latency_sum_ms;
+    dst->delivery_failed += src->delivery_failed;
     if (src->max_latency_ms > dst->max_latency_ms)
         dst->max_latency_ms = src->max_latency_ms;
 }

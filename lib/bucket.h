@@ -15,6 +15,7 @@ typedef struct chp_counts {
     uint64_t negative;       /* latencies < 0 (producer clock ahead) */
     int64_t latency_sum_ms;  /* over non-negative latencies */
     int64_t max_latency_ms;  /* exact, over non-negative latencies */
+    uint64_t delivery_failed; /* not part of count: producer acks that failed */
 } chp_counts_t;
 
 /* Adds one message.  latency_ms < 0 is counted in negative only. */

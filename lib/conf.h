@@ -1,0 +1,104 @@
+/* conf.h - the configuration property table (private).
+ *
+ * The public side (chp_conf_set/get/load/dump) is in chaperone.h; this
+ * header exposes the table itself so that tests, the docs generator and the
+ * components can ask what a key is and which component it applies to. */
+#ifndef CHP_CONF_H
+#define CHP_CONF_H
+
+#include "chaperone.h"
+
+typedef enum chp_conf_type {
+    CHP_CONF_STR,
+    CHP_CONF_INT,
+    CHP_CONF_BOOL,
+    CHP_CONF_DOUBLE,
+    CHP_CONF_ENUM,
+} chp_conf_type_t;
+
+/* Components a key applies to (bit mask), printed in the docs. */
+enum {
+    CHP_SCOPE_CLIENT = 1u << 0, /* library and interceptor plugin */
+    CHP_SCOPE_WORKER = 1u << 1,
+    CHP_SCOPE_CONTROLLER = 1u << 2,
+    CHP_SCOPE_COLLECTOR = 1u << 3,
+    CHP_SCOPE_REPORT = 1u << 4,
+    CHP_SCOPE_ALL = (1u << 5) - 1,
+};
+
+/* The section of docs/configuration.md a key is listed in. */
+typedef enum chp_conf_group {
+    CHP_CONF_GROUP_COMMON,
+    CHP_CONF_GROUP_WORKER,
+    CHP_CONF_GROUP_CONTROLLER,
+    CHP_CONF_GROUP_COLLECTOR,
+    CHP_CONF_GROUP_REPORT,
+    CHP_CONF_GROUP__COUNT
+} chp_conf_group_t;
+
+/* Extra checks on string values (all of them reject control characters). */
+enum {
+    CHP_CONF_F_NONEMPTY = 1u << 0,  /* "" is refused */
+    CHP_CONF_F_LIST = 1u << 1,      /* comma list, stored as "a,b" (items
+                                       trimmed, empty items dropped) */
+    CHP_CONF_F_TOPIC = 1u << 2,     /* a legal Kafka topic name (each item
+                                       when combined with F_LIST) */
+    CHP_CONF_F_URL = 1u << 3,       /* URL password redacted by dump */
+};
+
+#define CHP_CONF_MAX_ENUM 8
+
+typedef struct chp_conf_prop {
+    const char *name;
+    chp_conf_type_t type;
+    chp_conf_group_t group;
+    unsigned scope;  /* CHP_SCOPE_* mask */
+    unsigned flags;  /* CHP_CONF_F_*, strings only */
+    const char *defval;
+    int64_t imin, imax; /* ints; imax is the item limit of an F_LIST */
+    double dmin, dmax;  /* doubles */
+    const char *enums[CHP_CONF_MAX_ENUM]; /* enums, NULL-terminated */
+    const char *desc;
+} chp_conf_prop_t;
+
+/* A prefix family: "kafka." + a librdkafka property, "timestamp.topic." +
+ * a topic.  Values are kept verbatim (after the flags' checks) in the order
+ * first set. */
+typedef struct chp_conf_family {
+    const char *prefix;  /* including the final '.' */
+    const char *suffix;  /* what follows, for the docs: "<topic>" */
+    bool suffix_is_topic; /* the rest of the key must be a topic name */
+    chp_conf_group_t group;
+    unsigned scope;
+    unsigned flags;      /* CHP_CONF_F_* applied to the value */
+    int64_t max_items;   /* F_LIST item limit, 0: none */
+    const char *desc;
+} chp_conf_family_t;
+
+/* The whole table, in documentation order; *n gets its length. */
+const chp_conf_prop_t *chp_conf_props(size_t *n);
+
+/* The prefix families, in documentation (and dump) order. */
+const chp_conf_family_t *chp_conf_families(size_t *n);
+
+/* The table entry of name, or NULL (prefix-family keys have none). */
+const chp_conf_prop_t *chp_conf_prop_find(const char *name);
+
+/* Components the key applies to, prefix families included; 0 if unknown. */
+unsigned chp_conf_scope(const char *name);
+
+/* Exchanges the contents of two configurations (all-or-nothing loads). */
+void chp_conf_swap(chp_conf_t *a, chp_conf_t *b);
+
+/* Shortest "%g" form of v that reads back exactly, always with a '.'
+ * decimal point whatever the locale; returns buf. */
+const char *chp_conf_format_double(double v, char *buf, size_t size);
+
+/* Calls cb for every explicitly set key (table and prefix families) that
+ * does not apply to any component in scope, so a daemon can warn about
+ * settings it will ignore. */
+void chp_conf_foreach_out_of_scope(const chp_conf_t *conf, unsigned scope,
+                                   void (*cb)(const char *name, void *opaque),
+                                   void *opaque);
+
+#endif /* CHP_CONF_H */

@@ -1,0 +1,50 @@
+/* kafkaconf.c - see kafkaconf.h */
+#include <stdio.h>
+
+#include "kafkaconf.h"
+
+chp_err_t chp_kafka_conf_set(rd_kafka_conf_t *kc, const char *name,
+                             const char *value, char *errstr,
+                             size_t errstr_size)
+{
+    char rderr[256];
+
+    if (rd_kafka_conf_set(kc, name, value, rderr, sizeof(rderr)) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "\"kafka.%s\": %s", name, rderr);
+        return CHP_ERR_INVALID_ARG;
+    }
+    return CHP_OK;
+}
+
+typedef struct set_ctx {
+    rd_kafka_conf_t *kc;
+    char *errstr;
+    size_t errstr_size;
+} set_ctx_t;
+
+static chp_err_t set_one(const char *name, const char *value, void *opaque)
+{
+    set_ctx_t *c = opaque;
+
+    return chp_kafka_conf_set(c->kc, name, value, c->errstr, c->errstr_size);
+}
+
+rd_kafka_conf_t *chp_kafka_conf_new(const chp_conf_t *conf,
+                                    const char *const *defaults, char *errstr,
+                                    size_t errstr_size)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    set_ctx_t ctx = {kc, errstr, errstr_size};
+
+    for (; defaults && defaults[0]; defaults += 2)
+        if (chp_kafka_conf_set(kc, defaults[0], defaults[1], errstr,
+                               errstr_size) != CHP_OK)
+            goto fail;
+    if (conf && chp_conf_prefix_foreach(conf, "kafka.", set_one, &ctx) != CHP_OK)
+        goto fail;
+    return kc;
+fail:
+    rd_kafka_conf_destroy(kc);
+    return NULL;
+}

@@ -1,0 +1,19 @@
+/* log.h - one line per event on stderr (SPEC §11), level set once at start. */
+#ifndef CHP_LOG_H
+#define CHP_LOG_H
+
+typedef enum { CHP_LOG_ERROR, CHP_LOG_WARN, CHP_LOG_INFO, CHP_LOG_DEBUG } chp_log_level_t;
+
+/* Sets the level from its name ("error", "warn", "info", "debug");
+ * returns -1 for an unknown name. */
+int chp_log_set_level_name(const char *name);
+void chp_log_set_level(chp_log_level_t lvl);
+void chp_log(chp_log_level_t lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define chp_err(...) chp_log(CHP_LOG_ERROR, __VA_ARGS__)
+#define chp_warn(...) chp_log(CHP_LOG_WARN, __VA_ARGS__)
+#define chp_info(...) chp_log(CHP_LOG_INFO, __VA_ARGS__)
+#define chp_debug(...) chp_log(CHP_LOG_DEBUG, __VA_ARGS__)
+
+#endif

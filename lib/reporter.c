@@ -1,0 +1,312 @@
+/*
+ * reporter.c - publishes audit messages with an idempotent producer.
+ *
+ * Every audit message is encoded once and kept (key + JSON) until the broker
+ * acknowledges it.  A delivery that fails after librdkafka's own retries
+ * goes to a retry queue and is produced again after a back-off; the number
+ * of messages kept (in flight + queued) is bounded by reporter.max.pending,
+ * and what falls over that bound is counted as dropped and logged.
+ * Delivery reports run on the reporter's own thread.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kafkaconf.h"
+#include "log.h"
+
+#define RETRY_BACKOFF_MS 1000
+
+typedef struct pend {
+    struct pend *next;
+    size_t key_len, val_len;
+    char *val;
+    char key[]; /* the source topic */
+} pend_t;
+
+struct chp_reporter {
+    rd_kafka_t *rk;
+    char *topic;
+    size_t max_pending;
+
+    pthread_mutex_t lock; /* retry queue */
+    pend_t *retry_head, *retry_tail;
+    size_t n_retry;
+    int64_t last_failure_ms;
+
+    atomic_size_t inflight;
+    atomic_uint_fast64_t produced, delivered, failed, dropped;
+
+    pthread_t thread;
+    atomic_bool stop;
+};
+
+static void pend_free(pend_t *p)
+{
+    if (p) {
+        free(p->val);
+        free(p);
+    }
+}
+
+static void retry_push(chp_reporter_t *r, pend_t *p)
+{
+    p->next = NULL;
+    if (r->retry_tail)
+        r->retry_tail->next = p;
+    else
+        r->retry_head = p;
+    r->retry_tail = p;
+    r->n_retry++;
+}
+
+static pend_t *retry_pop(chp_reporter_t *r)
+{
+    pend_t *p = r->retry_head;
+
+    if (p) {
+        r->retry_head = p->next;
+        if (!r->retry_head)
+            r->retry_tail = NULL;
+        r->n_retry--;
+    }
+    return p;
+}
+
+/* Hands p to librdkafka; on a local error (queue full) it is queued for
+ * retry.  Takes ownership of p. */
+static void produce_one(chp_reporter_t *r, pend_t *p)
+{
+    rd_kafka_resp_err_t err;
+
+    atomic_fetch_add(&r->inflight, 1);
+    err = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(r->topic),
+                            RD_KAFKA_V_KEY(p->key, p->key_len),
+                            RD_KAFKA_V_VALUE(p->val, p->val_len),
+                            RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+    if (err) {
+        atomic_fetch_sub(&r->inflight, 1);
+        atomic_fetch_add(&r->failed, 1);
+        pthread_mutex_lock(&r->lock);
+        r->last_failure_ms = chp_now_ms();
+        retry_push(r, p);
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    atomic_fetch_add(&r->produced, 1);
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                      void *opaque)
+{
+    chp_reporter_t *r = opaque;
+    pend_t *p = m->_private;
+    (void)rk;
+
+    if (m->err) {
+        atomic_fetch_add(&r->failed, 1);
+        chp_warn("audit message for topic %.*s not delivered to %s: %s; "
+                 "will retry",
+                 (int)p->key_len, p->key, r->topic, rd_kafka_err2str(m->err));
+        pthread_mutex_lock(&r->lock);
+        r->last_failure_ms = chp_now_ms();
+        retry_push(r, p);
+        pthread_mutex_unlock(&r->lock);
+    } else {
+        atomic_fetch_add(&r->delivered, 1);
+        pend_free(p);
+    }
+    atomic_fetch_sub(&r->inflight, 1);
+}
+
+static size_t pending(chp_reporter_t *r)
+{
+    size_t n;
+
+    pthread_mutex_lock(&r->lock);
+    n = r->n_retry;
+    pthread_mutex_unlock(&r->lock);
+    return n + atomic_load(&r->inflight);
+}
+
+/* Re-produces the retry queue once the back-off has passed. */
+static void retry_due(chp_reporter_t *r, bool force)
+{
+    pend_t *list = NULL, *p;
+
+    pthread_mutex_lock(&r->lock);
+    if (r->retry_head &&
+        (force || chp_now_ms() - r->last_failure_ms >= RETRY_BACKOFF_MS)) {
+        list = r->retry_head;
+        r->retry_head = r->retry_tail = NULL;
+        r->n_retry = 0;
+    }
+    pthread_mutex_unlock(&r->lock);
+    while ((p = list)) {
+        list = p->next;
+        produce_one(r, p);
+    }
+}
+
+static void *reporter_thread(void *arg)
+{
+    chp_reporter_t *r = arg;
+
+    while (!atomic_load(&r->stop)) {
+        rd_kafka_poll(r->rk, 100);
+        retry_due(r, false);
+    }
+    return NULL;
+}
+
+CHP_EXPORT chp_err_t chp_reporter_emit(const chp_auditmsg_t *msgs, size_t n,
+                                       void *opaque)
+{
+    chp_reporter_t *r = opaque;
+    chp_err_t err = CHP_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t klen = strlen(msgs[i].topic);
+        pend_t *p = malloc(sizeof(*p) + klen + 1);
+
+        if (!p) {
+            atomic_fetch_add(&r->dropped, 1);
+            err = CHP_ERR_NOMEM;
+            continue;
+        }
+        memcpy(p->key, msgs[i].topic, klen + 1);
+        p->key_len = klen;
+        if (chp_auditmsg_encode(&msgs[i], &p->val, &p->val_len) != CHP_OK) {
+            free(p);
+            atomic_fetch_add(&r->dropped, 1);
+            chp_err("cannot encode audit message for topic %s", msgs[i].topic);
+            err = CHP_ERR_INVALID_ARG;
+            continue;
+        }
+        /* Bound the memory kept for retries: the oldest queued retry goes
+         * first, and a new message only if nothing else can. */
+        if (pending(r) >= r->max_pending) {
+            pend_t *old;
+            pthread_mutex_lock(&r->lock);
+            old = retry_pop(r);
+            pthread_mutex_unlock(&r->lock);
+            atomic_fetch_add(&r->dropped, 1);
+            if (old) {
+                chp_err("reporter.max.pending (%zu) reached: dropped an audit "
+                        "message for topic %s",
+                        r->max_pending, old->key);
+                pend_free(old);
+            } else {
+                chp_err("reporter.max.pending (%zu) reached: dropped an audit "
+                        "message for topic %s",
+                        r->max_pending, p->key);
+                pend_free(p);
+                err = CHP_ERR_FULL;
+                continue;
+            }
+        }
+        produce_one(r, p);
+    }
+    return err;
+}
+
+CHP_EXPORT chp_err_t chp_reporter_flush(chp_reporter_t *r, int timeout_ms)
+{
+    int64_t deadline = chp_now_ms() + timeout_ms;
+
+    retry_due(r, true);
+    while (pending(r) > 0) {
+        if (chp_now_ms() >= deadline)
+            return CHP_ERR_STATE;
+        rd_kafka_flush(r->rk, 50);
+        retry_due(r, false);
+    }
+    return CHP_OK;
+}
+
+CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r,
+                                   chp_reporter_stats_t *st)
+{
+    st->produced = atomic_load(&r->produced);
+    st->delivered = atomic_load(&r->delivered);
+    st->failed = atomic_load(&r->failed);
+    st->dropped = atomic_load(&r->dropped);
+    st->pending = pending(r);
+}
+
+CHP_EXPORT chp_err_t chp_reporter_new(const chp_conf_t *conf,
+                                      const char *bootstrap,
+                                      chp_reporter_t **out, char *errstr,
+                                      size_t errstr_size)
+{
+    static const char *const defaults[] = {
+        "enable.idempotence", "true", "acks", "all",
+        "linger.ms", "50", "client.id", "chaperone-reporter", NULL};
+    chp_reporter_t *r;
+    rd_kafka_conf_t *kc;
+
+    *out = NULL;
+    if (!(kc = chp_kafka_conf_new(conf, defaults, errstr, errstr_size)))
+        return CHP_ERR_INVALID_ARG;
+    if (bootstrap && *bootstrap &&
+        chp_kafka_conf_set(kc, "bootstrap.servers", bootstrap, errstr,
+                           errstr_size) != CHP_OK) {
+        rd_kafka_conf_destroy(kc);
+        return CHP_ERR_INVALID_ARG;
+    }
+    if (!(r = calloc(1, sizeof(*r)))) {
+        rd_kafka_conf_destroy(kc);
+        return CHP_ERR_NOMEM;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    r->max_pending = (size_t)chp_conf_get_int(conf, "reporter.max.pending");
+    r->topic = strdup(chp_conf_get_str(conf, "audit.topic"));
+    rd_kafka_conf_set_dr_msg_cb(kc, dr_msg_cb);
+    rd_kafka_conf_set_opaque(kc, r);
+    if (!r->topic ||
+        !(r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(kc);
+        free(r->topic);
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return CHP_ERR_KAFKA;
+    }
+    if (pthread_create(&r->thread, NULL, reporter_thread, r) != 0) {
+        snprintf(errstr, errstr_size, "cannot start reporter thread");
+        rd_kafka_destroy(r->rk);
+        free(r->topic);
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return CHP_ERR_STATE;
+    }
+    *out = r;
+    return CHP_OK;
+}
+
+CHP_EXPORT void chp_reporter_destroy(chp_reporter_t *r, int timeout_ms)
+{
+    pend_t *p;
+    size_t left;
+
+    if (!r)
+        return;
+    chp_reporter_flush(r, timeout_ms);
+    atomic_store(&r->stop, true);
+    pthread_join(r->thread, NULL);
+    if ((left = pending(r)) > 0)
+        chp_err("reporter: %zu audit message(s) not delivered to %s at "
+                "shutdown",
+                left, r->topic);
+    atomic_fetch_add(&r->dropped, left);
+    /* Purge in-flight messages so their delivery reports free them. */
+    rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(r->rk, 0);
+    rd_kafka_destroy(r->rk);
+    while ((p = retry_pop(r)))
+        pend_free(p);
+    free(r->topic);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}

@@ -1,0 +1,55 @@
+/* sketch.h - latency sketch internals (private).  The API is in chaperone.h;
+ * the layout and the encoding are described in docs/sketch.md.
+ *
+ * Bins are logarithmic with ratio gamma = (1+a)/(1-a) = 101/99, but cut at
+ * integers: latencies are whole milliseconds, so bin i holds the integers
+ * [chp_sketch_bin_lo[i], chp_sketch_bin_lo[i+1]) and the table is exact
+ * integer arithmetic, identical on every host (so sketches merge bin for
+ * bin).  Bins 0..48 hold exactly 1..49 ms; the last bin also takes every
+ * latency above its range (quantiles there are off, max stays exact). */
+#ifndef CHP_SKETCH_H
+#define CHP_SKETCH_H
+
+#include "chaperone.h"
+
+/* Bins for latencies >= 1 ms.  Bin 1159 covers [332742995796, 339465076519]
+ * ms, so everything up to 10.7 years keeps the 1% bound. */
+#define CHP_SKETCH_NBINS 1160
+
+/* Upper bound of chp_sketch_encode()'s return value: 4 separators, a
+ * 1-character version, 4 numbers of at most 14 characters and 14 per bin. */
+#define CHP_SKETCH_ENCODE_MAX (4 + 1 + 3 * 14 + 14 * CHP_SKETCH_NBINS)
+
+/* The tracker keeps atomic twins of these counters and fills a sketch field
+ * by field on emission; the non-negative count is zero + sum(bins), computed
+ * on demand, so there is no total to keep consistent. */
+struct chp_sketch {
+    uint64_t zero;     /* latencies == 0 */
+    uint64_t negative; /* latencies < 0; never in the quantiles */
+    int64_t max;       /* exact largest latency >= 0; 0 when none */
+    uint64_t bins[CHP_SKETCH_NBINS];
+};
+
+/* Smallest latency (ms) of each bin, strictly increasing from 1; generated
+ * into sketch_bins.c from the recurrence lo' = (101 lo - 1) / 99 + 1. */
+extern const int64_t chp_sketch_bin_lo[CHP_SKETCH_NBINS];
+
+/* Bin index in [0, CHP_SKETCH_NBINS) of a latency >= 1 ms (values < 1 give
+ * 0; callers route 0 and negatives to their own counters first).  A
+ * branchless binary search of the bound table: 11 steps on one table that
+ * stays in L1, ~3 ns, exact where a log() would need a correction step. */
+static inline int chp_sketch_bin(int64_t latency_ms)
+{
+    const int64_t *base = chp_sketch_bin_lo;
+    size_t n = CHP_SKETCH_NBINS;
+
+    while (n > 1) {
+        size_t half = n / 2;
+
+        base = base[half] <= latency_ms ? base + half : base;
+        n -= half;
+    }
+    return (int)(base - chp_sketch_bin_lo);
+}
+
+#endif

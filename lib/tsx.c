@@ -1,0 +1,783 @@
+/* tsx.c - timestamp extraction (SPEC §4): an ordered rule list and a
+ * single-pass, allocation-free JSON scanner.  It runs on every audited
+ * message, so the scanner never builds a DOM: it walks the top-level object
+ * key by key and skips nested values with a 64-byte-block bit scan.
+ * What is and is not validated is written down in docs/timestamps.md. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "tsx.h"
+
+enum chp_tsx_kind {
+    CHP_TSX_RULE_JSON,
+    CHP_TSX_RULE_KAFKA,
+    CHP_TSX_RULE_HEADER,
+    CHP_TSX_RULE_NOW,
+};
+
+struct chp_tsx {
+    size_t n_rules;
+    struct {
+        enum chp_tsx_kind kind;
+        char header[CHP_TSX_NAME_MAX]; /* CHP_TSX_RULE_HEADER only */
+    } rules[CHP_TSX_MAX_RULES];
+    size_t n_fields;
+    char fields[CHP_TSX_MAX_FIELDS][CHP_TSX_NAME_MAX];
+    const char *field_ptrs[CHP_TSX_MAX_FIELDS]; /* into fields[] */
+};
+
+/* ------------------------------------------------------------------------
+ * Byte classes
+ * ------------------------------------------------------------------------ */
+
+enum { K_WS = 1, K_QUOTE = 2, K_BSLASH = 4, K_BRACK = 8 };
+
+static const unsigned char cls[256] = {
+    [' '] = K_WS,      ['\t'] = K_WS,      ['\n'] = K_WS,     ['\r'] = K_WS,
+    ['"'] = K_QUOTE,   ['\\'] = K_BSLASH,  ['{'] = K_BRACK,   ['}'] = K_BRACK,
+    ['['] = K_BRACK,   [']'] = K_BRACK,
+};
+
+static inline const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (cls[(unsigned char)*p] & K_WS))
+        p++;
+    return p;
+}
+
+static inline unsigned char ascii_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+/* ------------------------------------------------------------------------
+ * Numbers: parsed by hand because the input is not NUL-terminated.
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t mant; /* up to 19 significant digits */
+    int64_t exp10; /* value = mant * 10^exp10 */
+    bool neg;
+} decnum_t;
+
+static inline bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Scans one JSON number (RFC 8259 grammar) at p.  Returns the first byte
+ * after it, or NULL if p does not start a valid number. */
+static const char *num_scan(const char *p, const char *end, decnum_t *d)
+{
+    uint64_t m = 0;
+    int64_t e = 0;
+    int nd = 0; /* significant digits kept in m */
+
+    d->neg = false;
+    if (p < end && *p == '-') {
+        d->neg = true;
+        p++;
+    }
+    if (p == end)
+        return NULL;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        do {
+            /* Past 19 digits m would overflow; keep the magnitude only. */
+            if (nd < 19) {
+                m = m * 10 + (uint64_t)(*p - '0');
+                nd++;
+            } else {
+                e++;
+            }
+            p++;
+        } while (p < end && is_digit(*p));
+    } else {
+        return NULL;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p == end || !is_digit(*p))
+            return NULL;
+        do {
+            if (nd < 19) {
+                /* Leading zeros of a fraction only move the exponent. */
+                if (m != 0 || *p != '0') {
+                    m = m * 10 + (uint64_t)(*p - '0');
+                    nd++;
+                }
+                e--;
+            }
+            p++;
+        } while (p < end && is_digit(*p));
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int64_t x = 0;
+        bool eneg = false;
+
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            eneg = *p == '-';
+            p++;
+        }
+        if (p == end || !is_digit(*p))
+            return NULL;
+        do {
+            if (x < 100000) /* far beyond any double; avoids overflow */
+                x = x * 10 + (*p - '0');
+            p++;
+        } while (p < end && is_digit(*p));
+        e += eneg ? -x : x;
+    }
+    d->mant = m;
+    d->exp10 = e;
+    return p;
+}
+
+static const double pow10_tab[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* Exact when mant < 2^53 and |exp10| <= 22 (every realistic timestamp);
+ * otherwise within a few ulps, which is far below a millisecond. */
+static double dec_to_double(const decnum_t *d)
+{
+    double v = (double)d->mant;
+    int64_t e = d->exp10;
+
+    if (d->mant == 0) {
+        v = 0.0;
+    } else if (e > 400) {
+        v = HUGE_VAL; /* chp_ts_to_ms rejects it */
+    } else if (e < -400) {
+        v = 0.0;
+    } else if (e >= 0) {
+        while (e > 22) {
+            v *= 1e22;
+            e -= 22;
+        }
+        v *= pow10_tab[e];
+    } else {
+        while (e < -22) {
+            v /= 1e22;
+            e += 22;
+        }
+        v /= pow10_tab[-e];
+    }
+    return d->neg ? -v : v;
+}
+
+bool chp_tsx_parse_number(const char *s, size_t len, double *out)
+{
+    const char *p, *end;
+    decnum_t d;
+
+    if (!s || len == 0)
+        return false;
+    end = s + len;
+    p = skip_ws(s, end);
+    p = num_scan(p, end, &d);
+    if (!p || skip_ws(p, end) != end)
+        return false;
+    *out = dec_to_double(&d);
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Skipping strings and nested values
+ * ------------------------------------------------------------------------ */
+
+/* s is the first byte after an opening quote.  Returns the closing quote or
+ * NULL if the string is unterminated.  memchr does the bulk of the work; a
+ * quote preceded by an odd run of backslashes is escaped. */
+static const char *str_end(const char *s, const char *end)
+{
+    const char *p = s;
+
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        const char *b;
+
+        if (!q)
+            return NULL;
+        b = q;
+        while (b > s && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q;
+        p = q + 1;
+    }
+}
+
+/* Bit i of *quote / *bslash / *brack is set when b[i] is '"' / '\\' /
+ * one of "{}[]".  b holds 64 readable bytes. */
+#if defined(__SSE2__)
+static inline void block_masks(const char *b, uint64_t *quote,
+                               uint64_t *bslash, uint64_t *brack)
+{
+    const __m128i vq = _mm_set1_epi8('"');
+    const __m128i vb = _mm_set1_epi8('\\');
+    const __m128i v20 = _mm_set1_epi8(0x20);
+    const __m128i vo = _mm_set1_epi8('{');
+    const __m128i vc = _mm_set1_epi8('}');
+    uint64_t q = 0, s = 0, k = 0;
+
+    for (int i = 0; i < 4; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
+        /* '[' | 0x20 == '{' and ']' | 0x20 == '}', and no other byte maps
+         * there, so two compares find all four brackets. */
+        __m128i f = _mm_or_si128(v, v20);
+        __m128i br = _mm_or_si128(_mm_cmpeq_epi8(f, vo), _mm_cmpeq_epi8(f, vc));
+
+        q |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vq))
+             << (16 * i);
+        s |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vb))
+             << (16 * i);
+        k |= (uint64_t)(uint32_t)_mm_movemask_epi8(br) << (16 * i);
+    }
+    *quote = q;
+    *bslash = s;
+    *brack = k;
+}
+#else
+static inline void block_masks(const char *b, uint64_t *quote,
+                               uint64_t *bslash, uint64_t *brack)
+{
+    uint64_t q = 0, s = 0, k = 0;
+
+    for (int i = 0; i < 64; i++) {
+        unsigned c = cls[(unsigned char)b[i]];
+
+        q |= (uint64_t)((c & K_QUOTE) != 0) << i;
+        s |= (uint64_t)((c & K_BSLASH) != 0) << i;
+        k |= (uint64_t)((c & K_BRACK) != 0) << i;
+    }
+    *quote = q;
+    *bslash = s;
+    *brack = k;
+}
+#endif
+
+/* Bit i set when an odd number of bits at positions <= i are set in x:
+ * applied to the quote mask it marks string interiors (opening quote
+ * included, closing quote excluded). */
+static inline uint64_t prefix_xor(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+static inline unsigned ctz64(uint64_t x)
+{
+    return (unsigned)__builtin_ctzll(x);
+}
+
+/* One bracket outside strings.  kind has bit d set when level d is an
+ * object.  Returns 1 while still nested, 0 when the outermost container
+ * closed, -1 on mismatch or excessive depth. */
+static inline int bracket(char c, uint64_t *kind, size_t *depth)
+{
+    size_t d = *depth;
+    uint64_t bit;
+
+    if (c == '{' || c == '[') {
+        if (d == CHP_TSX_MAX_DEPTH)
+            return -1;
+        bit = (uint64_t)1 << (d & 63);
+        if (c == '{')
+            kind[d >> 6] |= bit;
+        else
+            kind[d >> 6] &= ~bit;
+        *depth = d + 1;
+        return 1;
+    }
+    if (d == 0)
+        return -1;
+    d--;
+    if (((kind[d >> 6] >> (d & 63)) & 1) != (uint64_t)(c == '}'))
+        return -1;
+    *depth = d;
+    return d != 0;
+}
+
+/* p points at '{' or '['.  Returns the byte after the matching close, or
+ * NULL if the value is truncated, its brackets do not match, a string in it
+ * is unterminated or a backslash appears outside a string.  Scalars, colons
+ * and commas inside are not checked: this is the hot loop. */
+static const char *skip_container(const char *p, const char *end)
+{
+    uint64_t kind[CHP_TSX_MAX_DEPTH / 64];
+    size_t depth = 0;
+    uint64_t in_str = 0; /* all ones when the previous block ended in one */
+    bool esc = false;    /* the previous block ended with a lone backslash */
+
+    for (;;) {
+        size_t n = (size_t)(end - p);
+        const char *b = p;
+        char tail[64];
+        uint64_t q, bs, br, ev;
+        int r;
+
+        if (n == 0)
+            return NULL;
+        if (n < 64) {
+            /* Never load past end: the last partial block is copied. */
+            memcpy(tail, p, n);
+            memset(tail + n, 0, sizeof(tail) - n);
+            b = tail;
+        }
+        block_masks(b, &q, &bs, &br);
+        if (esc) {
+            q &= ~(uint64_t)1;
+            bs &= ~(uint64_t)1;
+            br &= ~(uint64_t)1;
+            esc = false;
+        }
+        if (bs == 0) {
+            /* Common case, no escapes: string interiors come from a prefix
+             * XOR of the quotes; only brackets outside them matter. */
+            uint64_t instr = prefix_xor(q) ^ in_str;
+
+            ev = br & ~instr;
+            in_str = (uint64_t)0 - (instr >> 63);
+            while (ev) {
+                unsigned i = ctz64(ev);
+
+                ev &= ev - 1;
+                r = bracket(b[i], kind, &depth);
+                if (r <= 0)
+                    return r == 0 ? p + i + 1 : NULL;
+            }
+        } else {
+            /* Escapes present: walk the events of this block in order. */
+            bool s = in_str != 0;
+
+            ev = q | bs | br;
+            while (ev) {
+                unsigned i = ctz64(ev);
+                char c = b[i];
+
+                ev &= ev - 1;
+                if (s) {
+                    if (c == '"') {
+                        s = false;
+                    } else if (c == '\\') {
+                        if (i == 63)
+                            esc = true;
+                        else
+                            ev &= ~((uint64_t)1 << (i + 1));
+                    }
+                } else if (c == '"') {
+                    s = true;
+                } else if (c == '\\') {
+                    return NULL;
+                } else {
+                    r = bracket(c, kind, &depth);
+                    if (r <= 0)
+                        return r == 0 ? p + i + 1 : NULL;
+                }
+            }
+            in_str = s ? ~(uint64_t)0 : 0;
+        }
+        if (n <= 64)
+            return NULL;
+        p += 64;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * The scanner
+ * ------------------------------------------------------------------------ */
+
+static bool key_matches(const char *k, size_t klen, const char *const *names,
+                        size_t n_names)
+{
+    for (size_t j = 0; j < n_names; j++) {
+        const char *nm = names[j];
+        size_t i;
+
+        if (!nm)
+            continue;
+        for (i = 0; i < klen; i++)
+            if (nm[i] == '\0' ||
+                ascii_lower((unsigned char)k[i]) !=
+                    ascii_lower((unsigned char)nm[i]))
+                break;
+        /* A key spelled with escapes is not compared decoded: no match. */
+        if (i == klen && nm[klen] == '\0')
+            return memchr(k, '\\', klen) == NULL;
+    }
+    return false;
+}
+
+static inline const char *literal(const char *p, const char *end,
+                                  const char *word, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
+                                             const char *const *names,
+                                             size_t n_names, int64_t *ts_ms)
+{
+    const char *p, *end;
+
+    if (!buf || len == 0)
+        return CHP_TS_MALFORMED;
+    if (!names)
+        n_names = 0;
+    end = buf + len;
+    p = skip_ws(buf, end);
+    if (p == end || *p != '{')
+        return CHP_TS_MALFORMED;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        goto done;
+
+    for (;;) {
+        const char *key, *q;
+        size_t klen;
+        bool match, usable = false;
+        double v = 0.0;
+        decnum_t d;
+        int64_t ms;
+
+        if (p == end || *p != '"')
+            return CHP_TS_MALFORMED;
+        key = p + 1;
+        q = str_end(key, end);
+        if (!q)
+            return CHP_TS_MALFORMED;
+        klen = (size_t)(q - key);
+        p = skip_ws(q + 1, end);
+        if (p == end || *p != ':')
+            return CHP_TS_MALFORMED;
+        p = skip_ws(p + 1, end);
+        if (p == end)
+            return CHP_TS_MALFORMED;
+        match = n_names && key_matches(key, klen, names, n_names);
+
+        switch (*p) {
+        case '"':
+            q = str_end(p + 1, end);
+            if (!q)
+                return CHP_TS_MALFORMED;
+            if (match)
+                usable = chp_tsx_parse_number(p + 1, (size_t)(q - p - 1), &v);
+            p = q + 1;
+            break;
+        case '{':
+        case '[':
+            p = skip_container(p, end);
+            break;
+        case 't':
+            p = literal(p, end, "true", 4);
+            break;
+        case 'f':
+            p = literal(p, end, "false", 5);
+            break;
+        case 'n':
+            p = literal(p, end, "null", 4);
+            break;
+        default:
+            p = num_scan(p, end, &d);
+            if (p && match) {
+                v = dec_to_double(&d);
+                usable = true;
+            }
+            break;
+        }
+        if (!p)
+            return CHP_TS_MALFORMED;
+        p = skip_ws(p, end);
+        if (p == end || (*p != ',' && *p != '}'))
+            return CHP_TS_MALFORMED;
+
+        if (usable && chp_ts_to_ms(v, &ms)) {
+            /* Stop early, but still catch the commonest corruption,
+             * truncation, by looking at the last byte. */
+            const char *t = end;
+
+            while (t > p && (cls[(unsigned char)t[-1]] & K_WS))
+                t--;
+            if (t[-1] != '}')
+                return CHP_TS_MALFORMED;
+            if (ts_ms)
+                *ts_ms = ms;
+            return CHP_TS_FOUND;
+        }
+        if (*p == '}')
+            break;
+        p = skip_ws(p + 1, end);
+    }
+done:
+    /* p is at the closing brace; only whitespace may follow. */
+    return skip_ws(p + 1, end) == end ? CHP_TS_MISSING : CHP_TS_MALFORMED;
+}
+
+/* ------------------------------------------------------------------------
+ * Rule sets
+ * ------------------------------------------------------------------------ */
+
+static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!errstr || errstr_size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+}
+
+/* Trims ASCII whitespace around [*s, *e). */
+static void trim(const char **s, const char **e)
+{
+    while (*s < *e && (cls[(unsigned char)**s] & K_WS))
+        (*s)++;
+    while (*e > *s && (cls[(unsigned char)(*e)[-1]] & K_WS))
+        (*e)--;
+}
+
+static bool word_is(const char *s, size_t n, const char *word)
+{
+    return n == strlen(word) && strncasecmp(s, word, n) == 0;
+}
+
+static chp_err_t parse_rule(chp_tsx_t *tsx, const char *s, size_t n,
+                            char *errstr, size_t errstr_size)
+{
+    static const char hdr[] = "header:";
+    size_t i = tsx->n_rules;
+
+    if (i == CHP_TSX_MAX_RULES) {
+        set_err(errstr, errstr_size,
+                "timestamp rule \"%.*s\": more than %d rules", (int)n, s,
+                CHP_TSX_MAX_RULES);
+        return CHP_ERR_INVALID_ARG;
+    }
+    if (word_is(s, n, "json")) {
+        tsx->rules[i].kind = CHP_TSX_RULE_JSON;
+    } else if (word_is(s, n, "kafka")) {
+        tsx->rules[i].kind = CHP_TSX_RULE_KAFKA;
+    } else if (word_is(s, n, "now")) {
+        tsx->rules[i].kind = CHP_TSX_RULE_NOW;
+    } else if (n >= sizeof(hdr) - 1 &&
+               strncasecmp(s, hdr, sizeof(hdr) - 1) == 0) {
+        const char *h = s + sizeof(hdr) - 1, *he = s + n;
+
+        trim(&h, &he);
+        if (h == he) {
+            set_err(errstr, errstr_size,
+                    "timestamp rule \"%.*s\": empty header name", (int)n, s);
+            return CHP_ERR_INVALID_ARG;
+        }
+        if ((size_t)(he - h) >= CHP_TSX_NAME_MAX) {
+            set_err(errstr, errstr_size,
+                    "timestamp rule \"%.*s\": header name longer than %d "
+                    "bytes",
+                    (int)n, s, CHP_TSX_NAME_MAX - 1);
+            return CHP_ERR_INVALID_ARG;
+        }
+        tsx->rules[i].kind = CHP_TSX_RULE_HEADER;
+        memcpy(tsx->rules[i].header, h, (size_t)(he - h));
+        tsx->rules[i].header[he - h] = '\0';
+    } else {
+        set_err(errstr, errstr_size,
+                "unknown timestamp rule \"%.*s\" (expected json, kafka, "
+                "header:NAME or now)",
+                (int)n, s);
+        return CHP_ERR_INVALID_ARG;
+    }
+    tsx->n_rules++;
+    return CHP_OK;
+}
+
+static chp_err_t parse_field(chp_tsx_t *tsx, const char *s, size_t n,
+                             char *errstr, size_t errstr_size)
+{
+    size_t i = tsx->n_fields;
+
+    if (i == CHP_TSX_MAX_FIELDS) {
+        set_err(errstr, errstr_size,
+                "timestamp field \"%.*s\": more than %d fields", (int)n, s,
+                CHP_TSX_MAX_FIELDS);
+        return CHP_ERR_INVALID_ARG;
+    }
+    if (n >= CHP_TSX_NAME_MAX) {
+        set_err(errstr, errstr_size,
+                "timestamp field \"%.*s\": longer than %d bytes", (int)n, s,
+                CHP_TSX_NAME_MAX - 1);
+        return CHP_ERR_INVALID_ARG;
+    }
+    /* Such a name could only match a key written with escapes, which the
+     * scanner never decodes: refuse it instead of silently never matching. */
+    for (size_t j = 0; j < n; j++) {
+        if (s[j] == '"' || s[j] == '\\' || (unsigned char)s[j] < 0x20) {
+            set_err(errstr, errstr_size,
+                    "timestamp field \"%.*s\": quotes, backslashes and "
+                    "control characters are not supported",
+                    (int)n, s);
+            return CHP_ERR_INVALID_ARG;
+        }
+    }
+    memcpy(tsx->fields[i], s, n);
+    tsx->fields[i][n] = '\0';
+    tsx->field_ptrs[i] = tsx->fields[i];
+    tsx->n_fields++;
+    return CHP_OK;
+}
+
+/* Splits a comma list and feeds each trimmed item to fn; an empty item or
+ * an empty list is an error naming what (and where). */
+static chp_err_t parse_list(chp_tsx_t *tsx, const char *list, const char *what,
+                            chp_err_t (*fn)(chp_tsx_t *, const char *, size_t,
+                                            char *, size_t),
+                            char *errstr, size_t errstr_size)
+{
+    const char *s = list;
+    int pos = 1;
+
+    {
+        const char *a = list, *b = list + strlen(list);
+
+        trim(&a, &b);
+        if (a == b) {
+            set_err(errstr, errstr_size, "empty %s list", what);
+            return CHP_ERR_INVALID_ARG;
+        }
+    }
+    for (;; pos++) {
+        const char *comma = strchr(s, ',');
+        const char *e = comma ? comma : s + strlen(s);
+        const char *a = s;
+        chp_err_t err;
+
+        trim(&a, &e);
+        if (a == e) {
+            set_err(errstr, errstr_size, "empty %s at position %d in \"%s\"",
+                    what, pos, list);
+            return CHP_ERR_INVALID_ARG;
+        }
+        err = fn(tsx, a, (size_t)(e - a), errstr, errstr_size);
+        if (err != CHP_OK)
+            return err;
+        if (!comma)
+            return CHP_OK;
+        s = comma + 1;
+    }
+}
+
+CHP_EXPORT chp_err_t chp_tsx_new(const char *rules, const char *json_fields,
+                                 chp_tsx_t **out, char *errstr,
+                                 size_t errstr_size)
+{
+    chp_tsx_t *tsx = NULL;
+    chp_err_t err;
+
+    if (!out) {
+        set_err(errstr, errstr_size, "chp_tsx_new: out is NULL");
+        return CHP_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    tsx = calloc(1, sizeof(*tsx));
+    if (!tsx) {
+        set_err(errstr, errstr_size, "out of memory");
+        return CHP_ERR_NOMEM;
+    }
+    err = parse_list(tsx, rules ? rules : CHP_TSX_DEFAULT_RULES,
+                     "timestamp rule", parse_rule, errstr, errstr_size);
+    if (err != CHP_OK)
+        goto fail;
+    err = parse_list(tsx, json_fields ? json_fields : CHP_TSX_DEFAULT_FIELDS,
+                     "timestamp field", parse_field, errstr, errstr_size);
+    if (err != CHP_OK)
+        goto fail;
+    *out = tsx;
+    return CHP_OK;
+
+fail:
+    free(tsx);
+    return err;
+}
+
+CHP_EXPORT void chp_tsx_destroy(chp_tsx_t *tsx)
+{
+    free(tsx);
+}
+
+CHP_EXPORT chp_ts_result_t chp_tsx_extract(const chp_tsx_t *tsx,
+                                           const chp_msg_view_t *msg,
+                                           int64_t now_ms, int64_t *ts_ms)
+{
+    bool broken = false;
+
+    if (!tsx || !msg)
+        return CHP_TS_MISSING;
+    for (size_t i = 0; i < tsx->n_rules; i++) {
+        const void *val;
+        size_t len;
+        double v;
+        int64_t ms;
+
+        switch (tsx->rules[i].kind) {
+        case CHP_TSX_RULE_JSON:
+            /* A json rule was asked to parse something: no payload at all
+             * (e.g. a tombstone) is as unparsable as a broken one. */
+            if (!msg->value || msg->value_len == 0) {
+                broken = true;
+                break;
+            }
+            switch (chp_tsx_scan_json(msg->value, msg->value_len,
+                                      tsx->field_ptrs, tsx->n_fields, &ms)) {
+            case CHP_TS_FOUND:
+                *ts_ms = ms;
+                return CHP_TS_FOUND;
+            case CHP_TS_MALFORMED:
+                broken = true;
+                break;
+            case CHP_TS_MISSING:
+                break;
+            }
+            break;
+        case CHP_TSX_RULE_KAFKA:
+            if (msg->kafka_ts_ms >= 0) {
+                *ts_ms = msg->kafka_ts_ms;
+                return CHP_TS_FOUND;
+            }
+            break;
+        case CHP_TSX_RULE_HEADER:
+            if (msg->header &&
+                msg->header(msg->header_opaque, tsx->rules[i].header, &val,
+                            &len) &&
+                val && chp_tsx_parse_number(val, len, &v) &&
+                chp_ts_to_ms(v, &ms)) {
+                *ts_ms = ms;
+                return CHP_TS_FOUND;
+            }
+            break;
+        case CHP_TSX_RULE_NOW:
+            *ts_ms = now_ms;
+            return CHP_TS_FOUND;
+        }
+    }
+    return broken ? CHP_TS_MALFORMED : CHP_TS_MISSING;
+}

@@ -1,0 +1,28 @@
+/* tsx.h - timestamp extraction internals (private; public API in
+ * chaperone.h, behaviour in docs/timestamps.md). */
+#ifndef CHP_TSX_H
+#define CHP_TSX_H
+
+#include "chaperone.h"
+
+/* Longest JSON field name or header name a rule set stores, incl. NUL. */
+#define CHP_TSX_NAME_MAX 128
+
+/* Nesting deeper than this inside a skipped value counts as malformed;
+ * jansson's own limit is 2048, so nothing it accepts is rejected here. */
+#define CHP_TSX_MAX_DEPTH 2048
+
+/* Default JSON field names when chp_tsx_new gets NULL. */
+#define CHP_TSX_DEFAULT_FIELDS "ts,timestamp"
+
+/* Default rule list when chp_tsx_new gets NULL (the original's rule). */
+#define CHP_TSX_DEFAULT_RULES "json"
+
+/**
+ * Parses len bytes that hold exactly one JSON number (optionally surrounded
+ * by JSON whitespace) into *out.  Never reads past len, no NUL needed.
+ * Returns false if the bytes are anything else.
+ */
+bool chp_tsx_parse_number(const char *s, size_t len, double *out);
+
+#endif

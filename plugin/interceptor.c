@@ -1,0 +1,324 @@
+/*
+ * interceptor.c - libchaperone_interceptor.so, a librdkafka plugin that
+ * audits every message a librdkafka-based client produces or consumes.
+ *
+ *   plugin.library.paths=/path/to/libchaperone_interceptor.so
+ *   chaperone.tier=...  chaperone.audit.topic=...  (set AFTER the plugin)
+ *
+ * Shape (as librdkafka's own interceptor test plugin):
+ *  - conf_init(): one plugconf per configuration object, holding the
+ *    chaperone.* settings; on_conf_set() answers for chaperone.* keys and
+ *    says "unknown" to everything else, so our keys never reach librdkafka;
+ *  - on_new(): creates the per-client state (tracker + reporter, each with
+ *    its own thread and, for the reporter, its own producer) and registers
+ *    the per-message interceptors;
+ *  - on_send / on_consume count; on_acknowledgement counts delivery
+ *    failures.  They only update counters: no blocking, no I/O, no call
+ *    back into the client's handle;
+ *  - on_destroy(): final emission, delivery, cleanup.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "chaperone.h"
+#include "kafkaconf.h"
+#include "log.h"
+#include "tracker.h"
+
+#define PREFIX "chaperone."
+#define PREFIX_LEN (sizeof(PREFIX) - 1)
+#define DESTROY_FLUSH_MS 10000
+
+#define PLUGIN_EXPORT __attribute__((visibility("default")))
+
+/* Per configuration object. */
+typedef struct plugconf {
+    chp_conf_t *conf;
+    char *bootstrap; /* chaperone.bootstrap.servers, NULL = client's own */
+} plugconf_t;
+
+/* Per client instance. */
+typedef struct plugrk {
+    chp_tracker_t *tracker;
+    chp_reporter_t *reporter;
+} plugrk_t;
+
+static rd_kafka_resp_err_t on_conf_dup(rd_kafka_conf_t *new_conf,
+                                       const rd_kafka_conf_t *old_conf,
+                                       size_t filter_cnt, const char **filter,
+                                       void *ic_opaque);
+
+static void plugconf_free(plugconf_t *pc)
+{
+    if (pc) {
+        chp_conf_destroy(pc->conf);
+        free(pc->bootstrap);
+        free(pc);
+    }
+}
+
+static rd_kafka_resp_err_t on_conf_destroy(void *ic_opaque)
+{
+    plugconf_free(ic_opaque);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* Checks values whose validity chp_conf_set cannot see alone: timestamp
+ * rule lists and librdkafka properties for the reporter's producer. */
+static chp_err_t validate(plugconf_t *pc, const char *key, const char *val,
+                          char *errstr, size_t errstr_size)
+{
+    char sub[256];
+
+    if (!strcmp(key, "timestamp") || !strcmp(key, "timestamp.fields") ||
+        !strncmp(key, "timestamp.topic.", 16)) {
+        chp_tsx_t *tsx = NULL;
+        const char *rules = !strcmp(key, "timestamp.fields")
+                                ? chp_conf_get_str(pc->conf, "timestamp")
+                                : val;
+        const char *fields = !strcmp(key, "timestamp.fields")
+                                 ? val
+                                 : chp_conf_get_str(pc->conf,
+                                                    "timestamp.fields");
+        if (chp_tsx_new(rules, fields, &tsx, sub, sizeof(sub)) != CHP_OK) {
+            snprintf(errstr, errstr_size, "%s%s: %s", PREFIX, key, sub);
+            return CHP_ERR_INVALID_ARG;
+        }
+        chp_tsx_destroy(tsx);
+    } else if (!strncmp(key, "kafka.", 6)) {
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        chp_err_t err = chp_kafka_conf_set(kc, key + 6, val, sub, sizeof(sub));
+        rd_kafka_conf_destroy(kc);
+        if (err) {
+            snprintf(errstr, errstr_size, "%s%s", PREFIX, sub + 1);
+            return err;
+        }
+    }
+    return CHP_OK;
+}
+
+static rd_kafka_conf_res_t on_conf_set(rd_kafka_conf_t *conf,
+                                       const char *name, const char *val,
+                                       char *errstr, size_t errstr_size,
+                                       void *ic_opaque)
+{
+    plugconf_t *pc = ic_opaque;
+    const char *key;
+    char sub[512];
+    (void)conf;
+
+    if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
+        return RD_KAFKA_CONF_UNKNOWN; /* not ours: librdkafka's */
+    key = name + PREFIX_LEN;
+    if (!val) {
+        snprintf(errstr, errstr_size, "%s: resetting to default is not "
+                                      "supported", name);
+        return RD_KAFKA_CONF_INVALID;
+    }
+    if (!strcmp(key, "bootstrap.servers")) {
+        free(pc->bootstrap);
+        pc->bootstrap = *val ? strdup(val) : NULL;
+        return RD_KAFKA_CONF_OK;
+    }
+    if (chp_conf_set(pc->conf, key, val, sub, sizeof(sub)) != CHP_OK) {
+        snprintf(errstr, errstr_size, "%s: %s", name, sub);
+        return RD_KAFKA_CONF_INVALID;
+    }
+    if (validate(pc, key, val, errstr, errstr_size) != CHP_OK)
+        return RD_KAFKA_CONF_INVALID;
+    return RD_KAFKA_CONF_OK;
+}
+
+static void conf_get(const rd_kafka_conf_t *conf, const char *name,
+                     char *buf, size_t size)
+{
+    size_t sz = size;
+
+    if (rd_kafka_conf_get(conf, name, buf, &sz) != RD_KAFKA_CONF_OK)
+        buf[0] = '\0';
+}
+
+static rd_kafka_resp_err_t on_send(rd_kafka_t *rk, rd_kafka_message_t *m,
+                                   void *ic_opaque);
+static rd_kafka_resp_err_t on_ack(rd_kafka_t *rk, rd_kafka_message_t *m,
+                                  void *ic_opaque);
+static rd_kafka_resp_err_t on_consume(rd_kafka_t *rk, rd_kafka_message_t *m,
+                                      void *ic_opaque);
+static rd_kafka_resp_err_t on_destroy(rd_kafka_t *rk, void *ic_opaque);
+
+static void plugrk_free(plugrk_t *pr)
+{
+    if (!pr)
+        return;
+    chp_tracker_destroy(pr->tracker); /* final emission into the reporter */
+    chp_reporter_destroy(pr->reporter, DESTROY_FLUSH_MS);
+    free(pr);
+}
+
+static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
+                                  void *ic_opaque, char *errstr,
+                                  size_t errstr_size)
+{
+    plugconf_t *pc = ic_opaque;
+    plugrk_t *pr;
+    char tier[CHP_NAME_MAX], group[CHP_NAME_MAX], bootstrap[1024];
+    bool producer = rd_kafka_type(rk) == RD_KAFKA_PRODUCER;
+
+    chp_log_set_level_name(chp_conf_get_str(pc->conf, "log.level"));
+    if (producer) {
+        snprintf(tier, sizeof(tier), "producer");
+    } else {
+        conf_get(conf, "group.id", group, sizeof(group));
+        snprintf(tier, sizeof(tier), "consumer-%s", group);
+    }
+    conf_get(conf, "bootstrap.servers", bootstrap, sizeof(bootstrap));
+    if (!(pr = calloc(1, sizeof(*pr))))
+        return RD_KAFKA_RESP_ERR__FAIL;
+    if (chp_reporter_new(pc->conf, pc->bootstrap ? pc->bootstrap : bootstrap,
+                         &pr->reporter, errstr, errstr_size) != CHP_OK ||
+        chp_tracker_new(pc->conf, tier, CHP_TRACKER_F_THREAD,
+                        chp_reporter_emit, pr->reporter, &pr->tracker, errstr,
+                        errstr_size) != CHP_OK) {
+        chp_err("chaperone interceptor: %s", errstr);
+        plugrk_free(pr);
+        return RD_KAFKA_RESP_ERR__FAIL;
+    }
+    if (producer) {
+        rd_kafka_interceptor_add_on_send(rk, "chaperone", on_send, pr);
+        rd_kafka_interceptor_add_on_acknowledgement(rk, "chaperone", on_ack,
+                                                    pr);
+    } else {
+        rd_kafka_interceptor_add_on_consume(rk, "chaperone", on_consume, pr);
+    }
+    rd_kafka_interceptor_add_on_destroy(rk, "chaperone", on_destroy, pr);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t on_destroy(rd_kafka_t *rk, void *ic_opaque)
+{
+    (void)rk;
+    plugrk_free(ic_opaque);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* ----------------------------------------------------- per message */
+
+static bool header_lookup(void *opaque, const char *name, const void **val,
+                          size_t *len)
+{
+    rd_kafka_headers_t *hdrs = opaque;
+
+    return rd_kafka_header_get_last(hdrs, name, val, len) ==
+           RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static void view_of(rd_kafka_message_t *m, chp_msg_view_t *v)
+{
+    rd_kafka_timestamp_type_t tstype;
+    rd_kafka_headers_t *hdrs = NULL;
+
+    v->value = m->payload;
+    v->value_len = m->len;
+    v->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
+    if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
+        v->kafka_ts_ms = -1;
+    v->header = NULL;
+    v->header_opaque = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hdrs) {
+        v->header = header_lookup;
+        v->header_opaque = hdrs;
+    }
+}
+
+static rd_kafka_resp_err_t count(plugrk_t *pr, rd_kafka_message_t *m)
+{
+    chp_msg_view_t v;
+
+    if (!m->rkt)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    view_of(m, &v);
+    chp_tracker_track_msg(pr->tracker, rd_kafka_topic_name(m->rkt), &v,
+                          (uint64_t)m->key_len + m->len);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t on_send(rd_kafka_t *rk, rd_kafka_message_t *m,
+                                   void *ic_opaque)
+{
+    (void)rk;
+    return count(ic_opaque, m);
+}
+
+static rd_kafka_resp_err_t on_consume(rd_kafka_t *rk, rd_kafka_message_t *m,
+                                      void *ic_opaque)
+{
+    (void)rk;
+    if (m->err) /* partition EOF and other events carry no message */
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    return count(ic_opaque, m);
+}
+
+static rd_kafka_resp_err_t on_ack(rd_kafka_t *rk, rd_kafka_message_t *m,
+                                  void *ic_opaque)
+{
+    plugrk_t *pr = ic_opaque;
+    chp_msg_view_t v;
+    (void)rk;
+
+    if (!m->err || !m->rkt)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    view_of(m, &v);
+    chp_tracker_track_failed(pr->tracker, rd_kafka_topic_name(m->rkt), &v);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* ----------------------------------------------------- registration */
+
+static rd_kafka_resp_err_t plugconf_attach(rd_kafka_conf_t *conf,
+                                           plugconf_t *pc)
+{
+    rd_kafka_conf_interceptor_add_on_conf_set(conf, "chaperone", on_conf_set,
+                                              pc);
+    rd_kafka_conf_interceptor_add_on_conf_dup(conf, "chaperone", on_conf_dup,
+                                              pc);
+    rd_kafka_conf_interceptor_add_on_conf_destroy(conf, "chaperone",
+                                                  on_conf_destroy, pc);
+    rd_kafka_conf_interceptor_add_on_new(conf, "chaperone", on_new, pc);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t on_conf_dup(rd_kafka_conf_t *new_conf,
+                                       const rd_kafka_conf_t *old_conf,
+                                       size_t filter_cnt, const char **filter,
+                                       void *ic_opaque)
+{
+    plugconf_t *old = ic_opaque, *pc = calloc(1, sizeof(*pc));
+    (void)old_conf, (void)filter_cnt, (void)filter;
+
+    if (!pc || !(pc->conf = chp_conf_dup(old->conf))) {
+        free(pc);
+        return RD_KAFKA_RESP_ERR__FAIL;
+    }
+    if (old->bootstrap)
+        pc->bootstrap = strdup(old->bootstrap);
+    return plugconf_attach(new_conf, pc);
+}
+
+PLUGIN_EXPORT rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf,
+                                            void **plug_opaquep, char *errstr,
+                                            size_t errstr_size)
+{
+    plugconf_t *pc = calloc(1, sizeof(*pc));
+
+    *plug_opaquep = NULL;
+    if (!pc || !(pc->conf = chp_conf_new())) {
+        free(pc);
+        snprintf(errstr, errstr_size, "chaperone interceptor: out of memory");
+        return RD_KAFKA_RESP_ERR__FAIL;
+    }
+    return plugconf_attach(conf, pc);
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make bench`: optimised build in build-bench/, then every bench/bench_*
+# program.  Each prints "bench: NAME ratio=R goal=G  (...)" lines (SPEC §12).
+# Benchmarks that need Kafka get CHP_BENCH_BROKERS; the broker is started by
+# scripts/kafka.sh if it is not running, and stopped again if we started it.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCHP_BENCH=ON >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+
+started=0
+if ! ./scripts/kafka.sh status >/dev/null 2>&1; then
+  ./scripts/kafka.sh start >/dev/null
+  started=1
+fi
+trap '[ $started -eq 1 ] && ./scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+export CHP_BENCH_BROKERS=127.0.0.1:${KAFKA_PORT:-9092}
+
+for b in build-bench/bench_*; do
+  [ -x "$b" ] || continue
+  "$b"
+done
