@@ -22,7 +22,8 @@
 
 /* Compact, fixed key order, and 17 significant digits so that every double
  * reads back bit-identical. */
-#define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
+#define DUMP_FLAGS                                                             \
+    (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
 
 typedef enum field_kind {
     F_NAME,    /* string, < CHP_NAME_MAX bytes */

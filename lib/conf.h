@@ -101,4 +101,48 @@ void chp_conf_foreach_out_of_scope(const chp_conf_t *conf, unsigned scope,
                                    void (*cb)(const char *name, void *opaque),
                                    void *opaque);
 
+/* ------------------------------------------------------------------------
+ * Shared by lib/conf*.c only.
+ * ------------------------------------------------------------------------ */
+
+/* One parsed value: str owned for CHP_CONF_STR, pointing into the table for
+ * CHP_CONF_ENUM; i for ints and bools; d for doubles. */
+typedef struct chp_conf_val {
+    char *str;
+    int64_t i;
+    double d;
+    bool set; /* explicitly set, not the default */
+} chp_conf_val_t;
+
+/* The family whose prefix name starts with, or NULL. */
+const chp_conf_family_t *chp_conf_family_find(const char *name);
+
+/* Fills errstr (if any) and returns err. */
+__attribute__((format(printf, 4, 5))) chp_err_t
+chp_conf_errf(char *errstr, size_t errstr_size, chp_err_t err,
+              const char *fmt, ...);
+
+/* malloc'd copy of s[0..len) plus a NUL, or NULL. */
+char *chp_conf_strndup(const char *s, size_t len);
+
+/* Parses value for entry p into *v (all of *v overwritten). */
+chp_err_t chp_conf_value_parse(const chp_conf_prop_t *p, const char *value,
+                               chp_conf_val_t *v, char *errstr,
+                               size_t errstr_size);
+void chp_conf_value_free(const chp_conf_prop_t *p, chp_conf_val_t *v);
+
+/* Checks a string value against CHP_CONF_F_* flags; *out gets the stored
+ * (normalised) form, owned by the caller. */
+chp_err_t chp_conf_check_string(const char *key, unsigned flags,
+                                int64_t max_items, const char *value,
+                                char **out, char *errstr,
+                                size_t errstr_size);
+
+/* Kafka's rule: 1..249 of [a-zA-Z0-9._-], and not "." or "..". */
+bool chp_conf_topic_name_ok(const char *s, size_t len);
+
+/* The CHP_ERR_UNKNOWN_KEY message, with a suggestion when one is close. */
+chp_err_t chp_conf_unknown_key(const char *name, char *errstr,
+                               size_t errstr_size);
+
 #endif /* CHP_CONF_H */

@@ -120,6 +120,7 @@ CHP_EXPORT double chp_sketch_quantile(const chp_sketch_t *sk, double q)
 {
     uint64_t n = chp_sketch_count(sk);
     uint64_t rank, seen;
+    double r;
     size_t i;
 
     if (n == 0)
@@ -129,9 +130,11 @@ CHP_EXPORT double chp_sketch_quantile(const chp_sketch_t *sk, double q)
     if (q > 1.0)
         q = 1.0;
     /* DDSketch's convention: the element of rank floor(q * (n - 1)). */
-    rank = (uint64_t)(q * (double)(n - 1));
+    r = q * (double)(n - 1);
+    /* (double)(n - 1) rounds up for huge n, up to 2^64: no longer a uint64 */
+    rank = r < 18446744073709551616.0 ? (uint64_t)r : UINT64_MAX;
     if (rank > n - 1)
-        rank = n - 1; /* (double)(n - 1) may round up for huge n */
+        rank = n - 1;
     seen = sk->zero;
     if (rank < seen)
         return 0.0;

@@ -197,28 +197,6 @@ bool chp_tsx_parse_number(const char *s, size_t len, double *out)
  * Skipping strings and nested values
  * ------------------------------------------------------------------------ */
 
-/* s is the first byte after an opening quote.  Returns the closing quote or
- * NULL if the string is unterminated.  memchr does the bulk of the work; a
- * quote preceded by an odd run of backslashes is escaped. */
-static const char *str_end(const char *s, const char *end)
-{
-    const char *p = s;
-
-    for (;;) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        const char *b;
-
-        if (!q)
-            return NULL;
-        b = q;
-        while (b > s && b[-1] == '\\')
-            b--;
-        if (((q - b) & 1) == 0)
-            return q;
-        p = q + 1;
-    }
-}
-
 /* Bit i of *quote / *bslash / *brack is set when b[i] is '"' / '\\' /
  * one of "{}[]".  b holds 64 readable bytes. */
 #if defined(__SSE2__)
@@ -268,6 +246,27 @@ static inline void block_masks(const char *b, uint64_t *quote,
 }
 #endif
 
+#define EVEN_BITS 0x5555555555555555ULL
+#define ODD_BITS  0xAAAAAAAAAAAAAAAAULL
+
+/* Bit i set when b[i] is escaped, i.e. follows an odd run of backslashes.
+ * *carry says whether bit 0 is escaped by the previous block and receives
+ * the same for the next one.  Adding a run's first bit to the run carries
+ * into the byte just after it; a run that starts on an even bit has odd
+ * length exactly when that byte is on an odd bit, and vice versa. */
+static inline uint64_t escaped_mask(uint64_t bs, uint64_t *carry)
+{
+    uint64_t cin = *carry;
+    uint64_t b = bs & ~cin; /* an escaped backslash starts no run */
+    uint64_t starts = b & ~(b << 1);
+    uint64_t even_ends = (b + (starts & EVEN_BITS)) & ~b;
+    uint64_t odd_sum = b + (starts & ODD_BITS);
+
+    /* Only a run starting on an odd bit and reaching bit 63 is odd. */
+    *carry = odd_sum < b;
+    return (even_ends & ODD_BITS) | (odd_sum & ~b & EVEN_BITS) | cin;
+}
+
 /* Bit i set when an odd number of bits at positions <= i are set in x:
  * applied to the quote mask it marks string interiors (opening quote
  * included, closing quote excluded). */
@@ -285,6 +284,49 @@ static inline uint64_t prefix_xor(uint64_t x)
 static inline unsigned ctz64(uint64_t x)
 {
     return (unsigned)__builtin_ctzll(x);
+}
+
+/* s is the first byte after an opening quote.  Returns the closing quote or
+ * NULL if the string is unterminated. */
+static const char *str_end(const char *s, const char *end)
+{
+    uint64_t esc = 0;
+
+    while ((size_t)(end - s) >= 64) {
+        uint64_t q, bs, br;
+
+        block_masks(s, &q, &bs, &br);
+        q &= ~escaped_mask(bs, &esc);
+        if (q)
+            return s + ctz64(q);
+        s += 64;
+    }
+    /* Short rest: memchr, then count the backslashes before the quote. */
+    {
+        const char *p = s;
+
+        if (esc) {
+            if (p == end)
+                return NULL;
+            p++;
+        }
+        for (;;) {
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            const char *b;
+
+            if (!q)
+                return NULL;
+            b = q;
+            while (b > p && b[-1] == '\\')
+                b--;
+            /* Counting stops at p: a run carried over from the last block
+             * was even (only its parity matters) or ended at the escaped
+             * byte just before p. */
+            if (((q - b) & 1) == 0)
+                return q;
+            p = q + 1;
+        }
+    }
 }
 
 /* One bracket outside strings.  kind has bit d set when level d is an
@@ -324,14 +366,13 @@ static const char *skip_container(const char *p, const char *end)
     uint64_t kind[CHP_TSX_MAX_DEPTH / 64];
     size_t depth = 0;
     uint64_t in_str = 0; /* all ones when the previous block ended in one */
-    bool esc = false;    /* the previous block ended with a lone backslash */
+    uint64_t esc = 0;    /* bit 0 of this block is escaped */
 
     for (;;) {
         size_t n = (size_t)(end - p);
         const char *b = p;
         char tail[64];
-        uint64_t q, bs, br, ev;
-        int r;
+        uint64_t q, bs, br, instr, ev;
 
         if (n == 0)
             return NULL;
@@ -342,57 +383,20 @@ static const char *skip_container(const char *p, const char *end)
             b = tail;
         }
         block_masks(b, &q, &bs, &br);
-        if (esc) {
-            q &= ~(uint64_t)1;
-            bs &= ~(uint64_t)1;
-            br &= ~(uint64_t)1;
-            esc = false;
-        }
-        if (bs == 0) {
-            /* Common case, no escapes: string interiors come from a prefix
-             * XOR of the quotes; only brackets outside them matter. */
-            uint64_t instr = prefix_xor(q) ^ in_str;
+        q &= ~escaped_mask(bs, &esc);
+        instr = prefix_xor(q) ^ in_str;
+        in_str = (uint64_t)0 - (instr >> 63);
+        if (bs & ~instr)
+            return NULL; /* a backslash outside any string */
+        ev = br & ~instr;
+        while (ev) {
+            unsigned i = ctz64(ev);
+            int r;
 
-            ev = br & ~instr;
-            in_str = (uint64_t)0 - (instr >> 63);
-            while (ev) {
-                unsigned i = ctz64(ev);
-
-                ev &= ev - 1;
-                r = bracket(b[i], kind, &depth);
-                if (r <= 0)
-                    return r == 0 ? p + i + 1 : NULL;
-            }
-        } else {
-            /* Escapes present: walk the events of this block in order. */
-            bool s = in_str != 0;
-
-            ev = q | bs | br;
-            while (ev) {
-                unsigned i = ctz64(ev);
-                char c = b[i];
-
-                ev &= ev - 1;
-                if (s) {
-                    if (c == '"') {
-                        s = false;
-                    } else if (c == '\\') {
-                        if (i == 63)
-                            esc = true;
-                        else
-                            ev &= ~((uint64_t)1 << (i + 1));
-                    }
-                } else if (c == '"') {
-                    s = true;
-                } else if (c == '\\') {
-                    return NULL;
-                } else {
-                    r = bracket(c, kind, &depth);
-                    if (r <= 0)
-                        return r == 0 ? p + i + 1 : NULL;
-                }
-            }
-            in_str = s ? ~(uint64_t)0 : 0;
+            ev &= ev - 1;
+            r = bracket(b[i], kind, &depth);
+            if (r <= 0)
+                return r == 0 ? p + i + 1 : NULL;
         }
         if (n <= 64)
             return NULL;
@@ -442,6 +446,9 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
     if (!names)
         n_names = 0;
     end = buf + len;
+    /* The final-byte check below would otherwise stall on a cache miss
+     * after an early match; start loading that line now. */
+    __builtin_prefetch(end - 1);
     p = skip_ws(buf, end);
     if (p == end || *p != '{')
         return CHP_TS_MALFORMED;

@@ -155,6 +155,30 @@ static TU_UNUSED rd_kafka_t *tu_producer(const char *brokers,
     return tu_handle(RD_KAFKA_PRODUCER, conf);
 }
 
+/* 0 if brokers answer a metadata request within timeout_ms, else -1 with
+ * errstr filled: a test fails in seconds, not phase by phase, when the
+ * configured broker is down. */
+static TU_UNUSED int tu_brokers_answer(const char *brokers, int timeout_ms,
+                                       char *errstr, size_t n)
+{
+    rd_kafka_t *rk = tu_producer(brokers, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+
+    if (!rk) {
+        snprintf(errstr, n, "cannot create a client for %s", brokers);
+        return -1;
+    }
+    err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    if (err)
+        snprintf(errstr, n, "brokers %s do not answer: %s", brokers,
+                 rd_kafka_err2str(err));
+    else
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    return err ? -1 : 0;
+}
+
 /* A consumer in group (reading from the earliest offset unless extra says
  * otherwise) whose rd_kafka_consumer_poll() also serves its events.
  * NULL (reason on stderr) on failure. */

@@ -657,13 +657,19 @@ static void on_alarm(int sig)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idempotent_roundtrip),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_send_offsets),
     };
 
+    char errstr[512];
+
     brokers = tu_brokers();
+    if (tu_brokers_answer(brokers, 15000, errstr, sizeof(errstr))) {
+        fprintf(stderr, "FAIL: %s\n", errstr);
+        return 1;
+    }
     signal(SIGALRM, on_alarm);
     alarm(WATCHDOG_S);
     return cmocka_run_group_tests(tests, NULL, NULL);

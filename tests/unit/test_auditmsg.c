@@ -446,7 +446,8 @@ static void test_error_wording(void **state)
     free(doc);
     doc = doc_with("count", "1.5");
     assert_int_equal(decode_str(&m, doc, errstr), CHP_ERR_TYPE);
-    assert_string_equal(errstr, "field \"count\": expected an integer, got 1.5");
+    assert_string_equal(errstr,
+                        "field \"count\": expected an integer, got 1.5");
     free(doc);
     doc = doc_with("topicName", NULL);
     assert_int_equal(decode_str(&m, doc, errstr), CHP_ERR_PARSE);

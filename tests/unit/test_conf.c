@@ -1256,8 +1256,11 @@ static void test_url_redaction_forms(void **state)
         {"sqlite:///var/lib/c.db", "sqlite:///var/lib/c.db"},
         {"postgresql://user@h/db", "postgresql://user@h/db"},
         {"mysql://u:p:q@h:3306/db", "mysql://u:[redacted]@h:3306/db"},
-        {"mysql://u:p@h/db?opt=a@b", "mysql://u:[redacted]@h/db?opt=a@b"},
-        {"mysql://h/db?x=u:p@b", "mysql://h/db?x=u:p@b"},
+        {"mysql://u:pa/s?s@h/db", "mysql://u:[redacted]@h/db"},
+        {"mysql://u:p@ss@h/db", "mysql://u:[redacted]@h/db"},
+        /* Ambiguous: hide too much rather than too little. */
+        {"mysql://u:p@h/db?opt=a@b", "mysql://u:[redacted]@b"},
+        {"mysql://h/db?x=u:p@b", "mysql://h/db?x=u:[redacted]@b"},
         {"redis://h:6379", "redis://h:6379"},
         {"not a url at all", "not a url at all"},
     };
