@@ -37,6 +37,14 @@ CHP_EXPORT int64_t chp_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t chp_now_ms_coarse(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void chp_counts_merge(chp_counts_t *dst, const chp_counts_t *src)
 {
     dst->count += src->count;

@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conf.h"
 
@@ -45,6 +44,19 @@ char *chp_conf_strndup(const char *s, size_t len)
 /* Values are quoted in messages; a runaway value would bury the key. */
 #define QV(v) (strlen(v) > 64 ? 64 : (int)strlen(v)), (v), \
               (strlen(v) > 64 ? "..." : "")
+
+/* ASCII case-insensitive equality: strcasecmp() follows the locale, and
+ * in a Turkish one "INFO" would not match "info". */
+static bool eq_nocase(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
+        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
 
 /* Optional sign then decimal digits only.  0 ok, -1 not an integer,
  * 1 an integer that does not fit in int64_t. */
@@ -147,9 +159,9 @@ static int parse_bool(const char *s)
     static const char *const no[] = {"false", "0", "no"};
 
     for (size_t i = 0; i < 3; i++) {
-        if (!strcasecmp(s, yes[i]))
+        if (eq_nocase(s, yes[i]))
             return 1;
-        if (!strcasecmp(s, no[i]))
+        if (eq_nocase(s, no[i]))
             return 0;
     }
     return -1;
@@ -307,7 +319,7 @@ chp_err_t chp_conf_value_parse(const chp_conf_prop_t *p, const char *value,
         char allowed[128];
         size_t o = 0;
         for (size_t i = 0; i < CHP_CONF_MAX_ENUM && p->enums[i]; i++) {
-            if (!strcasecmp(value, p->enums[i])) {
+            if (eq_nocase(value, p->enums[i])) {
                 v->str = (char *)p->enums[i];
                 return CHP_OK;
             }

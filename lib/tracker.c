@@ -43,8 +43,10 @@ typedef struct ttopic {
     char name[]; /* NUL-terminated */
 } ttopic_t;
 
+/* Cache-line aligned: writers on different shards share no line. */
 typedef struct shard {
-    pthread_mutex_t lock;
+    _Alignas(64) pthread_mutex_t lock;
+    uint64_t tracked; /* messages counted in this shard, under lock */
     ttopic_t **tab;
     size_t tab_size; /* power of two */
     size_t n_topics;
@@ -91,7 +93,6 @@ struct chp_tracker {
     pthread_mutex_t emit_lock; /* one emission at a time */
     _Atomic int64_t last_emit_ms;
     atomic_bool emit_wanted; /* set by track() when a shard is full */
-    atomic_uint_fast64_t tracked_total;
     chp_tracker_stats_t st; /* emission stats, under emit_lock */
     snapvec_t scratch;
 
@@ -224,61 +225,78 @@ static tbucket_t *topic_bucket(chp_tracker_t *t, shard_t *s, ttopic_t *tp,
     return b;
 }
 
-CHP_EXPORT void chp_tracker_track(chp_tracker_t *t, const char *topic,
-                                  chp_ts_result_t r, int64_t ts_ms,
-                                  uint64_t bytes)
+/* Counts one message in its bucket.  Called with s->lock held. */
+static void count_locked(chp_tracker_t *t, shard_t *s, ttopic_t *tp,
+                         chp_ts_result_t r, int64_t ts_ms, int64_t now,
+                         uint64_t bytes)
 {
-    shard_t *s = my_shard(t);
-    int64_t now = chp_now_ms();
     int64_t latency = 0;
-    ttopic_t *tp;
     tbucket_t *b;
 
     if (r == CHP_TS_FOUND)
         latency = now - ts_ms;
     else
         ts_ms = now; /* SPEC §3: current-time bucket, latency 0 */
-
-    pthread_mutex_lock(&s->lock);
-    if ((tp = shard_topic(t, s, topic)) &&
-        (b = topic_bucket(t, s, tp, chp_bucket_begin(ts_ms, t->width_s)))) {
+    if ((b = topic_bucket(t, s, tp, chp_bucket_begin(ts_ms, t->width_s)))) {
         chp_counts_add(&b->c, bytes, latency, r);
         chp_sketch_add(b->sk, latency, 1);
     }
+    s->tracked++;
+}
+
+CHP_EXPORT void chp_tracker_track(chp_tracker_t *t, const char *topic,
+                                  chp_ts_result_t r, int64_t ts_ms,
+                                  uint64_t bytes)
+{
+    shard_t *s = my_shard(t);
+    int64_t now = chp_now_ms_coarse();
+    ttopic_t *tp;
+
+    pthread_mutex_lock(&s->lock);
+    if ((tp = shard_topic(t, s, topic)))
+        count_locked(t, s, tp, r, ts_ms, now, bytes);
     pthread_mutex_unlock(&s->lock);
-    atomic_fetch_add_explicit(&t->tracked_total, 1, memory_order_relaxed);
+}
+
+/* The extraction runs under the shard's lock: the lock is the calling
+ * thread's own in all but crowded cases, and holding it lets the topic's
+ * rules come from the shard's topic entry instead of a second lookup. */
+CHP_EXPORT chp_ts_result_t chp_tracker_track_msg(chp_tracker_t *t,
+                                                 const char *topic,
+                                                 const chp_msg_view_t *msg,
+                                                 uint64_t bytes)
+{
+    shard_t *s = my_shard(t);
+    int64_t now = chp_now_ms_coarse(), ts = 0;
+    chp_ts_result_t r = CHP_TS_MISSING;
+    ttopic_t *tp;
+
+    pthread_mutex_lock(&s->lock);
+    if ((tp = shard_topic(t, s, topic))) {
+        r = chp_tsx_extract(tp->tsx, msg, now, &ts);
+        count_locked(t, s, tp, r, ts, now, bytes);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
 }
 
 void chp_tracker_track_failed(chp_tracker_t *t, const char *topic,
                               const chp_msg_view_t *msg)
 {
     shard_t *s = my_shard(t);
-    int64_t now = chp_now_ms(), ts = now;
+    int64_t now = chp_now_ms_coarse(), ts = now;
     ttopic_t *tp;
     tbucket_t *b;
 
-    /* The same rules as when it was sent, so it lands in the same bucket. */
-    if (chp_tsx_extract(chp_tracker_rules_for(t, topic), msg, now, &ts) !=
-        CHP_TS_FOUND)
-        ts = now;
     pthread_mutex_lock(&s->lock);
-    if ((tp = shard_topic(t, s, topic)) &&
-        (b = topic_bucket(t, s, tp, chp_bucket_begin(ts, t->width_s))))
-        b->c.delivery_failed++;
+    if ((tp = shard_topic(t, s, topic))) {
+        /* The same rules as when it was sent: the same bucket. */
+        if (chp_tsx_extract(tp->tsx, msg, now, &ts) != CHP_TS_FOUND)
+            ts = now;
+        if ((b = topic_bucket(t, s, tp, chp_bucket_begin(ts, t->width_s))))
+            b->c.delivery_failed++;
+    }
     pthread_mutex_unlock(&s->lock);
-}
-
-CHP_EXPORT chp_ts_result_t chp_tracker_track_msg(chp_tracker_t *t,
-                                                 const char *topic,
-                                                 const chp_msg_view_t *msg,
-                                                 uint64_t bytes)
-{
-    int64_t ts = 0;
-    chp_ts_result_t r =
-        chp_tsx_extract(chp_tracker_rules_for(t, topic), msg, chp_now_ms(), &ts);
-
-    chp_tracker_track(t, topic, r, ts, bytes);
-    return r;
 }
 
 const chp_tsx_t *chp_tracker_rules_for(const chp_tracker_t *t,
@@ -496,10 +514,11 @@ CHP_EXPORT void chp_tracker_stats(chp_tracker_t *t, chp_tracker_stats_t *st)
     pthread_mutex_lock(&t->emit_lock);
     *st = t->st;
     pthread_mutex_unlock(&t->emit_lock);
-    st->tracked = atomic_load(&t->tracked_total);
+    st->tracked = 0;
     st->open_buckets = 0;
     for (int i = 0; i < CHP_TRACKER_SHARDS; i++) {
         pthread_mutex_lock(&t->shards[i].lock);
+        st->tracked += t->shards[i].tracked;
         st->open_buckets += t->shards[i].open_buckets;
         pthread_mutex_unlock(&t->shards[i].lock);
     }

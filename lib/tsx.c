@@ -200,29 +200,36 @@ bool chp_tsx_parse_number(const char *s, size_t len, double *out)
 /* Bit i of *quote / *bslash / *brack is set when b[i] is '"' / '\\' /
  * one of "{}[]".  b holds 64 readable bytes. */
 #if defined(__SSE2__)
+/* One 16-byte lane of block_masks. */
+static inline void lane_masks(const char *b, uint64_t *q, uint64_t *s,
+                              uint64_t *k, int shift)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)b);
+    /* '[' | 0x20 == '{' and ']' | 0x20 == '}', and no other byte maps
+     * there, so two compares find all four brackets. */
+    const __m128i f = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    const __m128i br = _mm_or_si128(_mm_cmpeq_epi8(f, _mm_set1_epi8('{')),
+                                    _mm_cmpeq_epi8(f, _mm_set1_epi8('}')));
+
+    *q |= (uint64_t)(uint32_t)_mm_movemask_epi8(
+              _mm_cmpeq_epi8(v, _mm_set1_epi8('"')))
+          << shift;
+    *s |= (uint64_t)(uint32_t)_mm_movemask_epi8(
+              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))
+          << shift;
+    *k |= (uint64_t)(uint32_t)_mm_movemask_epi8(br) << shift;
+}
+
 static inline void block_masks(const char *b, uint64_t *quote,
                                uint64_t *bslash, uint64_t *brack)
 {
-    const __m128i vq = _mm_set1_epi8('"');
-    const __m128i vb = _mm_set1_epi8('\\');
-    const __m128i v20 = _mm_set1_epi8(0x20);
-    const __m128i vo = _mm_set1_epi8('{');
-    const __m128i vc = _mm_set1_epi8('}');
     uint64_t q = 0, s = 0, k = 0;
 
-    for (int i = 0; i < 4; i++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
-        /* '[' | 0x20 == '{' and ']' | 0x20 == '}', and no other byte maps
-         * there, so two compares find all four brackets. */
-        __m128i f = _mm_or_si128(v, v20);
-        __m128i br = _mm_or_si128(_mm_cmpeq_epi8(f, vo), _mm_cmpeq_epi8(f, vc));
-
-        q |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vq))
-             << (16 * i);
-        s |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vb))
-             << (16 * i);
-        k |= (uint64_t)(uint32_t)_mm_movemask_epi8(br) << (16 * i);
-    }
+    /* Unrolled by hand: -O2 keeps a 4-trip loop with variable shifts. */
+    lane_masks(b, &q, &s, &k, 0);
+    lane_masks(b + 16, &q, &s, &k, 16);
+    lane_masks(b + 32, &q, &s, &k, 32);
+    lane_masks(b + 48, &q, &s, &k, 48);
     *quote = q;
     *bslash = s;
     *brack = k;
@@ -292,6 +299,21 @@ static const char *str_end(const char *s, const char *end)
 {
     uint64_t esc = 0;
 
+#if defined(__SSE2__)
+    /* Most strings (keys above all) are short and have no escapes: one
+     * 16-byte compare settles them. */
+    if ((size_t)(end - s) >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+        unsigned q = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        unsigned bs = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+
+        if (q && (bs & ((q & (0u - q)) - 1)) == 0)
+            return s + __builtin_ctz(q);
+    }
+#endif
+
     while ((size_t)(end - s) >= 64) {
         uint64_t q, bs, br;
 
@@ -329,42 +351,19 @@ static const char *str_end(const char *s, const char *end)
     }
 }
 
-/* One bracket outside strings.  kind has bit d set when level d is an
- * object.  Returns 1 while still nested, 0 when the outermost container
- * closed, -1 on mismatch or excessive depth. */
-static inline int bracket(char c, uint64_t *kind, size_t *depth)
-{
-    size_t d = *depth;
-    uint64_t bit;
-
-    if (c == '{' || c == '[') {
-        if (d == CHP_TSX_MAX_DEPTH)
-            return -1;
-        bit = (uint64_t)1 << (d & 63);
-        if (c == '{')
-            kind[d >> 6] |= bit;
-        else
-            kind[d >> 6] &= ~bit;
-        *depth = d + 1;
-        return 1;
-    }
-    if (d == 0)
-        return -1;
-    d--;
-    if (((kind[d >> 6] >> (d & 63)) & 1) != (uint64_t)(c == '}'))
-        return -1;
-    *depth = d;
-    return d != 0;
-}
-
 /* p points at '{' or '['.  Returns the byte after the matching close, or
  * NULL if the value is truncated, its brackets do not match, a string in it
  * is unterminated or a backslash appears outside a string.  Scalars, colons
  * and commas inside are not checked: this is the hot loop. */
 static const char *skip_container(const char *p, const char *end)
 {
-    uint64_t kind[CHP_TSX_MAX_DEPTH / 64];
+    /* stack[d] holds the opening bracket of level d.  '{' '}' differ from
+     * '[' ']' in bit 5 only, and opening brackets have bit 1 set, closing
+     * ones clear: so brackets are handled without a data-dependent branch
+     * (those mispredict on every other bracket). */
+    unsigned char stack[CHP_TSX_MAX_DEPTH + 1];
     size_t depth = 0;
+    unsigned bad = 0;
     uint64_t in_str = 0; /* all ones when the previous block ended in one */
     uint64_t esc = 0;    /* bit 0 of this block is escaped */
 
@@ -391,12 +390,17 @@ static const char *skip_container(const char *p, const char *end)
         ev = br & ~instr;
         while (ev) {
             unsigned i = ctz64(ev);
-            int r;
+            unsigned c = (unsigned char)b[i];
+            unsigned open = (c >> 1) & 1;
+            size_t at = depth - 1 + open; /* slot pushed or popped */
 
             ev &= ev - 1;
-            r = bracket(b[i], kind, &depth);
-            if (r <= 0)
-                return r == 0 ? p + i + 1 : NULL;
+            /* For a push the old slot content is ignored (masked out). */
+            bad |= (stack[at] ^ c) & 0x20 & (open - 1);
+            stack[at] = (unsigned char)c;
+            depth = at + open;
+            if (depth - 1 >= CHP_TSX_MAX_DEPTH) /* 0, or too deep */
+                return depth == 0 && !bad ? p + i + 1 : NULL;
         }
         if (n <= 64)
             return NULL;

@@ -349,6 +349,13 @@ static void test_empty_and_edges(void **state)
     assert_true(chp_sketch_quantile(sk, -1.0) == 10.0);
     assert_true(chp_sketch_quantile(sk, NAN) == 10.0);
     assert_true(chp_sketch_quantile(sk, 7.0) == 1000.0);
+    /* n - 1 rounds up to 2^64 as a double: the rank must still fit (found
+     * by the fuzzer as a float-cast overflow). */
+    chp_sketch_reset(sk);
+    sk->bins[5] = UINT64_MAX - 1;
+    sk->max = 6;
+    assert_true(chp_sketch_quantile(sk, 1.0) == 6.0);
+    assert_true(chp_sketch_quantile(sk, 0.5) == 6.0);
     chp_sketch_destroy(sk);
 }
 

@@ -191,8 +191,8 @@ static void test_message_fields(void **state)
     if (!s)
         s = sink_get(sk, "lat", chp_bucket_begin(now, 600));
     assert_non_null(s);
-    /* The largest latency is >= 10 s (plus the time the loop took). */
-    assert_true(s->max_latency >= 10000.0 && s->max_latency < 20000.0);
+    /* The largest latency is 10 s, give or take the coarse clock tick. */
+    assert_true(s->max_latency >= 9990.0 && s->max_latency < 20000.0);
     chp_tracker_destroy(t);
     chp_conf_destroy(c);
     free(sk);

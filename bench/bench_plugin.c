@@ -1,0 +1,106 @@
+/* bench_plugin.c - plugin_overhead (SPEC §12): producer msgs/s to the local
+ * real broker with the interceptor plugin loaded ÷ without, alternating
+ * runs in one process, medians.  Needs CHP_BENCH_BROKERS. */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "benchutil.h"
+
+#define MSGS 300000
+#define ROUNDS 5
+
+static char value[512];
+static size_t value_len;
+
+static rd_kafka_t *producer(const char *brokers, const char *plugin,
+                            const char *audit)
+{
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    const char *kv[] = {"bootstrap.servers", brokers, "linger.ms", "20",
+                        "batch.num.messages", "10000",
+                        "queue.buffering.max.messages", "1000000",
+                        "enable.idempotence", "true", NULL};
+
+    for (int i = 0; kv[i]; i += 2)
+        rd_kafka_conf_set(c, kv[i], kv[i + 1], err, sizeof(err));
+    if (plugin &&
+        (rd_kafka_conf_set(c, "plugin.library.paths", plugin, err,
+                           sizeof(err)) ||
+         rd_kafka_conf_set(c, "chaperone.audit.topic", audit, err,
+                           sizeof(err)))) {
+        fprintf(stderr, "bench_plugin: %s\n", err);
+        exit(1);
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+    if (!rk) {
+        fprintf(stderr, "bench_plugin: %s\n", err);
+        exit(1);
+    }
+    return rk;
+}
+
+/* msgs/s of one run: create the client, produce, flush, destroy. */
+static double run(const char *brokers, const char *plugin, const char *topic)
+{
+    rd_kafka_t *rk = producer(brokers, plugin, "chaperone-bench-audit");
+    int64_t t0 = bench_ns();
+
+    for (int i = 0; i < MSGS; i++) {
+        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                 RD_KAFKA_V_VALUE(value, value_len),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 10);
+        if ((i & 1023) == 0)
+            rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, 120000);
+    double secs = (double)(bench_ns() - t0) / 1e9;
+    rd_kafka_destroy(rk);
+    return MSGS / secs;
+}
+
+int main(int argc, char **argv)
+{
+    const char *brokers = getenv("CHP_BENCH_BROKERS");
+    char self[1024], plugin[1200], detail[256];
+    double a[ROUNDS], b[ROUNDS];
+    ssize_t n;
+    (void)argc, (void)argv;
+
+    if (!brokers) {
+        fprintf(stderr, "bench_plugin: CHP_BENCH_BROKERS not set, skipped\n");
+        return 0;
+    }
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = '\0';
+    snprintf(plugin, sizeof(plugin), "%s/libchaperone_interceptor.so",
+             dirname(self));
+    value_len = (size_t)snprintf(
+        value, sizeof(value),
+        "{\"ts\":%lld,\"user\":\"u-123456\",\"event\":\"page_view\","
+        "\"url\":\"/products/42?ref=home\",\"ua\":\"Mozilla/5.0 (X11; Linux "
+        "x86_64)\",\"items\":[1,2,3],\"meta\":{\"a\":1,\"b\":\"two\"}}",
+        (long long)time(NULL));
+
+    run(brokers, NULL, "chaperone-bench-plugin"); /* warm-up, topic creation */
+    for (int r = 0; r < ROUNDS; r++) {
+        a[r] = run(brokers, plugin, "chaperone-bench-plugin");
+        b[r] = run(brokers, NULL, "chaperone-bench-plugin");
+    }
+    double ma = bench_median(a, ROUNDS), mb = bench_median(b, ROUNDS);
+    snprintf(detail, sizeof(detail),
+             "A=%.0f B=%.0f msgs/s; idempotent producer with vs without the "
+             "interceptor, %d x %zu-byte JSON messages",
+             ma, mb, MSGS, value_len);
+    bench_report("plugin_overhead", ma / mb, ">= 0.97", detail);
+    return 0;
+}
