@@ -109,8 +109,22 @@ static const chp_conf_prop_t props[] = {
              "the names is ignored)."},
     {"worker.topics.regex", STR(.flags = 0), .group = G_WORKER,
      .scope = S_WORKER, .defval = "",
-     .desc = "Audit every topic matching this regular expression (a "
-             "librdkafka regex subscription). Empty: off."},
+     .desc = "Audit every topic matching this POSIX extended regular "
+             "expression, re-evaluated every `worker.topics.refresh.ms`. "
+             "Empty: off. The audit topic, the registry and `__` internal "
+             "topics are never audited."},
+    {"worker.topics.refresh.ms", INT(100, 3600000), .group = G_WORKER,
+     .scope = S_WORKER, .defval = "10000",
+     .desc = "How often the worker lists the cluster's topics (and reads "
+             "the registry) to follow topics created or removed while it "
+             "runs."},
+    {"worker.instance", STR(.flags = 0), .group = G_WORKER,
+     .scope = S_WORKER, .defval = "",
+     .desc = "Name of this worker process, unique in its group and stable "
+             "across restarts: its `transactional.id` is "
+             "`<worker.transactional.id.prefix>-<worker.instance>`, so a "
+             "restarted worker fences its crashed predecessor and aborts "
+             "its open transaction at once. Empty: the host name."},
     {"worker.registry", STR(.flags = F_NONEMPTY | F_TOPIC), .group = G_WORKER,
      .scope = S_WORKER | S_CTL, .defval = "__chaperone_topics",
      .desc = "Compacted topic holding the audited set and the blacklist: "

@@ -17,7 +17,8 @@
 #define CHP_SKETCH_NBINS 1160
 
 /* Upper bound of chp_sketch_encode()'s return value: 4 separators, a
- * 1-character version, 4 numbers of at most 14 characters and 14 per bin. */
+ * 1-character version, then zero, negative, max and one count per bin of at
+ * most 14 characters each (a gap is never longer than the count it saves). */
 #define CHP_SKETCH_ENCODE_MAX (4 + 1 + 3 * 14 + 14 * CHP_SKETCH_NBINS)
 
 /* The tracker keeps atomic twins of these counters and fills a sketch field

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
-#if defined(__SSE2__)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -35,20 +37,24 @@ struct chp_tsx {
 };
 
 /* ------------------------------------------------------------------------
- * Byte classes
+ * Small helpers
  * ------------------------------------------------------------------------ */
 
-enum { K_WS = 1, K_QUOTE = 2, K_BSLASH = 4, K_BRACK = 8 };
+/* JSON whitespace (space, tab, LF, CR) by a shift and a mask rather than a
+ * table load: the scanner is a chain of dependent loads, each one counts. */
+static inline bool is_ws(char c)
+{
+    unsigned u = (unsigned char)c;
 
-static const unsigned char cls[256] = {
-    [' '] = K_WS,      ['\t'] = K_WS,      ['\n'] = K_WS,     ['\r'] = K_WS,
-    ['"'] = K_QUOTE,   ['\\'] = K_BSLASH,  ['{'] = K_BRACK,   ['}'] = K_BRACK,
-    ['['] = K_BRACK,   [']'] = K_BRACK,
-};
+    return u <= ' ' && ((((uint64_t)1 << ' ') | (1u << '\t') | (1u << '\n') |
+                         (1u << '\r')) >>
+                            u) &
+                           1;
+}
 
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (cls[(unsigned char)*p] & K_WS))
+    while (p < end && is_ws(*p))
         p++;
     return p;
 }
@@ -194,11 +200,11 @@ bool chp_tsx_parse_number(const char *s, size_t len, double *out)
 }
 
 /* ------------------------------------------------------------------------
- * Skipping strings and nested values
+ * Skipping strings and nested values, 64 bytes at a time: one bit per byte
+ * for quotes, backslashes and brackets, then bit tricks for escapes and
+ * string interiors (the approach of simdjson's first stage).
  * ------------------------------------------------------------------------ */
 
-/* Bit i of *quote / *bslash / *brack is set when b[i] is '"' / '\\' /
- * one of "{}[]".  b holds 64 readable bytes. */
 #if defined(__SSE2__)
 /* One 16-byte lane of block_masks. */
 static inline void lane_masks(const char *b, uint64_t *q, uint64_t *s,
@@ -220,6 +226,8 @@ static inline void lane_masks(const char *b, uint64_t *q, uint64_t *s,
     *k |= (uint64_t)(uint32_t)_mm_movemask_epi8(br) << shift;
 }
 
+/* Bit i of *quote / *bslash / *brack is set when b[i] is '"' / '\\' /
+ * one of "{}[]".  b holds 64 readable bytes. */
 static inline void block_masks(const char *b, uint64_t *quote,
                                uint64_t *bslash, uint64_t *brack)
 {
@@ -235,6 +243,14 @@ static inline void block_masks(const char *b, uint64_t *quote,
     *brack = k;
 }
 #else
+/* Classes of the bytes the portable block scan looks for. */
+enum { K_QUOTE = 1, K_BSLASH = 2, K_BRACK = 4 };
+
+static const unsigned char cls[256] = {
+    ['"'] = K_QUOTE, ['\\'] = K_BSLASH, ['{'] = K_BRACK,
+    ['}'] = K_BRACK, ['['] = K_BRACK,    [']'] = K_BRACK,
+};
+
 static inline void block_masks(const char *b, uint64_t *quote,
                                uint64_t *bslash, uint64_t *brack)
 {
@@ -313,12 +329,12 @@ static const char *str_end(const char *s, const char *end)
             return s + __builtin_ctz(q);
     }
 #endif
-
     while ((size_t)(end - s) >= 64) {
         uint64_t q, bs, br;
 
         block_masks(s, &q, &bs, &br);
-        q &= ~escaped_mask(bs, &esc);
+        if (bs | esc)
+            q &= ~escaped_mask(bs, &esc);
         if (q)
             return s + ctz64(q);
         s += 64;
@@ -351,61 +367,179 @@ static const char *str_end(const char *s, const char *end)
     }
 }
 
+/* State of one nested-value skip. */
+typedef struct {
+    /* stack[d] holds the opening bracket of level d.  '{' '}' differ from
+     * '[' ']' in bit 5 only, and opening brackets have bit 1 set, closing
+     * ones clear: so brackets need no data-dependent branch (which would
+     * mispredict on every other bracket). */
+    unsigned char stack[CHP_TSX_MAX_DEPTH + 1];
+    size_t depth;
+    unsigned bad;    /* a closing bracket did not match */
+    uint64_t in_str; /* all ones when the previous block ended in a string */
+    uint64_t esc;    /* bit 0 of the next block is escaped */
+} skip_t;
+
+/* Loads the block at p into *tail if fewer than 64 bytes remain, so that
+ * nothing past end is ever read.  Returns the bytes to scan. */
+static inline const char *block_at(const char *p, size_t n, char *tail)
+{
+    if (n >= 64)
+        return p;
+    memcpy(tail, p, n);
+    memset(tail + n, 0, 64 - n);
+    return tail;
+}
+
+/* Processes one block after its masks are known; instr marks string
+ * interiors.  Returns 1 to go on, 0 when the outermost container closed at
+ * b[*at], -1 when the value is malformed. */
+static inline __attribute__((always_inline)) int
+skip_block(skip_t *st, const char *b, uint64_t bs, uint64_t br,
+           uint64_t instr, unsigned *at_out)
+{
+    uint64_t ev;
+
+    st->in_str = (uint64_t)0 - (instr >> 63);
+    if (bs & ~instr)
+        return -1; /* a backslash outside any string */
+    ev = br & ~instr;
+    while (ev) {
+        unsigned i = ctz64(ev);
+        unsigned c = (unsigned char)b[i];
+        unsigned open = (c >> 1) & 1;
+        size_t at = st->depth - 1 + open; /* slot pushed or popped */
+
+        ev &= ev - 1;
+        /* For a push the old slot content is ignored (masked out). */
+        st->bad |= (st->stack[at] ^ c) & 0x20 & (open - 1);
+        st->stack[at] = (unsigned char)c;
+        st->depth = at + open;
+        if (st->depth - 1 >= CHP_TSX_MAX_DEPTH) { /* 0, or too deep */
+            *at_out = i;
+            return st->depth == 0 && !st->bad ? 0 : -1;
+        }
+    }
+    return 1;
+}
+
 /* p points at '{' or '['.  Returns the byte after the matching close, or
  * NULL if the value is truncated, its brackets do not match, a string in it
  * is unterminated or a backslash appears outside a string.  Scalars, colons
  * and commas inside are not checked: this is the hot loop. */
-static const char *skip_container(const char *p, const char *end)
+static const char *skip_generic(const char *p, const char *end)
 {
-    /* stack[d] holds the opening bracket of level d.  '{' '}' differ from
-     * '[' ']' in bit 5 only, and opening brackets have bit 1 set, closing
-     * ones clear: so brackets are handled without a data-dependent branch
-     * (those mispredict on every other bracket). */
-    unsigned char stack[CHP_TSX_MAX_DEPTH + 1];
-    size_t depth = 0;
-    unsigned bad = 0;
-    uint64_t in_str = 0; /* all ones when the previous block ended in one */
-    uint64_t esc = 0;    /* bit 0 of this block is escaped */
+    skip_t st;
 
+    st.depth = 0;
+    st.bad = 0;
+    st.in_str = st.esc = 0;
     for (;;) {
         size_t n = (size_t)(end - p);
-        const char *b = p;
         char tail[64];
-        uint64_t q, bs, br, instr, ev;
+        const char *b;
+        uint64_t q, bs, br;
+        unsigned i = 0;
+        int r;
 
         if (n == 0)
             return NULL;
-        if (n < 64) {
-            /* Never load past end: the last partial block is copied. */
-            memcpy(tail, p, n);
-            memset(tail + n, 0, sizeof(tail) - n);
-            b = tail;
-        }
+        b = block_at(p, n, tail);
         block_masks(b, &q, &bs, &br);
-        q &= ~escaped_mask(bs, &esc);
-        instr = prefix_xor(q) ^ in_str;
-        in_str = (uint64_t)0 - (instr >> 63);
-        if (bs & ~instr)
-            return NULL; /* a backslash outside any string */
-        ev = br & ~instr;
-        while (ev) {
-            unsigned i = ctz64(ev);
-            unsigned c = (unsigned char)b[i];
-            unsigned open = (c >> 1) & 1;
-            size_t at = depth - 1 + open; /* slot pushed or popped */
-
-            ev &= ev - 1;
-            /* For a push the old slot content is ignored (masked out). */
-            bad |= (stack[at] ^ c) & 0x20 & (open - 1);
-            stack[at] = (unsigned char)c;
-            depth = at + open;
-            if (depth - 1 >= CHP_TSX_MAX_DEPTH) /* 0, or too deep */
-                return depth == 0 && !bad ? p + i + 1 : NULL;
-        }
+        if (bs | st.esc) /* rare: most blocks hold no backslash */
+            q &= ~escaped_mask(bs, &st.esc);
+        r = skip_block(&st, b, bs, br, prefix_xor(q) ^ st.in_str, &i);
+        if (r <= 0)
+            return r == 0 ? p + i + 1 : NULL;
         if (n <= 64)
             return NULL;
         p += 64;
     }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same loop with AVX2 compares, a carry-less multiply for the prefix
+ * XOR and BMI bit operations: about half the instructions per block.  Chosen at run time, since
+ * the library is built for baseline x86-64. */
+#define TSX_HAVE_AVX2 1
+
+__attribute__((target("avx2,pclmul,bmi"))) static inline void
+block_masks_avx2(const char *b, uint64_t *quote, uint64_t *bslash,
+                 uint64_t *brack)
+{
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)b);
+    const __m256i hi =
+        _mm256_loadu_si256((const __m256i *)(const void *)(b + 32));
+    const __m256i x20 = _mm256_set1_epi8(0x20);
+    const __m256i vq = _mm256_set1_epi8('"'), vb = _mm256_set1_epi8('\\');
+    const __m256i vo = _mm256_set1_epi8('{'), vc = _mm256_set1_epi8('}');
+    __m256i flo = _mm256_or_si256(lo, x20), fhi = _mm256_or_si256(hi, x20);
+
+    *quote = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, vq)) |
+             (uint64_t)(uint32_t)_mm256_movemask_epi8(
+                 _mm256_cmpeq_epi8(hi, vq))
+                 << 32;
+    *bslash = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, vb)) |
+              (uint64_t)(uint32_t)_mm256_movemask_epi8(
+                  _mm256_cmpeq_epi8(hi, vb))
+                  << 32;
+    flo = _mm256_or_si256(_mm256_cmpeq_epi8(flo, vo),
+                          _mm256_cmpeq_epi8(flo, vc));
+    fhi = _mm256_or_si256(_mm256_cmpeq_epi8(fhi, vo),
+                          _mm256_cmpeq_epi8(fhi, vc));
+    *brack = (uint32_t)_mm256_movemask_epi8(flo) |
+             (uint64_t)(uint32_t)_mm256_movemask_epi8(fhi) << 32;
+}
+
+__attribute__((target("avx2,pclmul,bmi"))) static inline uint64_t
+prefix_xor_clmul(uint64_t x)
+{
+    /* x times all-ones, carry-less: bit i is the XOR of bits 0..i. */
+    return (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(
+        _mm_set_epi64x(0, (long long)x), _mm_set1_epi8((char)0xFF), 0));
+}
+
+__attribute__((target("avx2,pclmul,bmi"))) static const char *
+skip_avx2(const char *p, const char *end)
+{
+    skip_t st;
+
+    st.depth = 0;
+    st.bad = 0;
+    st.in_str = st.esc = 0;
+    for (;;) {
+        size_t n = (size_t)(end - p);
+        char tail[64];
+        const char *b;
+        uint64_t q, bs, br;
+        unsigned i = 0;
+        int r;
+
+        if (n == 0)
+            return NULL;
+        b = block_at(p, n, tail);
+        block_masks_avx2(b, &q, &bs, &br);
+        if (bs | st.esc)
+            q &= ~escaped_mask(bs, &st.esc);
+        r = skip_block(&st, b, bs, br, prefix_xor_clmul(q) ^ st.in_str, &i);
+        if (r <= 0)
+            return r == 0 ? p + i + 1 : NULL;
+        if (n <= 64)
+            return NULL;
+        p += 64;
+    }
+}
+#endif
+
+static const char *skip_container(const char *p, const char *end)
+{
+#ifdef TSX_HAVE_AVX2
+    /* A load and a test of libgcc's CPU model, set once at start-up. */
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
+        __builtin_cpu_supports("bmi"))
+        return skip_avx2(p, end);
+#endif
+    return skip_generic(p, end);
 }
 
 /* ------------------------------------------------------------------------
@@ -524,7 +658,7 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
              * truncation, by looking at the last byte. */
             const char *t = end;
 
-            while (t > p && (cls[(unsigned char)t[-1]] & K_WS))
+            while (t > p && is_ws(t[-1]))
                 t--;
             if (t[-1] != '}')
                 return CHP_TS_MALFORMED;
@@ -562,9 +696,9 @@ static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
 /* Trims ASCII whitespace around [*s, *e). */
 static void trim(const char **s, const char **e)
 {
-    while (*s < *e && (cls[(unsigned char)**s] & K_WS))
+    while (*s < *e && is_ws(**s))
         (*s)++;
-    while (*e > *s && (cls[(unsigned char)(*e)[-1]] & K_WS))
+    while (*e > *s && is_ws((*e)[-1]))
         (*e)--;
 }
 

@@ -206,41 +206,13 @@ static rd_kafka_resp_err_t on_destroy(rd_kafka_t *rk, void *ic_opaque)
 
 /* ----------------------------------------------------- per message */
 
-static bool header_lookup(void *opaque, const char *name, const void **val,
-                          size_t *len)
-{
-    rd_kafka_headers_t *hdrs = opaque;
-
-    return rd_kafka_header_get_last(hdrs, name, val, len) ==
-           RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
-static void view_of(rd_kafka_message_t *m, chp_msg_view_t *v)
-{
-    rd_kafka_timestamp_type_t tstype;
-    rd_kafka_headers_t *hdrs = NULL;
-
-    v->value = m->payload;
-    v->value_len = m->len;
-    v->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
-    if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
-        v->kafka_ts_ms = -1;
-    v->header = NULL;
-    v->header_opaque = NULL;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        hdrs) {
-        v->header = header_lookup;
-        v->header_opaque = hdrs;
-    }
-}
-
 static rd_kafka_resp_err_t count(plugrk_t *pr, rd_kafka_message_t *m)
 {
     chp_msg_view_t v;
 
     if (!m->rkt)
         return RD_KAFKA_RESP_ERR_NO_ERROR;
-    view_of(m, &v);
+    chp_kafka_msg_view(m, &v);
     chp_tracker_track_msg(pr->tracker, rd_kafka_topic_name(m->rkt), &v,
                           (uint64_t)m->key_len + m->len);
     return RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -271,7 +243,7 @@ static rd_kafka_resp_err_t on_ack(rd_kafka_t *rk, rd_kafka_message_t *m,
 
     if (!m->err || !m->rkt)
         return RD_KAFKA_RESP_ERR_NO_ERROR;
-    view_of(m, &v);
+    chp_kafka_msg_view(m, &v);
     chp_tracker_track_failed(pr->tracker, rd_kafka_topic_name(m->rkt), &v);
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }

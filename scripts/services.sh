@@ -185,7 +185,6 @@ start_postgres() {
   touch "$log"; chown postgres: "$log"
   as_pg test -w "$d" \
     || die "postgres: user 'postgres' cannot reach $d (a parent directory is not searchable); set CHP_RUN_DIR elsewhere"
-  echo chaperone >"$d/pw"; chown postgres: "$d/pw"
   # Local socket: trust, so this script can create the role; TCP: password.
   as_pg "$bin/initdb" -D "$d/data" -U postgres --auth-local=trust \
     --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >>"$log" 2>&1 \
@@ -198,7 +197,7 @@ start_postgres() {
 
 # Creating the role and database needs the server up, so this follows wait_up.
 setup_postgres() {
-  local d log bin
+  local d log bin i
   d=$(dir_of postgres); log=$(log_of postgres); bin=$(pg_bindir)
   as_pg "$bin/psql" -h "$d" -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >>"$log" 2>&1 <<'SQL' \
     || fail postgres "creating role and database failed"

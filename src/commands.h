@@ -1,0 +1,14 @@
+/* commands.h - the subcommands of the chaperone binary.  Each gets the
+ * configuration already loaded from -c FILE and -X key=value, and the
+ * remaining arguments (argv[0] is the subcommand's name).  The return value
+ * is the process's exit status. */
+#ifndef CHP_COMMANDS_H
+#define CHP_COMMANDS_H
+
+#include "chaperone.h"
+
+typedef int(cmd_fn_t)(chp_conf_t *conf, int argc, char **argv);
+
+cmd_fn_t cmd_worker;
+
+#endif

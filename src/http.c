@@ -1,0 +1,227 @@
+/* http.c - the embedded HTTP server (libmicrohttpd, own polling thread).
+ * Requests are collected whole (bounded by max_body) and handed to one
+ * handler; /metrics and /health have defaults. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    http_handler_t *handler;
+    void *opaque;
+    metrics_t *metrics;
+    size_t max_body;
+    int port;
+};
+
+typedef struct conn_state {
+    char *body;
+    size_t len;
+    bool too_big;
+} conn_state_t;
+
+const char *http_query(const http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void http_reply(http_resp_t *resp, int status, const char *content_type,
+                const char *body)
+{
+    free(resp->body);
+    resp->status = status;
+    resp->content_type = content_type;
+    resp->body = strdup(body ? body : "");
+    resp->body_len = resp->body ? strlen(resp->body) : 0;
+}
+
+/* Writes s as a JSON string body (quotes and escapes). */
+static void json_escape(char *dst, size_t n, const char *s)
+{
+    size_t o = 0;
+
+    for (; *s && o + 7 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(dst + o, n - o, "\\u%04x", c);
+        } else {
+            dst[o++] = (char)c;
+        }
+    }
+    dst[o] = '\0';
+}
+
+void http_reply_error(http_resp_t *resp, int status, const char *fmt, ...)
+{
+    char msg[512], esc[1100], body[1200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_escape(esc, sizeof(esc), msg);
+    snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d}\n", esc,
+             status);
+    http_reply(resp, status, "application/json", body);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, http_resp_t *r)
+{
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+
+    mr = MHD_create_response_from_buffer(r->body_len, r->body,
+                                         MHD_RESPMEM_MUST_FREE);
+    r->body = NULL;
+    if (!mr)
+        return MHD_NO;
+    MHD_add_response_header(mr, "Content-Type",
+                            r->content_type ? r->content_type : "text/plain");
+    ret = MHD_queue_response(c, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static void default_routes(http_server_t *s, const http_req_t *req,
+                           http_resp_t *resp)
+{
+    if (!strcmp(req->path, "/health") && !strcmp(req->method, "GET")) {
+        http_reply(resp, 200, "text/plain", "OK");
+    } else if (!strcmp(req->path, "/metrics") && s->metrics &&
+               !strcmp(req->method, "GET")) {
+        char *out;
+        size_t len;
+        if (metrics_render(s->metrics, &out, &len) == 0) {
+            resp->status = 200;
+            resp->content_type = "text/plain; version=0.0.4";
+            resp->body = out;
+            resp->body_len = len;
+        } else {
+            http_reply_error(resp, 500, "cannot render metrics");
+        }
+    } else {
+        http_reply_error(resp, 404, "no such endpoint: %s %s", req->method,
+                         req->path);
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    http_server_t *s = cls;
+    conn_state_t *st = *con_cls;
+    http_resp_t resp = {0};
+    (void)version;
+
+    if (!st) { /* first call: headers only */
+        if (!(st = calloc(1, sizeof(*st))))
+            return MHD_NO;
+        *con_cls = st;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* a chunk of the body */
+        if (!st->too_big && st->len + *upload_size <= s->max_body) {
+            char *nb = realloc(st->body, st->len + *upload_size + 1);
+            if (!nb)
+                return MHD_NO;
+            memcpy(nb + st->len, upload, *upload_size);
+            st->body = nb;
+            st->len += *upload_size;
+            st->body[st->len] = '\0';
+        } else {
+            st->too_big = true;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (st->too_big) {
+        http_reply_error(&resp, 413, "request body larger than %zu bytes",
+                         s->max_body);
+    } else {
+        http_req_t req = {.method = method, .path = url, .body = st->body,
+                          .body_len = st->len, .conn = c};
+        if (s->handler)
+            s->handler(&req, &resp, s->opaque);
+        if (resp.status == 0)
+            default_routes(s, &req, &resp);
+    }
+    return send_resp(c, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    conn_state_t *st = *con_cls;
+    (void)cls, (void)c, (void)toe;
+
+    if (st) {
+        free(st->body);
+        free(st);
+        *con_cls = NULL;
+    }
+}
+
+http_server_t *http_server_start(const char *address, int port,
+                                 size_t max_body, http_handler_t *handler,
+                                 void *opaque, metrics_t *metrics,
+                                 char *errstr, size_t errstr_size)
+{
+    http_server_t *s = calloc(1, sizeof(*s));
+    struct sockaddr_in sin;
+    const union MHD_DaemonInfo *info;
+
+    if (!s)
+        return NULL;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, address, &sin.sin_addr) != 1) {
+        snprintf(errstr, errstr_size, "\"http.address\": not an IPv4 address: %s",
+                 address);
+        free(s);
+        return NULL;
+    }
+    s->handler = handler;
+    s->opaque = opaque;
+    s->metrics = metrics;
+    s->max_body = max_body;
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+        (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (!s->mhd) {
+        snprintf(errstr, errstr_size,
+                 "cannot listen on %s:%d (port in use or not permitted)",
+                 address, port);
+        free(s);
+        return NULL;
+    }
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : port;
+    return s;
+}
+
+int http_server_port(const http_server_t *s)
+{
+    return s->port;
+}
+
+void http_server_stop(http_server_t *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->mhd);
+    free(s);
+}

@@ -1,0 +1,133 @@
+/* main.c - the chaperone binary: git-style subcommands.
+ *
+ *   chaperone <command> [-c FILE] [-X key=value ...] [command options]
+ *
+ * -c loads a .properties file, -X sets one key (after the file, in order);
+ * kafka.* keys go to librdkafka.  Only main decides to exit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "log.h"
+
+static int cmd_config(chp_conf_t *conf, int argc, char **argv);
+static int cmd_version(chp_conf_t *conf, int argc, char **argv);
+
+static const struct command {
+    const char *name;
+    cmd_fn_t *fn;
+    const char *summary;
+} commands[] = {
+    {"worker", cmd_worker,
+     "audit every message stored in a Kafka cluster, exactly once"},
+    {"config", cmd_config,
+     "print the effective configuration (--markdown: the key reference)"},
+    {"version", cmd_version, "print the version"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: chaperone <command> [-c FILE] [-X key=value ...] "
+                "[options]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(fp, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n  -c FILE        load a .properties file\n"
+                "  -X key=value   set one configuration key "
+                "(docs/configuration.md)\n"
+                "  -h, --help     help for a command\n");
+}
+
+static int cmd_config(chp_conf_t *conf, int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--markdown")) {
+        chp_conf_dump_markdown(stdout);
+        return 0;
+    }
+    chp_conf_dump(conf, stdout);
+    return 0;
+}
+
+static int cmd_version(chp_conf_t *conf, int argc, char **argv)
+{
+    (void)conf, (void)argc, (void)argv;
+    printf("chaperone %s\n", chp_version());
+    return 0;
+}
+
+/* Applies -c FILE (first) and -X key=value (then, in order), removing them
+ * from argv.  Returns 0, or 2 after printing an error naming the key. */
+static int apply_common(chp_conf_t *conf, int *argcp, char **argv)
+{
+    char err[512];
+    int argc = *argcp, out = 1;
+    const char *file = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+            i + 1 < argc) {
+            file = argv[++i];
+        }
+    }
+    if (file && chp_conf_load_file(conf, file, err, sizeof(err)) != CHP_OK) {
+        fprintf(stderr, "chaperone: %s\n", err);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+            i + 1 < argc) {
+            i++;
+        } else if (!strcmp(argv[i], "-X") && i + 1 < argc) {
+            if (chp_conf_set_kv(conf, argv[++i], err, sizeof(err)) != CHP_OK) {
+                fprintf(stderr, "chaperone: -X %s: %s\n", argv[i], err);
+                return 2;
+            }
+        } else if (!strncmp(argv[i], "-X", 2) && argv[i][2]) {
+            if (chp_conf_set_kv(conf, argv[i] + 2, err, sizeof(err)) !=
+                CHP_OK) {
+                fprintf(stderr, "chaperone: %s: %s\n", argv[i], err);
+                return 2;
+            }
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    argv[out] = NULL;
+    *argcp = out;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const struct command *cmd = NULL;
+    chp_conf_t *conf;
+    int rc;
+
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            cmd = &commands[i];
+    if (!cmd) {
+        fprintf(stderr, "chaperone: unknown command \"%s\"\n\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    if (!(conf = chp_conf_new())) {
+        fprintf(stderr, "chaperone: out of memory\n");
+        return 1;
+    }
+    argc--, argv++; /* argv[0] is now the command */
+    if ((rc = apply_common(conf, &argc, argv)) == 0) {
+        if (chp_log_set_level_name(chp_conf_get_str(conf, "log.level")) != 0)
+            chp_log_set_level(CHP_LOG_INFO);
+        rc = cmd->fn(conf, argc, argv);
+    }
+    chp_conf_destroy(conf);
+    return rc;
+}
