@@ -1,0 +1,124 @@
+/*
+ * store.h - the collector's one storage interface (SPEC §8), implemented by
+ * store_sqlite.c, store_mysql.c and store_pgsql.c over the same typed
+ * schema (docs/collector.md):
+ *
+ *   audit_rows(time_begin, time_end, topic, tier, datacenter, host,
+ *              count, total_bytes, no_time_count, malformed_count,
+ *              negative_latency_count, latency_sum_ms,
+ *              mean_latency, latency_p95, latency_p99, max_latency,
+ *              sketch, updated_at)
+ *       PRIMARY KEY (time_begin, topic, tier, datacenter, host)
+ *       INDEX (topic, time_begin)
+ *   seen_uuids(uuid PRIMARY KEY, seen_at)          -- dedup=db
+ *   source_offsets(topic, part, next_offset, PRIMARY KEY (topic, part))
+ *   schema_version(version)
+ *
+ * Exactly once: one store_flush() is one database transaction holding the
+ * row upserts (counts added, sketches merged), the seen uuids and the
+ * audit-topic offsets.  Either all of it is committed or none of it.
+ */
+#ifndef CHP_COLLECTOR_STORE_H
+#define CHP_COLLECTOR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chaperone.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+/* One aggregated row delta: the sum of the audit messages of one key. */
+typedef struct store_row {
+    int64_t time_begin, time_end;
+    char topic[CHP_NAME_MAX];
+    char tier[CHP_NAME_MAX];
+    char datacenter[CHP_NAME_MAX];
+    char host[CHP_NAME_MAX]; /* "combined" when combine.hosts=true */
+    uint64_t count, total_bytes, no_time_count, malformed_count;
+    uint64_t negative_latency_count;
+    double latency_sum_ms;
+    /* Used when no sketch is known (original Chaperone's messages): the
+     * stored p95/p99/max become the max of the old and the new values, as
+     * the original did. */
+    double latency95, latency99, max_latency;
+    chp_sketch_t *sketch; /* NULL if none of the merged messages had one */
+} store_row_t;
+
+/* An audit-topic position: everything before next_offset is stored. */
+typedef struct store_offset {
+    char topic[CHP_NAME_MAX];
+    int32_t partition;
+    int64_t next_offset;
+} store_offset_t;
+
+/* What one flush writes, in one transaction. */
+typedef struct store_batch {
+    const store_row_t *rows;
+    size_t n_rows;
+    /* uuids of the messages in rows; with dedup=db each is inserted into
+     * seen_uuids, and a uuid already there makes the flush skip it — the
+     * caller pre-filters with store_seen() so this is rare; see flush. */
+    const char *const *uuids;
+    size_t n_uuids;
+    const store_offset_t *offsets;
+    size_t n_offsets;
+    bool dedup_in_db;
+} store_batch_t;
+
+typedef struct store store_t;
+
+/* A backend's functions; every call fills errstr on failure. */
+typedef struct store_ops {
+    const char *scheme; /* "sqlite", "mysql", "postgresql" */
+    chp_err_t (*open)(const char *url, store_t **out, char *errstr,
+                      size_t errstr_size);
+    /* Creates or migrates the schema to STORE_SCHEMA_VERSION. */
+    chp_err_t (*migrate)(store_t *s, char *errstr, size_t errstr_size);
+    /* Which of uuids[0..n) are already in seen_uuids: seen[i] set true. */
+    chp_err_t (*seen)(store_t *s, const char *const *uuids, size_t n,
+                      bool *seen, char *errstr, size_t errstr_size);
+    /* One transaction: upsert rows (adding counts, merging sketches,
+     * recomputing mean/p95/p99/max from the merged sketch), insert uuids
+     * (dedup_in_db), set offsets.  On any error, rolled back. */
+    chp_err_t (*flush)(store_t *s, const store_batch_t *b, char *errstr,
+                       size_t errstr_size);
+    /* The stored next offset of (topic, partition), -1 if none. */
+    chp_err_t (*offset)(store_t *s, const char *topic, int32_t partition,
+                        int64_t *next_offset, char *errstr,
+                        size_t errstr_size);
+    /* Deletes rows with time_begin < before_s and uuids seen before
+     * uuid_before_s. */
+    chp_err_t (*retention)(store_t *s, int64_t before_s, int64_t uuid_before_s,
+                           char *errstr, size_t errstr_size);
+    /* Reads rows of topic with from_s <= time_begin < to_s (topic NULL:
+     * all topics), ordered by (topic, time_begin, tier); cb per row (the
+     * row's sketch is owned by the store and valid during the call). */
+    chp_err_t (*query)(store_t *s, const char *topic, int64_t from_s,
+                       int64_t to_s,
+                       void (*cb)(const store_row_t *row, void *opaque),
+                       void *opaque, char *errstr, size_t errstr_size);
+    /* Distinct topics, ordered; cb per topic. */
+    chp_err_t (*topics)(store_t *s,
+                        void (*cb)(const char *topic, void *opaque),
+                        void *opaque, char *errstr, size_t errstr_size);
+    /* Closes and frees.  Backends reconnect inside their calls after a
+     * connection failure, so a store survives a database restart. */
+    void (*close)(store_t *s);
+} store_ops_t;
+
+/* The backend for a db.url ("sqlite://path", "mysql://user:pass@host:port/db",
+ * "postgresql://..."); NULL with errstr naming db.url if unknown. */
+const store_ops_t *store_ops_for_url(const char *url, char *errstr,
+                                     size_t errstr_size);
+
+/* Convenience wrappers: open + migrate. */
+chp_err_t store_open(const char *url, const store_ops_t **ops, store_t **out,
+                     char *errstr, size_t errstr_size);
+
+extern const store_ops_t store_sqlite_ops;
+extern const store_ops_t store_mysql_ops;
+extern const store_ops_t store_pgsql_ops;
+
+#endif
