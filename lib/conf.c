@@ -147,6 +147,11 @@ static const chp_conf_prop_t props[] = {
      .desc = "Topics matching this regular expression are never "
              "auto-detected (nor is the audit topic). Empty: exclude "
              "nothing else."},
+    {"controller.include.regex", STR(.flags = 0), .group = G_CTL,
+     .scope = S_CTL, .defval = "",
+     .desc = "When set, only topics matching this POSIX extended regular "
+             "expression are auto-detected (for example `^prod\\.`). "
+             "Empty: every topic not excluded."},
     {"controller.auto.detect", BOOL, .group = G_CTL, .scope = S_CTL,
      .defval = "true",
      .desc = "Start auditing new topics automatically, unless blacklisted."},

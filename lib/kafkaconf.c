@@ -49,28 +49,29 @@ fail:
     return NULL;
 }
 
+/* Headers are parsed by librdkafka on first access, so they are looked up
+ * only when a header: rule asks (the opaque is the message). */
 bool chp_kafka_header_lookup(void *opaque, const char *name, const void **val,
                              size_t *len)
 {
-    return rd_kafka_header_get_last(opaque, name, val, len) ==
-           RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_headers_t *hdrs = NULL;
+
+    return rd_kafka_message_headers(opaque, &hdrs) ==
+               RD_KAFKA_RESP_ERR_NO_ERROR &&
+           hdrs &&
+           rd_kafka_header_get_last(hdrs, name, val, len) ==
+               RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 void chp_kafka_msg_view(rd_kafka_message_t *m, chp_msg_view_t *v)
 {
     rd_kafka_timestamp_type_t tstype;
-    rd_kafka_headers_t *hdrs = NULL;
 
     v->value = m->payload;
     v->value_len = m->len;
     v->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
     if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
         v->kafka_ts_ms = -1;
-    v->header = NULL;
-    v->header_opaque = NULL;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        hdrs) {
-        v->header = chp_kafka_header_lookup;
-        v->header_opaque = hdrs;
-    }
+    v->header = chp_kafka_header_lookup;
+    v->header_opaque = m;
 }

@@ -18,6 +18,9 @@
 /* Default rule list when chp_tsx_new gets NULL (the original's rule). */
 #define CHP_TSX_DEFAULT_RULES "json"
 
+/* Tests only: nonzero makes the scanner ignore AVX2 (SSE2 is then used). */
+extern int chp_tsx_no_avx2;
+
 /**
  * Parses len bytes that hold exactly one JSON number (optionally surrounded
  * by JSON whitespace) into *out.  Never reads past len, no NUL needed.

@@ -6,7 +6,12 @@
 # with data, logs and unix sockets under $CHP_RUN_DIR/<service>.
 #
 #   scripts/services.sh start|stop|status [mariadb|postgres|redis|all]...
+#   scripts/services.sh pause|resume [mariadb|postgres|redis|all]...
 #   scripts/services.sh env     # export lines for the test URLs
+#
+# pause stops a server but keeps its data; resume starts it again on that
+# data (outage tests: the collector must survive its database going away).
+# Redis keeps nothing in memory across a pause.
 #
 # Environment: CHP_MARIADB_PORT (13306), CHP_PG_PORT (15432),
 #              CHP_REDIS_PORT (16379), CHP_RUN_DIR (.cache/run).
@@ -128,7 +133,8 @@ start_mariadb() {
   check_socket_path mariadb "$d/mariadbd.sock"
   mkdir -p "$d/data" "$d/tmp"
   # root may log in only through the unix socket in $d (socket auth).
-  mariadb-install-db --no-defaults --datadir="$d/data" --user=root \
+  # Data kept by `pause` is reused as it is.
+  [ -d "$d/data/mysql" ] || mariadb-install-db --no-defaults --datadir="$d/data" --user=root \
     --auth-root-authentication-method=socket --skip-test-db \
     --skip-name-resolve >>"$log" 2>&1 \
     || fail mariadb "mariadb-install-db failed"
@@ -186,7 +192,8 @@ start_postgres() {
   as_pg test -w "$d" \
     || die "postgres: user 'postgres' cannot reach $d (a parent directory is not searchable); set CHP_RUN_DIR elsewhere"
   # Local socket: trust, so this script can create the role; TCP: password.
-  as_pg "$bin/initdb" -D "$d/data" -U postgres --auth-local=trust \
+  # Data kept by `pause` is reused as it is.
+  [ -f "$d/data/PG_VERSION" ] || as_pg "$bin/initdb" -D "$d/data" -U postgres --auth-local=trust \
     --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >>"$log" 2>&1 \
     || fail postgres "initdb failed"
   # pg_ctl puts the server in its own session, detached from this script.
@@ -263,6 +270,7 @@ start_one() {
   echo "$svc: up: $(url_of "$svc")"
 }
 
+# $2 = keep: leave the data directory (pause).
 stop_one() {
   local svc=$1 pid i sig=TERM
   # SIGTERM is postgres' "smart" shutdown, which waits for clients to leave.
@@ -281,7 +289,22 @@ stop_one() {
   else
     echo "$svc: not running"
   fi
-  rm -rf "$(dir_of "$svc")"
+  [ "${2:-}" = keep ] || rm -rf "$(dir_of "$svc")"
+}
+
+# Starts a paused server again on the data it kept.
+resume_one() {
+  local svc=$1
+  if running "$svc" && existing_answers "$svc"; then
+    echo "$svc: already running: $(url_of "$svc")"
+    return 0
+  fi
+  [ -d "$(dir_of "$svc")" ] || die "$svc: nothing paused in $(dir_of "$svc"); use start"
+  port_taken "$(port_of "$svc")" \
+    && die "$svc: port 127.0.0.1:$(port_of "$svc") is taken by another process"
+  "start_$svc"
+  wait_up "$svc"
+  echo "$svc: resumed: $(url_of "$svc")"
 }
 
 # What a client sees: the chaperone account over TCP where there is one.
@@ -329,7 +352,7 @@ services_from() {
 }
 
 usage() {
-  echo "usage: $0 start|stop|status [mariadb|postgres|redis|all]... | env" >&2
+  echo "usage: $0 start|stop|status|pause|resume [mariadb|postgres|redis|all]... | env" >&2
   exit 2
 }
 
@@ -338,7 +361,7 @@ main() {
   [ $# -gt 0 ] && shift
   local svcs
   case $cmd in
-    start | stop | status) svcs=$(services_from "$@") || exit 1 ;;
+    start | stop | status | pause | resume) svcs=$(services_from "$@") || exit 1 ;;
     env) env_lines; return 0 ;;
     *) usage ;;
   esac
@@ -348,6 +371,8 @@ main() {
     case $cmd in
       start) start_one "$svc" ;;
       stop) stop_one "$svc" ;;
+      pause) stop_one "$svc" keep ;;
+      resume) resume_one "$svc" ;;
       status) status_one "$svc" || rc=1 ;;
     esac
   done

@@ -10,5 +10,6 @@
 typedef int(cmd_fn_t)(chp_conf_t *conf, int argc, char **argv);
 
 cmd_fn_t cmd_worker;
+cmd_fn_t cmd_controller;
 
 #endif

@@ -21,6 +21,8 @@ static const struct command {
 } commands[] = {
     {"worker", cmd_worker,
      "audit every message stored in a Kafka cluster, exactly once"},
+    {"controller", cmd_controller,
+     "registry of audited topics, auto-detection and the REST API"},
     {"config", cmd_config,
      "print the effective configuration (--markdown: the key reference)"},
     {"version", cmd_version, "print the version"},

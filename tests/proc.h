@@ -97,7 +97,7 @@ static TU_UNUSED void proc_dump_log(const proc_t *p)
 {
     char cmd[1100];
 
-    snprintf(cmd, sizeof(cmd), "tail -n 30 '%s' >&2", p->log);
+    snprintf(cmd, sizeof(cmd), "tail -n 30 '%.1000s' >&2", p->log);
     if (system(cmd) != 0)
         fprintf(stderr, "(no log at %s)\n", p->log);
 }

@@ -58,8 +58,11 @@ typedef struct store_batch {
     const store_row_t *rows;
     size_t n_rows;
     /* uuids of the messages in rows; with dedup=db each is inserted into
-     * seen_uuids, and a uuid already there makes the flush skip it — the
-     * caller pre-filters with store_seen() so this is rare; see flush. */
+     * seen_uuids, and a uuid already there (or twice in uuids) makes the
+     * whole flush fail with CHP_ERR_STATE and write nothing: its counts are
+     * in rows already.  The caller pre-filters with seen() so this is rare
+     * (another collector stored it meanwhile): it re-filters and rebuilds
+     * the batch instead of retrying it as it is. */
     const char *const *uuids;
     size_t n_uuids;
     const store_offset_t *offsets;
@@ -81,7 +84,10 @@ typedef struct store_ops {
                       bool *seen, char *errstr, size_t errstr_size);
     /* One transaction: upsert rows (adding counts, merging sketches,
      * recomputing mean/p95/p99/max from the merged sketch), insert uuids
-     * (dedup_in_db), set offsets.  On any error, rolled back. */
+     * (dedup_in_db), set offsets.  On any error, rolled back: CHP_ERR_DB
+     * with the server's message (retry later, e.g. the server is down),
+     * CHP_ERR_STATE for a uuid already stored (see store_batch_t).  Two
+     * rows with the same key in one batch are added together. */
     chp_err_t (*flush)(store_t *s, const store_batch_t *b, char *errstr,
                        size_t errstr_size);
     /* The stored next offset of (topic, partition), -1 if none. */
@@ -116,6 +122,46 @@ const store_ops_t *store_ops_for_url(const char *url, char *errstr,
 /* Convenience wrappers: open + migrate. */
 chp_err_t store_open(const char *url, const store_ops_t **ops, store_t **out,
                      char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------------------
+ * Rows: the one merge rule, used by the stores' read-merge-write and
+ * available to the collector's in-memory aggregation, so both agree.
+ * ------------------------------------------------------------------------ */
+
+/* Fills row (all of it) from one audit message: the key (host "combined"
+ * when combine_hosts), the counters, p95/p99/max, and a copy of m's sketch
+ * owned by row (store_row_clear frees it).  A message without
+ * latencySumMs (the original's) gets meanLatency * (count - negative).
+ * CHP_ERR_NOMEM if the sketch cannot be copied. */
+chp_err_t store_row_from_msg(store_row_t *row, const chp_auditmsg_t *m,
+                             bool combine_hosts);
+
+/* dst += src (callers pair rows of the same key): counts and sums added;
+ * sketches merged (dst gets a copy of src's if it had none, and then owns
+ * it); latency95/latency99/max_latency become the max of both, which is
+ * what is left when no sketch is known.  CHP_ERR_NOMEM leaves dst as it
+ * was. */
+chp_err_t store_row_add(store_row_t *dst, const store_row_t *src);
+
+/* Frees the row's sketch (if the row owns one) and zeroes the row. */
+void store_row_clear(store_row_t *row);
+
+/* True if a and b have the same (time_begin, topic, tier, datacenter,
+ * host). */
+bool store_row_same_key(const store_row_t *a, const store_row_t *b);
+
+/* The derived columns of a row, as stored and as the readers show them. */
+typedef struct store_stats {
+    double mean; /* latency_sum_ms / (count - negative_latency_count) */
+    /* From the sketch when it covers every message of the row; when some
+     * messages had no sketch, the max of the sketch's value and the row's
+     * latency95/99 (conservative, as the original); without a sketch, the
+     * row's own values. */
+    double p95, p99;
+    double max; /* max of max_latency and the sketch's exact max */
+} store_stats_t;
+
+void store_row_stats(const store_row_t *row, store_stats_t *st);
 
 extern const store_ops_t store_sqlite_ops;
 extern const store_ops_t store_mysql_ops;

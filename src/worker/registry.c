@@ -163,8 +163,10 @@ int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
 
     if (!kc)
         return -1;
-    /* A consumer without a group: it only reads, by assignment. */
-    rd_kafka_conf_set(kc, "group.id", "", NULL, 0);
+    /* It only reads, by assignment: the group is never joined and nothing
+     * is committed, but librdkafka's consumer API refuses to poll without
+     * a group.id ("Local: Unknown group"). */
+    rd_kafka_conf_set(kc, "group.id", "chaperone-registry-reader", NULL, 0);
     if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kc);
         return -1;

@@ -8,6 +8,44 @@
 
 #include "tsx.h"
 
+/* A second copy of the scanner, built from the same source with only the
+ * portable block scan, under another name: every scanner test runs against
+ * it and against the library's, with and without AVX2 (on x86-64). */
+#define CHP_TSX_NO_SIMD 1
+#define chp_tsx_scan_json portable_scan_json
+#define chp_tsx_parse_number portable_parse_number
+#define chp_tsx_no_avx2 portable_no_avx2
+#include "tsx_json.c"
+#undef chp_tsx_scan_json
+#undef chp_tsx_parse_number
+#undef chp_tsx_no_avx2
+
+static chp_ts_result_t (*scan_impl)(const char *, size_t, const char *const *,
+                                    size_t, int64_t *) = chp_tsx_scan_json;
+
+static int use_library(void **state)
+{
+    (void)state;
+    scan_impl = chp_tsx_scan_json;
+    chp_tsx_no_avx2 = 0;
+    return 0;
+}
+
+static int use_library_sse2(void **state)
+{
+    (void)state;
+    scan_impl = chp_tsx_scan_json;
+    chp_tsx_no_avx2 = 1;
+    return 0;
+}
+
+static int use_portable(void **state)
+{
+    (void)state;
+    scan_impl = portable_scan_json;
+    return 0;
+}
+
 static const char *const default_names[] = {"ts", "timestamp"};
 
 #define S 1478311200LL /* a plausible event time, seconds */
@@ -24,7 +62,7 @@ static chp_ts_result_t scan_n(const char *doc, size_t len,
 
     assert_non_null(copy);
     memcpy(copy, doc, len);
-    r = chp_tsx_scan_json(copy, len, names, n_names, ms);
+    r = scan_impl(copy, len, names, n_names, ms);
     free(copy);
     return r;
 }
@@ -216,7 +254,7 @@ static void test_scan_names(void **state)
     assert_int_equal(scan_n("{\"\":7}", 6, empty, 1, &ms), CHP_TS_FOUND);
     assert_int_equal(ms, 7000);
     /* NULL buffer and NULL result pointer are tolerated. */
-    assert_int_equal(chp_tsx_scan_json(NULL, 0, default_names, 2, &ms),
+    assert_int_equal(scan_impl(NULL, 0, default_names, 2, &ms),
                      CHP_TS_MALFORMED);
     assert_int_equal(scan_n("{\"ts\":5}", 8, default_names, 2, NULL),
                      CHP_TS_FOUND);
@@ -579,16 +617,28 @@ static void test_extract_fallback(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest scanner[] = {
         cmocka_unit_test(test_scan_table),
         cmocka_unit_test(test_scan_names),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_block_boundaries),
         cmocka_unit_test(test_depth),
+    };
+    const struct CMUnitTest rules[] = {
         cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_rules_errors),
         cmocka_unit_test(test_rules_ok),
         cmocka_unit_test(test_extract_fallback),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = 0;
+
+    failed += cmocka_run_group_tests_name("scanner (library)", scanner,
+                                          use_library, NULL);
+    failed += cmocka_run_group_tests_name("scanner (library, no AVX2)",
+                                          scanner, use_library_sse2, NULL);
+    chp_tsx_no_avx2 = 0;
+    failed += cmocka_run_group_tests_name("scanner (portable)", scanner,
+                                          use_portable, NULL);
+    failed += cmocka_run_group_tests_name("rules", rules, NULL, NULL);
+    return failed;
 }

@@ -1,0 +1,295 @@
+/* bench_worker.c - worker_vs_consumer (SPEC §12): messages/s audited by a
+ * `chaperone worker` process ÷ messages/s of a plain librdkafka consumer
+ * (same group settings, read_committed) over the same data on the local
+ * real broker; alternating runs, medians.  The parenthesis also carries the
+ * worker's resident memory while auditing 1,000 topics.
+ * Needs CHP_BENCH_BROKERS. */
+#include <arpa/inet.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "benchutil.h"
+
+#define MSGS 3000000
+#define PARTS 4
+#define ROUNDS 3
+#define MANY_TOPICS 1000
+
+static const char *brokers;
+static char bindir[1024];
+
+static int64_t now_ms(void)
+{
+    return bench_ns() / 1000000;
+}
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *const *kv)
+{
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+
+    rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err));
+    for (; kv && kv[0]; kv += 2)
+        if (rd_kafka_conf_set(c, kv[0], kv[1], err, sizeof(err))) {
+            fprintf(stderr, "bench_worker: %s\n", err);
+            exit(1);
+        }
+    rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof(err));
+    if (!rk) {
+        fprintf(stderr, "bench_worker: %s\n", err);
+        exit(1);
+    }
+    return rk;
+}
+
+static void create_topics(char names[][64], int n, int parts)
+{
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    char err[256];
+
+    for (int i = 0; i < n; i += 100) {
+        int m = n - i < 100 ? n - i : 100;
+        rd_kafka_NewTopic_t *nt[100];
+        for (int j = 0; j < m; j++)
+            nt[j] = rd_kafka_NewTopic_new(names[i + j], parts, 1, err,
+                                          sizeof(err));
+        rd_kafka_CreateTopics(rk, nt, (size_t)m, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 120000);
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_NewTopic_destroy_array(nt, (size_t)m);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    sleep(2); /* let leaders settle before producing */
+}
+
+static void produce(char names[][64], int n_topics, long per_topic)
+{
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER,
+                            (const char *const[]){"linger.ms", "20",
+                                                  "batch.num.messages", "10000",
+                                                  NULL});
+    char v[400];
+    time_t now = time(NULL);
+
+    for (long i = 0; i < per_topic; i++)
+        for (int t = 0; t < n_topics; t++) {
+            int len = snprintf(v, sizeof(v),
+                               "{\"ts\":%lld,\"user\":\"u-%ld\",\"event\":"
+                               "\"page_view\",\"url\":\"/products/%ld\","
+                               "\"meta\":{\"a\":1,\"b\":[1,2,3]}}",
+                               (long long)(now - (i % 600)), i, i % 977);
+            while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(names[t]),
+                                     RD_KAFKA_V_VALUE(v, (size_t)len),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                     RD_KAFKA_V_END) ==
+                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(rk, 10);
+        }
+    rd_kafka_flush(rk, 300000);
+    rd_kafka_destroy(rk);
+}
+
+/* msgs/s of a plain consumer group member reading MSGS messages, from its
+ * creation to the last message (group join included, as for the worker). */
+static double run_consumer(const char *topic, int round)
+{
+    char group[64];
+    snprintf(group, sizeof(group), "bench-consumer-%d-%d", (int)getpid(),
+             round);
+    rd_kafka_t *rk = client(
+        RD_KAFKA_CONSUMER,
+        (const char *const[]){"group.id", group, "auto.offset.reset",
+                              "earliest", "enable.auto.commit", "false",
+                              "isolation.level", "read_committed", NULL});
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    long got = 0;
+    int64_t t0 = bench_ns();
+
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    while (got < MSGS) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err) {
+            got++;
+            bench_sink(m->len);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    double secs = (double)(bench_ns() - t0) / 1e9;
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return MSGS / secs;
+}
+
+/* GET http://127.0.0.1:port/metrics; returns the value of name, -1 on
+ * error. */
+static double metric(int port, const char *name)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    char buf[16384];
+    size_t got = 0;
+    ssize_t r;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    double v = -1;
+
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    const char *req = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (write(fd, req, strlen(req)) < 0) {
+        close(fd);
+        return -1;
+    }
+    while (got < sizeof(buf) - 1 &&
+           (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fd);
+    char *p = buf;
+    size_t nlen = strlen(name);
+    while ((p = strstr(p, name))) {
+        if ((p == buf || p[-1] == '\n') && p[nlen] == ' ') {
+            v = strtod(p + nlen + 1, NULL);
+            break;
+        }
+        p += nlen;
+    }
+    return v;
+}
+
+static pid_t start_worker(const char *what, int port, int round,
+                          const char *audit)
+{
+    char exe[1100], kv[8][300];
+    pid_t pid;
+
+    snprintf(exe, sizeof(exe), "%s/chaperone", bindir);
+    snprintf(kv[0], sizeof(kv[0]), "kafka.bootstrap.servers=%s", brokers);
+    snprintf(kv[1], sizeof(kv[1]), "%s", what);
+    snprintf(kv[2], sizeof(kv[2]), "worker.group.id=bench-worker-%d-%d",
+             (int)getpid(), round);
+    snprintf(kv[3], sizeof(kv[3]), "worker.instance=bench-%d-%d",
+             (int)getpid(), round);
+    snprintf(kv[4], sizeof(kv[4]), "http.port=%d", port);
+    snprintf(kv[5], sizeof(kv[5]), "audit.topic=%s", audit);
+    if ((pid = fork()) == 0) {
+        if (!freopen("/dev/null", "w", stderr))
+            _exit(127);
+        execl(exe, exe, "worker", "-X", kv[0], "-X", kv[1], "-X", kv[2], "-X",
+              kv[3], "-X", kv[4], "-X", kv[5], "-X", "worker.use.registry=false",
+              "-X", "report.interval.ms=1000", "-X", "log.level=warn",
+              (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+/* msgs/s audited by a worker process, from its start to the last message
+ * (its /metrics counter, published every 100 ms, polled every 10 ms). */
+static double run_worker(const char *topic, int round)
+{
+    char what[200];
+    int port = 21000 + (int)(getpid() % 10000) + round;
+    int64_t t0 = bench_ns(), t1 = 0, deadline = now_ms() + 600000;
+
+    snprintf(what, sizeof(what), "worker.topics=%s", topic);
+    pid_t pid = start_worker(what, port, round, "chaperone-bench-audit");
+    while (now_ms() < deadline) {
+        if (metric(port, "chaperone_worker_messages_audited_total") >= MSGS) {
+            t1 = bench_ns();
+            break;
+        }
+        usleep(10000);
+    }
+    stop(pid);
+    return t1 ? MSGS / ((double)(t1 - t0) / 1e9) : 0;
+}
+
+/* Resident memory (KiB) of a worker auditing MANY_TOPICS topics. */
+static long worker_rss_many_topics(void)
+{
+    static char names[MANY_TOPICS][64];
+    char what[200], path[64], line[256];
+    int port = 31000 + (int)(getpid() % 10000);
+    long rss = -1;
+
+    for (int i = 0; i < MANY_TOPICS; i++)
+        snprintf(names[i], sizeof(names[i]), "benchmany-%d-%04d",
+                 (int)getpid(), i);
+    create_topics(names, MANY_TOPICS, 1);
+    produce(names, MANY_TOPICS, 20);
+    snprintf(what, sizeof(what), "worker.topics.regex=^benchmany-%d-",
+             (int)getpid());
+    pid_t pid = start_worker(what, port, 99, "chaperone-bench-audit");
+    int64_t deadline = now_ms() + 300000;
+    while (now_ms() < deadline &&
+           metric(port, "chaperone_worker_messages_audited_total") <
+               MANY_TOPICS * 20)
+        usleep(100000);
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *fp = fopen(path, "r");
+    while (fp && fgets(line, sizeof(line), fp))
+        if (!strncmp(line, "VmRSS:", 6))
+            rss = strtol(line + 6, NULL, 10);
+    if (fp)
+        fclose(fp);
+    stop(pid);
+    return rss;
+}
+
+int main(void)
+{
+    char self[1024], detail[300];
+    static char topic[1][64];
+    double a[ROUNDS], b[ROUNDS];
+    ssize_t n;
+
+    if (!(brokers = getenv("CHP_BENCH_BROKERS"))) {
+        fprintf(stderr, "bench_worker: CHP_BENCH_BROKERS not set, skipped\n");
+        return 0;
+    }
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = '\0';
+    snprintf(bindir, sizeof(bindir), "%s", dirname(self));
+
+    snprintf(topic[0], sizeof(topic[0]), "bench-worker-%d", (int)getpid());
+    create_topics(topic, 1, PARTS);
+    produce(topic, 1, MSGS);
+    for (int r = 0; r < ROUNDS; r++) {
+        a[r] = run_worker(topic[0], r);
+        b[r] = run_consumer(topic[0], r);
+    }
+    long rss = worker_rss_many_topics();
+    double ma = bench_median(a, ROUNDS), mb = bench_median(b, ROUNDS);
+    snprintf(detail, sizeof(detail),
+             "A=%.0f B=%.0f msgs/s; worker (exactly-once, read_committed) vs "
+             "plain consumer, %d msgs; worker RSS with %d topics: %.1f MiB",
+             ma, mb, MSGS, MANY_TOPICS, rss / 1024.0);
+    bench_report("worker_vs_consumer", mb > 0 ? ma / mb : 0, ">= 0.9", detail);
+    return 0;
+}

@@ -1,0 +1,214 @@
+/*
+ * store_impl.h - what the three store backends share (private to
+ * src/collector/ and its tests): URL parsing, the common part of a store
+ * handle, and the driver interface through which store.c runs one flush
+ * (read existing rows, merge, write) the same way for every database.
+ *
+ * A backend's handle embeds struct store as its first member, so a store_t *
+ * is a pointer to the backend's own struct.
+ */
+#ifndef CHP_COLLECTOR_STORE_IMPL_H
+#define CHP_COLLECTOR_STORE_IMPL_H
+
+#include "collector/store.h"
+
+/* ------------------------------------------------------------ URLs */
+
+/* A parsed scheme://user:password@host:port/path?query URL; every field is
+ * percent-decoded except query (its pairs are decoded by store_url_param). */
+typedef struct store_url {
+    char scheme[16];
+    char user[256];
+    char password[256];
+    char host[256];
+    int port;        /* 0 when absent */
+    char path[4096]; /* database name (no leading '/'), or SQLite file */
+    char query[1024];
+} store_url_t;
+
+/* Parses url; key ("db.url", "redis.url") names the setting in errstr.
+ * sqlite URLs have no authority: everything after "sqlite://" is the file
+ * path, verbatim.  errstr never contains the password. */
+chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
+                          char *errstr, size_t errstr_size);
+
+/* Iterates the query's name=value pairs: *pos starts at 0; returns false at
+ * the end.  Returns CHP_ERR_PARSE (errstr naming key) on bad encoding. */
+chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
+                          char *name, size_t name_size, char *value,
+                          size_t value_size, bool *more, char *errstr,
+                          size_t errstr_size);
+
+/* Decodes %XX escapes of src[0..len) into dst; false if one is malformed or
+ * the result (with NUL) does not fit. */
+bool store_percent_decode(const char *src, size_t len, char *dst,
+                          size_t dst_size);
+
+/* ------------------------------------------------------------ drivers */
+
+/* Rows are read and written in chunks of at most this many, so a backend
+ * can batch round trips and a flush of any size needs bounded memory. */
+#define STORE_CHUNK 128
+
+/* A merged row as it is written, with the derived columns. */
+typedef struct store_put {
+    const store_row_t *row; /* merged counters; row->sketch may be NULL */
+    double mean, p95, p99, max;
+    const char *sketch_text; /* chp_sketch_encode text, NULL if no sketch */
+    size_t sketch_len;
+    bool exists; /* the row was read: UPDATE it; else INSERT it */
+} store_put_t;
+
+/* The columns every backend reads a row with, in enum store_col order. */
+#define STORE_ROW_COLUMNS                                                      \
+    "time_begin, time_end, topic, tier, datacenter, host, count, "             \
+    "total_bytes, no_time_count, malformed_count, negative_latency_count, "    \
+    "latency_sum_ms, latency_p95, latency_p99, max_latency, sketch"
+
+enum store_col {
+    SC_TIME_BEGIN,
+    SC_TIME_END,
+    SC_TOPIC,
+    SC_TIER,
+    SC_DATACENTER,
+    SC_HOST,
+    SC_COUNT,
+    SC_TOTAL_BYTES,
+    SC_NO_TIME,
+    SC_MALFORMED,
+    SC_NEGATIVE,
+    SC_LATENCY_SUM,
+    SC_P95,
+    SC_P99,
+    SC_MAX,
+    SC_SKETCH,
+    SC__COUNT
+};
+
+/* The columns a put writes, in enum store_param order: the parameters of
+ * INSERT (and, numbered, of UPDATE) are bound in this order. */
+#define STORE_PUT_COLUMNS                                                      \
+    "time_begin, time_end, topic, tier, datacenter, host, count, "             \
+    "total_bytes, no_time_count, malformed_count, negative_latency_count, "    \
+    "latency_sum_ms, mean_latency, latency_p95, latency_p99, max_latency, "    \
+    "sketch, updated_at"
+
+enum store_param {
+    SP_TIME_BEGIN,
+    SP_TIME_END,
+    SP_TOPIC,
+    SP_TIER,
+    SP_DATACENTER,
+    SP_HOST,
+    SP_COUNT,
+    SP_TOTAL_BYTES,
+    SP_NO_TIME,
+    SP_MALFORMED,
+    SP_NEGATIVE,
+    SP_LATENCY_SUM,
+    SP_MEAN,
+    SP_P95,
+    SP_P99,
+    SP_MAX,
+    SP_SKETCH,
+    SP_UPDATED_AT,
+    SP__COUNT
+};
+
+/* The primitives store_flush_run() composes into one transaction.  Each
+ * fills errstr and returns CHP_ERR_DB on a database error; the caller then
+ * calls rollback. */
+typedef struct store_driver {
+    chp_err_t (*begin)(store_t *s, char *errstr, size_t errstr_size);
+    chp_err_t (*commit)(store_t *s, char *errstr, size_t errstr_size);
+    /* Best effort; must leave the handle usable (or marked for reconnect). */
+    void (*rollback)(store_t *s);
+    /* Inserts uuids[0..n) into seen_uuids; a uuid already there fails with
+     * CHP_ERR_STATE (errstr naming it where the server says which). */
+    chp_err_t (*put_uuids)(store_t *s, const char *const *uuids, size_t n,
+                           int64_t now_s, char *errstr, size_t errstr_size);
+    /* Reads the stored rows with the keys of keys[0..n), n <= STORE_CHUNK,
+     * locking them for the transaction.  Sets found[i]; for a found row,
+     * fills out[i]'s counters and p95/p99/max and, when its sketch column is
+     * not NULL, decodes it (store_sketch_decode) into out[i].sketch, which
+     * the caller preset to a spare sketch; a NULL column sets it to NULL.
+     * The keys of keys[] are distinct. */
+    chp_err_t (*get_rows)(store_t *s, const store_row_t *keys, size_t n,
+                          store_row_t *out, bool *found, char *errstr,
+                          size_t errstr_size);
+    /* Inserts or updates puts[0..n), n <= STORE_CHUNK. */
+    chp_err_t (*put_rows)(store_t *s, const store_put_t *puts, size_t n,
+                          int64_t now_s, char *errstr, size_t errstr_size);
+    chp_err_t (*put_offsets)(store_t *s, const store_offset_t *o, size_t n,
+                             char *errstr, size_t errstr_size);
+    /* For migrations: runs one parameterless statement (result rows, if
+     * any, are discarded), and one returning a single integer (*is_null
+     * when NULL or no row). */
+    chp_err_t (*exec)(store_t *s, const char *sql, char *errstr,
+                      size_t errstr_size);
+    chp_err_t (*scalar)(store_t *s, const char *sql, int64_t *v,
+                        bool *is_null, char *errstr, size_t errstr_size);
+} store_driver_t;
+
+/* A backend's schema: migrate_steps[v] holds the statements (NULL-ended)
+ * that move a database from version v to v + 1, the last of them recording
+ * v + 1 in schema_version.  Every step is idempotent (IF NOT EXISTS), since
+ * MySQL commits DDL as it goes and a step may be cut short. */
+typedef struct store_schema {
+    const char *lock; /* run first in the transaction, or NULL */
+    const char *version_table;
+    const char *const *steps[STORE_SCHEMA_VERSION];
+} store_schema_t;
+
+/* Runs the migration in one transaction (as far as the database allows):
+ * creates schema_version, reads it, refuses a newer one, runs the missing
+ * steps. */
+chp_err_t store_migrate_run(store_t *s, const store_schema_t *schema,
+                            char *errstr, size_t errstr_size);
+
+/* The part of every handle that store.c owns. */
+struct store {
+    const store_ops_t *ops;
+    const store_driver_t *drv;
+    /* Flush workspace, allocated on first use and kept: one flush never
+     * allocates per row. */
+    store_row_t *ws_rows;  /* STORE_CHUNK stored rows */
+    chp_sketch_t **ws_sk;  /* STORE_CHUNK spare sketches */
+    store_put_t *ws_puts;  /* STORE_CHUNK */
+    bool *ws_found;        /* STORE_CHUNK */
+    char *ws_text;         /* STORE_CHUNK encodings, CHP_SKETCH_ENCODE_MAX+1
+                              bytes each */
+    chp_sketch_t *query_sk; /* for decoding rows read by query() */
+};
+
+/* Initialises the common part of a backend handle. */
+void store_base_init(store_t *s, const store_ops_t *ops,
+                     const store_driver_t *drv);
+/* Frees what store_base_init and store_flush_run allocated. */
+void store_base_fini(store_t *s);
+
+/* Runs one flush through s->drv: begin, uuids, rows chunk by chunk (read,
+ * merge, write), offsets, commit; rolls back on any error. */
+chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
+                          size_t errstr_size);
+
+/* Decodes a sketch column of len bytes into sk; errstr names the row. */
+chp_err_t store_sketch_decode(chp_sketch_t *sk, const char *text, size_t len,
+                              const store_row_t *key, char *errstr,
+                              size_t errstr_size);
+
+/* The sketch for query() callbacks (allocated once per handle). */
+chp_sketch_t *store_query_sketch(store_t *s);
+
+/* Epoch seconds now, for updated_at and seen_at. */
+int64_t store_now_s(void);
+
+/* snprintf into errstr, tolerating errstr == NULL. */
+void store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Copies the topic/tier/datacenter/host of src (len bytes, not
+ * NUL-terminated) into a name field, truncating to CHP_NAME_MAX - 1. */
+void store_name_copy(char dst[CHP_NAME_MAX], const char *src, size_t len);
+
+#endif
