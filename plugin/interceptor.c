@@ -172,7 +172,7 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
         snprintf(tier, sizeof(tier), "producer");
     } else {
         conf_get(conf, "group.id", group, sizeof(group));
-        snprintf(tier, sizeof(tier), "consumer-%s", group);
+        snprintf(tier, sizeof(tier), "consumer-%.240s", group);
     }
     conf_get(conf, "bootstrap.servers", bootstrap, sizeof(bootstrap));
     if (!(pr = calloc(1, sizeof(*pr))))

@@ -37,12 +37,14 @@ static void reply_json(http_resp_t *resp, int status, json_t *doc)
     free(resp->body);
     resp->status = status;
     resp->content_type = JSON_TYPE;
-    resp->body = realloc(s, len + 2);
-    if (!resp->body) {
+    char *grown = realloc(s, len + 2);
+    if (!grown) {
         free(s);
+        resp->body = NULL;
         http_reply_error(resp, 500, "out of memory");
         return;
     }
+    resp->body = grown;
     resp->body[len] = '\n';
     resp->body[len + 1] = '\0';
     resp->body_len = len + 1;

@@ -573,7 +573,7 @@ static void test_decode_accepts(void **state)
 }
 
 typedef struct bad_input {
-    char s[64];
+    char s[96];
     size_t len;
     chp_err_t err;
 } bad_input_t;
