@@ -440,6 +440,8 @@ static size_t snap_merge(snapvec_t *sv)
 {
     size_t n = 0;
 
+    if (sv->n == 0)
+        return 0;
     qsort(sv->v, sv->n, sizeof(*sv->v), snap_cmp);
     for (size_t i = 0; i < sv->n; i++) {
         if (n && !snap_cmp(&sv->v[n - 1], &sv->v[i])) {
