@@ -10,6 +10,8 @@
 typedef int(cmd_fn_t)(chp_conf_t *conf, int argc, char **argv);
 
 cmd_fn_t cmd_worker;
+cmd_fn_t cmd_demo;
+cmd_fn_t cmd_collector;
 cmd_fn_t cmd_controller;
 
 #endif

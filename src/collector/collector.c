@@ -1,0 +1,255 @@
+/*
+ * collector.c - `chaperone collector` (SPEC §8): consumes the audit topic,
+ * de-duplicates by uuid, aggregates per (bucket, topic, tier, datacenter,
+ * host) and stores the result exactly once:
+ *
+ *   poll audit records -> batch (decode, drop in-batch duplicates,
+ *   aggregate) -> every collector.flush.interval.ms or
+ *   collector.flush.max.messages: drop uuids already stored, then ONE
+ *   database transaction with the rows, the uuids and the next offset of
+ *   every partition the batch came from.
+ *
+ * Positions come from that transaction only: on every assignment each
+ * partition starts at its stored next offset, so after a crash anything
+ * stored is never read again and anything not stored is read again.  The
+ * group's Kafka offsets are committed after each flush for lag tools but
+ * never read.  A failing database pauses consumption and is retried with
+ * back-off (flush.c); the collector never exits for it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/collector.h"
+#include "commands.h"
+#include "log.h"
+
+#define DEFAULT_HTTP_PORT 9002
+#define LAG_EVERY_MS 5000
+#define RETENTION_RETRY_MS (5 * 60 * 1000)
+
+static void setup_metrics(collector_t *c)
+{
+    metrics_t *m = c->metrics = metrics_new();
+    coll_metrics_t *x = &c->m;
+
+#define ADD(field, name, help, type, labels)                                   \
+    x->field = metrics_add(m, "chaperone_collector_" name, help, type, labels)
+    ADD(consumed, "records_consumed_total",
+        "Audit-topic records consumed (stored or not yet).", METRIC_COUNTER,
+        NULL);
+    ADD(undecodable, "records_undecodable_total",
+        "Records that are not audit messages (skipped, offset advanced).",
+        METRIC_COUNTER, NULL);
+    ADD(dup_batch, "messages_duplicate_total",
+        "Audit messages dropped because their uuid was already counted.",
+        METRIC_COUNTER, "found=\"batch\"");
+    ADD(dup_store, "messages_duplicate_total",
+        "Audit messages dropped because their uuid was already counted.",
+        METRIC_COUNTER, "found=\"store\"");
+    ADD(stored, "messages_stored_total",
+        "Audit messages committed to the database.", METRIC_COUNTER, NULL);
+    ADD(rows, "rows_flushed_total",
+        "Aggregated rows written (upserted) by committed flushes.",
+        METRIC_COUNTER, NULL);
+    ADD(flushes, "flushes_total", "Committed database flushes.",
+        METRIC_COUNTER, NULL);
+    ADD(flush_failures, "flush_failures_total",
+        "Database flushes that failed (and were kept for retry).",
+        METRIC_COUNTER, NULL);
+    ADD(retrying, "retrying",
+        "1 while a failed flush is being retried and consumption is paused.",
+        METRIC_GAUGE, NULL);
+    ADD(backoff_ms, "retry_backoff_ms",
+        "Current wait between flush retries (0 when not retrying).",
+        METRIC_GAUGE, NULL);
+    ADD(flush_ms, "flush_latency_ms",
+        "Duration of the last committed flush.", METRIC_GAUGE, NULL);
+    ADD(flush_ms_total, "flush_latency_ms_total",
+        "Summed duration of committed flushes (÷ flushes_total = mean).",
+        METRIC_COUNTER, NULL);
+    ADD(pending, "pending_records",
+        "Records consumed and not yet stored.", METRIC_GAUGE, NULL);
+    ADD(lag, "consumer_lag_messages",
+        "Audit records in the assigned partitions not consumed yet.",
+        METRIC_GAUGE, NULL);
+    ADD(partitions, "assigned_partitions",
+        "Audit-topic partitions assigned to this collector.", METRIC_GAUGE,
+        NULL);
+    ADD(retention_runs, "retention_runs_total",
+        "Retention passes (old rows and uuids deleted).", METRIC_COUNTER,
+        NULL);
+    ADD(retention_failures, "retention_failures_total",
+        "Retention passes that failed.", METRIC_COUNTER, NULL);
+    ADD(redis_mark_failures, "redis_mark_failures_total",
+        "Flushes whose uuids could not be marked in Redis afterwards.",
+        METRIC_COUNTER, NULL);
+#undef ADD
+}
+
+/* Opens the database, waiting (with back-off) while it is unreachable: a
+ * collector started before its database should wait for it.  -1 on a
+ * configuration error, or when asked to stop while waiting. */
+static int open_store(collector_t *c, char *errstr, size_t errstr_size)
+{
+    const char *url = chp_conf_get_str(c->conf, "db.url");
+    int64_t backoff = COLL_BACKOFF_MIN_MS;
+    chp_err_t err;
+
+    if (!store_ops_for_url(url, errstr, errstr_size))
+        return -1;
+    while ((err = store_open(url, &c->ops, &c->store, errstr,
+                             errstr_size)) != CHP_OK) {
+        if (err != CHP_ERR_DB && err != CHP_ERR_IO)
+            return -1;
+        chp_warn("collector: database not available (retrying in %lld ms): "
+                 "%s",
+                 (long long)backoff, errstr);
+        coll_sleep_ms(backoff, true);
+        if (daemon_stopping())
+            return -1;
+        backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms
+                                                : backoff * 2;
+    }
+    return 0;
+}
+
+static void collector_free(collector_t *c)
+{
+    http_server_stop(c->http);
+    coll_consumer_close(c);
+    coll_batch_destroy(c->batch);
+    coll_dedup_close(c);
+    if (c->store)
+        c->ops->close(c->store);
+    metrics_destroy(c->metrics);
+    free(c->audit_topic);
+}
+
+/* SIGTERM/SIGINT: store what was consumed, retrying for a bounded time.
+ * Whatever cannot be stored in time is simply not stored: its offsets are
+ * not either, so the next start reads it again. */
+static void final_flush(collector_t *c)
+{
+    int64_t deadline = chp_now_ms() + COLL_SHUTDOWN_FLUSH_MS;
+
+    while (coll_batch_records(c->batch) > 0 && coll_flush(c) != 0 &&
+           chp_now_ms() < deadline) {
+        int64_t wait = c->next_retry_ms - chp_now_ms();
+        if (wait > deadline - chp_now_ms())
+            wait = deadline - chp_now_ms();
+        if (wait > 0)
+            coll_sleep_ms(wait, false);
+    }
+    if (coll_batch_records(c->batch) > 0) {
+        chp_warn("collector: %zu record(s) not stored at shutdown; they are "
+                 "read again from the stored offsets at the next start",
+                 coll_batch_records(c->batch));
+        coll_batch_reset(c->batch);
+    }
+    c->stopping = true;
+}
+
+static void run(collector_t *c)
+{
+    while (!daemon_stopping() && !c->fatal) {
+        int64_t now = chp_now_ms();
+        int timeout = 100;
+        rd_kafka_message_t *m;
+
+        if (c->retrying) {
+            if (now >= c->next_retry_ms)
+                coll_flush(c);
+        } else if (coll_flush_due(c, now)) {
+            coll_flush(c);
+        }
+        if (!c->retrying && now >= c->next_retention_ms)
+            c->next_retention_ms =
+                now + (coll_retention(c) == 0 ? COLL_RETENTION_EVERY_MS
+                                              : RETENTION_RETRY_MS);
+        if (now >= c->next_lag_ms) {
+            coll_update_lag(c);
+            c->next_lag_ms = now + LAG_EVERY_MS;
+        }
+        /* Wake up for the next deadline; a paused consumer still has to
+         * be polled for rebalances. */
+        if (c->retrying && c->next_retry_ms - now < timeout)
+            timeout = (int)(c->next_retry_ms > now ? c->next_retry_ms - now
+                                                   : 0);
+        if ((m = rd_kafka_consumer_poll(c->consumer, timeout))) {
+            coll_consume(c, m);
+            rd_kafka_message_destroy(m);
+        }
+    }
+}
+
+static int usage(const char *arg)
+{
+    bool help = !strcmp(arg, "-h") || !strcmp(arg, "--help");
+
+    fprintf(help ? stdout : stderr,
+            "usage: chaperone collector [-c FILE] [-X key=value ...]\n%s",
+            help ? "Keys: docs/configuration.md (collector, common); "
+                   "operations: docs/collector.md\n"
+                 : "");
+    return help ? 0 : 2;
+}
+
+int cmd_collector(chp_conf_t *conf, int argc, char **argv)
+{
+    collector_t c = {.conf = conf};
+    char err[1024];
+    int port;
+
+    if (argc > 1)
+        return usage(argv[1]);
+    daemon_signals_install();
+    setup_metrics(&c);
+    c.audit_topic = strdup(chp_conf_get_str(conf, "audit.topic"));
+    c.combine_hosts = chp_conf_get_bool(conf, "combine.hosts");
+    c.flush_interval_ms = chp_conf_get_int(conf, "collector.flush.interval.ms");
+    c.flush_max = chp_conf_get_int(conf, "collector.flush.max.messages");
+    c.retry_max_ms = chp_conf_get_int(conf, "collector.retry.max.ms");
+    if (!c.audit_topic || !(c.batch = coll_batch_new(c.combine_hosts))) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto fail;
+    }
+    port = (int)chp_conf_get_int(conf, "http.port");
+    if (!(c.http = http_server_start(chp_conf_get_str(conf, "http.address"),
+                                     port ? port : DEFAULT_HTTP_PORT, 4096,
+                                     NULL, NULL, c.metrics, err,
+                                     sizeof(err))))
+        goto fail;
+    chp_info("collector: metrics on http://%s:%d/metrics",
+             chp_conf_get_str(conf, "http.address"),
+             http_server_port(c.http));
+    if (open_store(&c, err, sizeof(err)) != 0) {
+        if (daemon_stopping()) { /* asked to stop while waiting: fine */
+            collector_free(&c);
+            return 0;
+        }
+        goto fail;
+    }
+    if (coll_dedup_open(&c, err, sizeof(err)) != 0 ||
+        coll_consumer_new(&c, err, sizeof(err)) != 0)
+        goto fail;
+    chp_info("collector: storing %s into %s (%s, dedup=%s)", c.audit_topic,
+             c.ops->scheme, chp_conf_get_str(conf, "collector.group.id"),
+             chp_conf_get_str(conf, "dedup"));
+
+    run(&c);
+    if (!c.fatal)
+        final_flush(&c);
+    collector_free(&c);
+    if (c.fatal) {
+        chp_err("collector: fatal error, exiting");
+        return 1;
+    }
+    chp_info("collector: stopped");
+    return 0;
+
+fail:
+    fprintf(stderr, "chaperone collector: %s\n", err);
+    collector_free(&c);
+    return 2;
+}

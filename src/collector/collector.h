@@ -1,0 +1,101 @@
+/* collector.h - the state of `chaperone collector` shared by its files
+ * (private to src/collector/):
+ *
+ *   collector.c   the command: set-up, the consume loop, shutdown
+ *   consume.c     the Kafka side: consumer, rebalance (offsets from the
+ *                 store), pause/resume, offset commits, lag
+ *   flush.c       one database flush, back-off and retry, de-duplication,
+ *                 retention
+ *   batch.c       what one flush holds; aggregate.c its rows
+ *
+ * Everything runs on the one thread that polls the consumer (rebalance
+ * callbacks included), so none of this needs a lock; only the metrics are
+ * read by the HTTP thread, and they are atomic. */
+#ifndef CHP_COLLECTOR_COLLECTOR_H
+#define CHP_COLLECTOR_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "chaperone.h"
+#include "collector/batch.h"
+#include "collector/store.h"
+#include "daemon.h"
+
+/* First wait after a failed flush; doubled up to collector.retry.max.ms. */
+#define COLL_BACKOFF_MIN_MS 250
+/* How long SIGTERM/SIGINT keeps retrying the last flush. */
+#define COLL_SHUTDOWN_FLUSH_MS 15000
+/* Retention runs at start and then this often. */
+#define COLL_RETENTION_EVERY_MS (3600 * 1000)
+
+typedef struct coll_metrics {
+    metric_t *consumed, *undecodable, *dup_batch, *dup_store, *stored,
+        *rows, *flushes, *flush_failures, *retrying, *backoff_ms,
+        *flush_ms, *flush_ms_total, *pending, *lag, *partitions,
+        *retention_runs, *retention_failures, *redis_mark_failures;
+} coll_metrics_t;
+
+typedef struct collector {
+    const chp_conf_t *conf;
+    char *audit_topic;
+    rd_kafka_t *consumer;
+    bool cooperative; /* incremental rebalance protocol */
+
+    const store_ops_t *ops;
+    store_t *store;
+    struct dedup_redis *redis; /* dedup=redis, else NULL */
+    coll_batch_t *batch;
+
+    bool combine_hosts;
+    int64_t flush_interval_ms, flush_max, retry_max_ms;
+    int64_t first_pending_ms; /* when the oldest unflushed record came */
+
+    /* Back-pressure: after a failed flush the assignment is paused and the
+     * flush retried at next_retry_ms, with an exponential back-off. */
+    bool retrying;
+    int64_t backoff_ms, next_retry_ms;
+    uint64_t failures_in_row;
+
+    bool stopping; /* shutdown: a failed flush on revocation is not retried */
+    bool fatal;
+    int64_t next_retention_ms, next_lag_ms;
+    int64_t undecodable_logged_ms;
+    uint64_t undecodable_quiet; /* not logged since the last line */
+
+    metrics_t *metrics;
+    coll_metrics_t m;
+    http_server_t *http;
+} collector_t;
+
+/* consume.c */
+int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size);
+/* Pauses (true) or resumes (false) every assigned partition. */
+void coll_consumer_pause(collector_t *c, bool pause);
+/* Commits the offsets of the flushed batch to the group, asynchronously:
+ * for lag tools only, the database stays the source of truth. */
+void coll_consumer_commit(collector_t *c, const store_offset_t *offsets,
+                          size_t n);
+/* Handles one consumed record (or consumer error). */
+void coll_consume(collector_t *c, rd_kafka_message_t *m);
+void coll_update_lag(collector_t *c);
+void coll_consumer_close(collector_t *c);
+/* Sleeps ms milliseconds; with wake_on_stop, returns early once asked to
+ * stop. */
+void coll_sleep_ms(int64_t ms, bool wake_on_stop);
+
+/* flush.c */
+/* One flush of the batch; on failure pauses consumption and schedules the
+ * retry.  0 when stored (or nothing to store), -1 when it failed. */
+int coll_flush(collector_t *c);
+/* True when the batch is due: interval elapsed or flush_max reached. */
+bool coll_flush_due(const collector_t *c, int64_t now_ms);
+/* Deletes old rows and uuids; 0, or -1 if the database refused. */
+int coll_retention(collector_t *c);
+/* Opens the dedup=redis client if configured (NULL otherwise). */
+int coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size);
+void coll_dedup_close(collector_t *c);
+
+#endif

@@ -1,0 +1,339 @@
+/* consume.c - the collector's Kafka side: a consumer in group
+ * collector.group.id reading the audit topic read_committed (so aborted
+ * worker transactions are never counted), positioned by the offsets stored
+ * in the database with the data, never by the group's committed offsets.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector/collector.h"
+#include "kafkaconf.h"
+#include "log.h"
+
+/* Undecodable records: one log line, then at most one per interval. */
+#define UNDECODABLE_LOG_EVERY_MS 10000
+
+void coll_sleep_ms(int64_t ms, bool wake_on_stop)
+{
+    for (; ms > 0 && !(wake_on_stop && daemon_stopping()); ms -= 100) {
+        int64_t step = ms < 100 ? ms : 100;
+        struct timespec ts = {0, (long)step * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ---------------------------------------------------------- rebalance */
+
+/*
+ * Sets every partition's offset to its next offset in the store (-1:
+ * none -> the beginning).  The store is the only truth: what it holds is
+ * exactly what was counted, in the same transaction.  While the database
+ * is down this waits (with back-off) rather than guessing: a guessed offset
+ * would count messages twice or never.  Returns -1 only when shutting down.
+ */
+static int offsets_from_store(collector_t *c,
+                              rd_kafka_topic_partition_list_t *parts)
+{
+    char err[512];
+    int64_t backoff = COLL_BACKOFF_MIN_MS;
+
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t next = -1;
+
+        while (c->ops->offset(c->store, p->topic, p->partition, &next, err,
+                              sizeof(err)) != CHP_OK) {
+            if (daemon_stopping())
+                return -1;
+            chp_warn("collector: cannot read the stored offset of %s [%d] "
+                     "(retrying in %lld ms): %s",
+                     p->topic, (int)p->partition, (long long)backoff, err);
+            coll_sleep_ms(backoff, true);
+            backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms
+                                                    : backoff * 2;
+        }
+        p->offset = next < 0 ? RD_KAFKA_OFFSET_BEGINNING : next;
+        if (next < 0)
+            chp_info("collector: %s [%d] starts at the beginning (no "
+                     "stored offset)",
+                     p->topic, (int)p->partition);
+        else
+            chp_info("collector: %s [%d] resumes at stored offset %lld",
+                     p->topic, (int)p->partition, (long long)next);
+    }
+    return 0;
+}
+
+static void assign(collector_t *c, rd_kafka_topic_partition_list_t *parts,
+                   bool add)
+{
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (c->cooperative)
+        error = add ? rd_kafka_incremental_assign(c->consumer, parts)
+                    : rd_kafka_incremental_unassign(c->consumer, parts);
+    else
+        err = rd_kafka_assign(c->consumer, add ? parts : NULL);
+    if (error) {
+        chp_err("collector: %s: %s", add ? "assign" : "unassign",
+                rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (err) {
+        chp_err("collector: %s: %s", add ? "assign" : "unassign",
+                rd_kafka_err2str(err));
+    }
+}
+
+static bool in_list(const char *topic, int32_t partition, void *opaque)
+{
+    return rd_kafka_topic_partition_list_find(opaque, topic, partition) !=
+           NULL;
+}
+
+static void on_revoke(collector_t *c, rd_kafka_topic_partition_list_t *parts)
+{
+    char err[256];
+
+    chp_info("collector: %d partition(s) revoked: flushing first",
+             parts->cnt);
+    /*
+     * What was consumed from these partitions must be stored before
+     * another collector takes them, or dropped: the new owner resumes from
+     * the offsets in the database, which cover exactly what is stored, so
+     * dropping the unstored part loses nothing and counts nothing twice.
+     * A failed flush is therefore not retried here (the database may be
+     * down for long, and the group is waiting for us).
+     */
+    if (coll_batch_records(c->batch) > 0 &&
+        (c->stopping || coll_flush(c) != 0)) {
+        chp_warn("collector: dropping what was consumed from the revoked "
+                 "partition(s) and not stored; their next owner reads it "
+                 "again from the stored offsets");
+        if (coll_batch_drop_partitions(c->batch, in_list, parts, err,
+                                       sizeof(err)) != CHP_OK) {
+            /* Cannot split the batch: drop all of it and stop; the next
+             * start resumes every partition from the store. */
+            chp_warn("collector: %s; dropping the whole batch", err);
+            coll_batch_reset(c->batch);
+            c->fatal = true;
+        }
+    }
+    if (coll_batch_records(c->batch) == 0) {
+        c->first_pending_ms = 0;
+        c->retrying = false;
+        c->failures_in_row = 0;
+        metric_set(c->m.retrying, 0);
+        metric_set(c->m.backoff_ms, 0);
+    }
+    metric_set(c->m.pending, (double)coll_batch_records(c->batch));
+    assign(c, parts, false);
+}
+
+static void on_assign(collector_t *c, rd_kafka_topic_partition_list_t *parts)
+{
+    chp_info("collector: assigned %d partition(s)", parts->cnt);
+    if (offsets_from_store(c, parts) != 0) {
+        /* Shutting down: take nothing rather than guess a position. */
+        if (!c->cooperative)
+            rd_kafka_assign(c->consumer, NULL);
+        return;
+    }
+    assign(c, parts, true);
+    /* Still holding a batch the database refused: stay paused. */
+    if (c->retrying)
+        rd_kafka_pause_partitions(c->consumer, parts);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    collector_t *c = opaque;
+    rd_kafka_topic_partition_list_t *now = NULL;
+
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        on_assign(c, parts);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        on_revoke(c, parts);
+        break;
+    default:
+        chp_err("collector: rebalance error: %s", rd_kafka_err2str(err));
+        on_revoke(c, parts);
+        break;
+    }
+    if (rd_kafka_assignment(rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR && now) {
+        metric_set(c->m.partitions, now->cnt);
+        rd_kafka_topic_partition_list_destroy(now);
+    }
+}
+
+/* ------------------------------------------------------------- set-up */
+
+int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
+{
+    const char *const defaults[] = {
+        "group.id", chp_conf_get_str(c->conf, "collector.group.id"),
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        "auto.offset.reset", "earliest",
+        "isolation.level", "read_committed",
+        "enable.partition.eof", "false",
+        "topic.metadata.refresh.interval.ms", "10000",
+        NULL};
+    rd_kafka_topic_partition_list_t *sub;
+    rd_kafka_resp_err_t err;
+    rd_kafka_conf_t *kc;
+
+    if (!(kc = chp_kafka_conf_new(c->conf, defaults, errstr, errstr_size)))
+        return -1;
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_opaque(kc, c);
+    if (!(c->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr,
+                                     errstr_size))) {
+        rd_kafka_conf_destroy(kc);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(c->consumer);
+    c->cooperative =
+        !strcmp(rd_kafka_rebalance_protocol(c->consumer), "COOPERATIVE");
+    sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, c->audit_topic,
+                                      RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(c->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        snprintf(errstr, errstr_size, "subscribe to %s: %s", c->audit_topic,
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+void coll_consumer_close(collector_t *c)
+{
+    if (!c->consumer)
+        return;
+    /* Revokes the assignment through rebalance_cb, which needs the store
+     * and the batch: both outlive the consumer. */
+    rd_kafka_consumer_close(c->consumer);
+    rd_kafka_destroy(c->consumer);
+    c->consumer = NULL;
+}
+
+/* ------------------------------------------------------ pause, commit */
+
+void coll_consumer_pause(collector_t *c, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+
+    if (rd_kafka_assignment(c->consumer, &parts) || !parts)
+        return;
+    /* A paused partition's prefetched messages are discarded; resume()
+     * fetches again from the last message handed to us + 1, which is
+     * exactly where the held batch ends. */
+    if (parts->cnt > 0)
+        (pause ? rd_kafka_pause_partitions
+               : rd_kafka_resume_partitions)(c->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void coll_consumer_commit(collector_t *c, const store_offset_t *offsets,
+                          size_t n)
+{
+    rd_kafka_topic_partition_list_t *parts;
+
+    if (n == 0)
+        return;
+    parts = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(parts, offsets[i].topic,
+                                          offsets[i].partition)
+            ->offset = offsets[i].next_offset;
+    /* Best effort: failures only make the group's lag look stale. */
+    rd_kafka_commit(c->consumer, parts, 1);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Consumer lag from the watermarks the fetcher already has (no request). */
+void coll_update_lag(collector_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    double lag = 0;
+
+    if (rd_kafka_assignment(c->consumer, &parts) || !parts)
+        return;
+    rd_kafka_position(c->consumer, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t lo, hi;
+        if (p->offset >= 0 &&
+            rd_kafka_get_watermark_offsets(c->consumer, p->topic, p->partition,
+                                           &lo, &hi) == 0 &&
+            hi > p->offset)
+            lag += (double)(hi - p->offset);
+    }
+    metric_set(c->m.lag, lag);
+    metric_set(c->m.partitions, parts->cnt);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* ------------------------------------------------------------ records */
+
+static void log_undecodable(collector_t *c, rd_kafka_message_t *m,
+                            const char *why)
+{
+    int64_t now = chp_now_ms();
+
+    if (now - c->undecodable_logged_ms < UNDECODABLE_LOG_EVERY_MS) {
+        c->undecodable_quiet++;
+        return;
+    }
+    chp_warn("collector: skipping undecodable record %s [%d] @%lld: %s%s",
+             rd_kafka_topic_name(m->rkt), (int)m->partition,
+             (long long)m->offset, why,
+             c->undecodable_quiet ? " (and more since the last report)" : "");
+    c->undecodable_logged_ms = now;
+    c->undecodable_quiet = 0;
+}
+
+void coll_consume(collector_t *c, rd_kafka_message_t *m)
+{
+    char why[256] = "";
+    coll_add_t res;
+    chp_err_t err;
+
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            chp_warn("collector: consumer: %s", rd_kafka_message_errstr(m));
+        return;
+    }
+    err = coll_batch_add(c->batch, rd_kafka_topic_name(m->rkt), m->partition,
+                         m->offset, m->payload, m->len, &res, why,
+                         sizeof(why));
+    if (err == CHP_ERR_NOMEM && coll_flush(c) == 0)
+        err = coll_batch_add(c->batch, rd_kafka_topic_name(m->rkt),
+                             m->partition, m->offset, m->payload, m->len,
+                             &res, why, sizeof(why));
+    if (err != CHP_OK) {
+        /* Nothing is lost by stopping: the record is read again from the
+         * stored offsets at the next start. */
+        chp_err("collector: out of memory holding a batch");
+        c->fatal = true;
+        return;
+    }
+    metric_inc(c->m.consumed, 1);
+    if (res == COLL_UNDECODABLE) {
+        metric_inc(c->m.undecodable, 1);
+        log_undecodable(c, m, why);
+    } else if (res == COLL_DUPLICATE) {
+        metric_inc(c->m.dup_batch, 1);
+    }
+    if (c->first_pending_ms == 0)
+        c->first_pending_ms = chp_now_ms();
+    metric_set(c->m.pending, (double)coll_batch_records(c->batch));
+}

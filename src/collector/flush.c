@@ -1,0 +1,183 @@
+/* flush.c - the collector's database side: one flush is one store
+ * transaction (rows + uuids + offsets); a failed one keeps its batch,
+ * pauses consumption and is retried with exponential back-off, so a
+ * database outage costs latency, never counts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/collector.h"
+#include "collector/dedup_redis.h"
+#include "log.h"
+
+/* ----------------------------------------------------- de-duplication */
+
+/* dedup=db: the uuids live in the same database, written by the same
+ * transaction as the counts, so a crash can never separate the two. */
+static chp_err_t seen_in_store(void *opaque, const char *const *uuids,
+                               size_t n, bool *seen, char *errstr,
+                               size_t errstr_size)
+{
+    collector_t *c = opaque;
+
+    return c->ops->seen(c->store, uuids, n, seen, errstr, errstr_size);
+}
+
+static chp_err_t seen_in_redis(void *opaque, const char *const *uuids,
+                               size_t n, bool *seen, char *errstr,
+                               size_t errstr_size)
+{
+    collector_t *c = opaque;
+
+    return dedup_redis_seen(c->redis, uuids, n, seen, errstr, errstr_size);
+}
+
+int coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size)
+{
+    if (strcmp(chp_conf_get_str(c->conf, "dedup"), "redis"))
+        return 0;
+    return dedup_redis_new(chp_conf_get_str(c->conf, "redis.url"),
+                            chp_conf_get_int(c->conf, "dedup.ttl.hours") *
+                                3600,
+                            &c->redis, errstr, errstr_size) == CHP_OK
+               ? 0
+               : -1;
+}
+
+void coll_dedup_close(collector_t *c)
+{
+    if (c->redis)
+        dedup_redis_destroy(c->redis);
+    c->redis = NULL;
+}
+
+/* -------------------------------------------------------------- flush */
+
+bool coll_flush_due(const collector_t *c, int64_t now_ms)
+{
+    size_t n = coll_batch_records(c->batch);
+
+    return n > 0 && ((int64_t)n >= c->flush_max ||
+                     now_ms - c->first_pending_ms >= c->flush_interval_ms);
+}
+
+static void flush_failed(collector_t *c, chp_err_t err, const char *why)
+{
+    int64_t now = chp_now_ms();
+
+    metric_inc(c->m.flush_failures, 1);
+    c->failures_in_row++;
+    if (!c->retrying) {
+        /* Back-pressure: stop fetching while the batch cannot be stored,
+         * so memory stays bounded however long the outage lasts. */
+        coll_consumer_pause(c, true);
+        c->retrying = true;
+        c->backoff_ms = COLL_BACKOFF_MIN_MS;
+    } else {
+        c->backoff_ms = c->backoff_ms * 2 > c->retry_max_ms
+                            ? c->retry_max_ms
+                            : c->backoff_ms * 2;
+    }
+    /* A uuid another collector stored meanwhile: the next attempt filters
+     * it out again, no reason to wait. */
+    if (err == CHP_ERR_STATE)
+        c->backoff_ms = COLL_BACKOFF_MIN_MS;
+    c->next_retry_ms = now + c->backoff_ms;
+    metric_set(c->m.retrying, 1);
+    metric_set(c->m.backoff_ms, (double)c->backoff_ms);
+    chp_warn("collector: flush of %zu record(s) failed (%llu in a row; "
+             "consumption paused, retrying in %lld ms): %s",
+             coll_batch_records(c->batch),
+             (unsigned long long)c->failures_in_row,
+             (long long)c->backoff_ms, why);
+}
+
+/* After the commit: with dedup=redis the uuids are marked only once their
+ * counts are stored.  A crash in between cannot double-count these
+ * records (their offsets are stored); only a later duplicate of one of
+ * them would slip through, the original's own window. */
+static void mark_in_redis(collector_t *c)
+{
+    char err[512];
+    size_t n;
+    const char *const *uuids = coll_batch_uuids(c->batch, &n);
+
+    if (n && dedup_redis_mark(c->redis, uuids, n, err, sizeof(err)) != CHP_OK) {
+        metric_inc(c->m.redis_mark_failures, 1);
+        chp_warn("collector: cannot mark %zu uuid(s) in Redis (their "
+                 "counts are stored): %s",
+                 n, err);
+    }
+}
+
+int coll_flush(collector_t *c)
+{
+    coll_flush_stats_t st;
+    char err[1024];
+    int64_t t0 = chp_now_ms(), ms;
+    size_t n_off;
+    const store_offset_t *offsets;
+    chp_err_t e;
+
+    if (coll_batch_records(c->batch) == 0)
+        return 0;
+    e = coll_batch_flush(c->batch, c->ops, c->store,
+                         c->redis ? seen_in_redis : seen_in_store, c,
+                         c->redis == NULL, &st, err, sizeof(err));
+    if (st.duplicates)
+        metric_inc(c->m.dup_store, (double)st.duplicates);
+    if (e != CHP_OK) {
+        flush_failed(c, e, err);
+        return -1;
+    }
+    ms = chp_now_ms() - t0;
+    if (c->redis)
+        mark_in_redis(c);
+    offsets = coll_batch_offsets(c->batch, &n_off);
+    coll_consumer_commit(c, offsets, n_off);
+
+    metric_inc(c->m.flushes, 1);
+    metric_inc(c->m.rows, (double)st.rows);
+    metric_inc(c->m.stored, (double)st.messages);
+    metric_set(c->m.flush_ms, (double)ms);
+    metric_inc(c->m.flush_ms_total, (double)ms);
+    chp_debug("collector: stored %zu message(s) of %zu record(s) as %zu "
+              "row(s) in %lld ms",
+              st.messages, coll_batch_records(c->batch), st.rows,
+              (long long)ms);
+    coll_batch_reset(c->batch);
+    c->first_pending_ms = 0;
+    metric_set(c->m.pending, 0);
+    if (c->retrying) {
+        chp_info("collector: database writable again after %llu failed "
+                 "flush(es); consumption resumed",
+                 (unsigned long long)c->failures_in_row);
+        c->retrying = false;
+        coll_consumer_pause(c, false);
+        metric_set(c->m.retrying, 0);
+        metric_set(c->m.backoff_ms, 0);
+    }
+    c->failures_in_row = 0;
+    return 0;
+}
+
+/* ---------------------------------------------------------- retention */
+
+int coll_retention(collector_t *c)
+{
+    int64_t now_s = chp_now_ms() / 1000;
+    int64_t rows_before =
+        now_s - chp_conf_get_int(c->conf, "retention.hours") * 3600;
+    int64_t uuids_before =
+        now_s - chp_conf_get_int(c->conf, "dedup.ttl.hours") * 3600;
+    char err[512];
+
+    metric_inc(c->m.retention_runs, 1);
+    if (c->ops->retention(c->store, rows_before, uuids_before, err,
+                          sizeof(err)) != CHP_OK) {
+        metric_inc(c->m.retention_failures, 1);
+        chp_warn("collector: retention failed (tried again later): %s", err);
+        return -1;
+    }
+    return 0;
+}
