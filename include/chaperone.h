@@ -346,6 +346,10 @@ typedef chp_err_t(chp_emit_cb_t)(const chp_auditmsg_t *msgs, size_t n,
 /** Run a thread that emits every report.interval.ms, or sooner when
  *  max.open.buckets is reached. Without it, the owner calls flush. */
 #define CHP_TRACKER_F_THREAD 0x1
+/** The caller promises that every track and flush call comes from one
+ *  thread (e.g. a consumer loop): the tracker then takes no locks.  Not
+ *  combinable with CHP_TRACKER_F_THREAD. */
+#define CHP_TRACKER_F_SINGLE 0x2
 
 typedef struct chp_tracker_stats {
     uint64_t tracked;        /* messages counted since creation */

@@ -96,6 +96,7 @@ struct chp_tracker {
     chp_tracker_stats_t st; /* emission stats, under emit_lock */
     snapvec_t scratch;
 
+    bool single; /* CHP_TRACKER_F_SINGLE */
     bool has_thread;
     pthread_t thread;
     pthread_mutex_t thr_lock;
@@ -104,6 +105,20 @@ struct chp_tracker {
 };
 
 static atomic_uint next_shard_id;
+
+/* With CHP_TRACKER_F_SINGLE every call comes from one thread: the shard
+ * lock would only cost time. */
+static inline void shard_lock(const chp_tracker_t *t, shard_t *s)
+{
+    if (!t->single)
+        pthread_mutex_lock(&s->lock);
+}
+
+static inline void shard_unlock(const chp_tracker_t *t, shard_t *s)
+{
+    if (!t->single)
+        pthread_mutex_unlock(&s->lock);
+}
 static _Thread_local int tls_shard = -1;
 
 static inline shard_t *my_shard(chp_tracker_t *t)
@@ -252,10 +267,10 @@ CHP_EXPORT void chp_tracker_track(chp_tracker_t *t, const char *topic,
     int64_t now = chp_now_ms_coarse();
     ttopic_t *tp;
 
-    pthread_mutex_lock(&s->lock);
+    shard_lock(t, s);
     if ((tp = shard_topic(t, s, topic)))
         count_locked(t, s, tp, r, ts_ms, now, bytes);
-    pthread_mutex_unlock(&s->lock);
+    shard_unlock(t, s);
 }
 
 /* The extraction runs under the shard's lock: the lock is the calling
@@ -271,12 +286,12 @@ CHP_EXPORT chp_ts_result_t chp_tracker_track_msg(chp_tracker_t *t,
     chp_ts_result_t r = CHP_TS_MISSING;
     ttopic_t *tp;
 
-    pthread_mutex_lock(&s->lock);
+    shard_lock(t, s);
     if ((tp = shard_topic(t, s, topic))) {
         r = chp_tsx_extract(tp->tsx, msg, now, &ts);
         count_locked(t, s, tp, r, ts, now, bytes);
     }
-    pthread_mutex_unlock(&s->lock);
+    shard_unlock(t, s);
     return r;
 }
 
@@ -288,7 +303,7 @@ void chp_tracker_track_failed(chp_tracker_t *t, const char *topic,
     ttopic_t *tp;
     tbucket_t *b;
 
-    pthread_mutex_lock(&s->lock);
+    shard_lock(t, s);
     if ((tp = shard_topic(t, s, topic))) {
         /* The same rules as when it was sent: the same bucket. */
         if (chp_tsx_extract(tp->tsx, msg, now, &ts) != CHP_TS_FOUND)
@@ -296,7 +311,7 @@ void chp_tracker_track_failed(chp_tracker_t *t, const char *topic,
         if ((b = topic_bucket(t, s, tp, chp_bucket_begin(ts, t->width_s))))
             b->c.delivery_failed++;
     }
-    pthread_mutex_unlock(&s->lock);
+    shard_unlock(t, s);
 }
 
 const chp_tsx_t *chp_tracker_rules_for(const chp_tracker_t *t,
@@ -601,6 +616,11 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
         snprintf(errstr, errstr_size, "tracker needs an emit callback");
         return CHP_ERR_INVALID_ARG;
     }
+    if ((flags & CHP_TRACKER_F_THREAD) && (flags & CHP_TRACKER_F_SINGLE)) {
+        snprintf(errstr, errstr_size,
+                 "CHP_TRACKER_F_SINGLE excludes CHP_TRACKER_F_THREAD");
+        return CHP_ERR_INVALID_ARG;
+    }
     if (!(t = calloc(1, sizeof(*t))))
         return CHP_ERR_NOMEM;
     for (int i = 0; i < CHP_TRACKER_SHARDS; i++)
@@ -610,6 +630,7 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
     pthread_cond_init(&t->thr_cond, NULL);
     t->cb = cb;
     t->opaque = opaque;
+    t->single = (flags & CHP_TRACKER_F_SINGLE) != 0;
     t->width_s = (int32_t)chp_conf_get_int(conf, "bucket.seconds");
     t->interval_ms = chp_conf_get_int(conf, "report.interval.ms");
     t->max_open = (size_t)chp_conf_get_int(conf, "max.open.buckets");

@@ -52,7 +52,7 @@ typedef struct worker {
     bool use_registry;
     int64_t refresh_ms, next_refresh;
     uint64_t uncommitted; /* messages counted since the last commit */
-    /* Per-message counts, published to the metrics every 100 ms: an
+    /* Per-message counts, published to the metrics every 10 ms: an
      * atomic per message would cost more than the counting itself. */
     uint64_t n_audited, n_no_time, n_malformed;
     bool emit_failed;     /* the emit callback could not produce */
@@ -470,7 +470,8 @@ int cmd_worker(chp_conf_t *conf, int argc, char **argv)
         goto fail;
     snprintf(tier, sizeof(tier), "kafka-%s",
              chp_conf_get_str(conf, "cluster.name"));
-    if (chp_tracker_new(conf, tier, 0, emit_to_txn, &w, &w.tracker, err,
+    if (chp_tracker_new(conf, tier, CHP_TRACKER_F_SINGLE, emit_to_txn, &w,
+                        &w.tracker, err,
                         sizeof(err)) != CHP_OK)
         goto fail;
     if (setup_clients(&w, err, sizeof(err)) != 0)
@@ -495,7 +496,7 @@ int cmd_worker(chp_conf_t *conf, int argc, char **argv)
         }
         if (now >= next_publish) {
             publish_counts(&w);
-            next_publish = now + 100;
+            next_publish = now + 10;
         }
         if ((m = rd_kafka_consumer_poll(w.consumer, 100))) {
             if (!m->err)
