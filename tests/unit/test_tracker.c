@@ -334,6 +334,39 @@ static void test_bad_timestamp_conf(void **state)
     free(sk);
 }
 
+static void test_single_thread_mode(void **state)
+{
+    sink_t *sk = sink_new();
+    chp_tracker_t *t = tracker_with(NULL, CHP_TRACKER_F_SINGLE, sk);
+    chp_conf_t *c = chp_conf_new();
+    chp_tracker_t *bad = NULL;
+    char err[256] = "";
+    (void)state;
+
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 10000; i++)
+            chp_tracker_track(t, "s", CHP_TS_FOUND, T0 + (i % 3) * 600000, 4);
+        assert_int_equal(chp_tracker_flush(t), CHP_OK);
+    }
+    for (int b = 0; b < 3; b++) {
+        const sum_t *s = sink_get(sk, "s", T0 / 1000 + b * 600);
+        assert_non_null(s);
+        assert_int_equal(s->count, 3 * (b == 0 ? 3334 : 3333));
+        assert_int_equal(s->bytes, 4 * s->count);
+        assert_int_equal(s->messages, 3);
+    }
+    chp_tracker_destroy(t);
+    /* A thread of its own contradicts "one thread". */
+    assert_int_equal(chp_tracker_new(c, "x", CHP_TRACKER_F_SINGLE |
+                                                 CHP_TRACKER_F_THREAD,
+                                     sink_cb, sk, &bad, err, sizeof(err)),
+                     CHP_ERR_INVALID_ARG);
+    assert_null(bad);
+    assert_non_null(strstr(err, "CHP_TRACKER_F_SINGLE"));
+    chp_conf_destroy(c);
+    free(sk);
+}
+
 /* ---- 8 threads x 1,000,000 track calls, with concurrent flushes ---- */
 
 #define THREADS 8
@@ -427,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_open_bucket_limit),
         cmocka_unit_test(test_track_msg_rules),
         cmocka_unit_test(test_bad_timestamp_conf),
+        cmocka_unit_test(test_single_thread_mode),
         cmocka_unit_test(test_threads_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
