@@ -133,7 +133,7 @@ static TU_UNUSED chp_err_t sc_flush(sc_ctx_t *c, const store_row_t *rows,
     return c->ops->flush(c->s, &b, errstr, errstr_size);
 }
 
-#define SC_FLUSH_OK(c, rows, n_rows, uuids, n_uuids, offs, n_offs)            \
+#define SC_FLUSH_OK(c, rows, n_rows, uuids, n_uuids, offs, n_offs)             \
     do {                                                                       \
         char e_[512] = "";                                                     \
         chp_err_t r_ = sc_flush(c, rows, n_rows, uuids, n_uuids, offs, n_offs, \
@@ -491,28 +491,28 @@ static TU_UNUSED void sc_offsets(void **state)
     o[0].next_offset = 100;
     o[1].partition = 7;
     o[1].next_offset = 5;
-    assert_int_equal(c->ops->offset(c->s, o[0].topic, 0, &v, errstr,
-                                    sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        c->ops->offset(c->s, o[0].topic, 0, &v, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(v, -1);
     SC_FLUSH_OK(c, NULL, 0, NULL, 0, o, 2);
-    assert_int_equal(c->ops->offset(c->s, o[0].topic, 0, &v, errstr,
-                                    sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        c->ops->offset(c->s, o[0].topic, 0, &v, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(v, 100);
-    assert_int_equal(c->ops->offset(c->s, o[0].topic, 7, &v, errstr,
-                                    sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        c->ops->offset(c->s, o[0].topic, 7, &v, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(v, 5);
-    assert_int_equal(c->ops->offset(c->s, o[0].topic, 1, &v, errstr,
-                                    sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        c->ops->offset(c->s, o[0].topic, 1, &v, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(v, -1);
     o[0].next_offset = 1LL << 40;
     SC_FLUSH_OK(c, NULL, 0, NULL, 0, o, 1);
-    assert_int_equal(c->ops->offset(c->s, o[0].topic, 0, &v, errstr,
-                                    sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        c->ops->offset(c->s, o[0].topic, 0, &v, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(v, 1LL << 40);
 }
 
@@ -544,26 +544,25 @@ static TU_UNUSED void sc_rollback(void **state)
     dup_stored[0] = id[1];
     dup_stored[1] = id[0];
 
-    assert_int_equal(sc_flush(c, r, 2, dup_in_batch, 3, &o, 1, errstr,
-                              sizeof(errstr)),
-                     CHP_ERR_STATE);
+    assert_int_equal(
+        sc_flush(c, r, 2, dup_in_batch, 3, &o, 1, errstr, sizeof(errstr)),
+        CHP_ERR_STATE);
     assert_non_null(strstr(errstr, "uuid"));
     SC_FLUSH_OK(c, &r[0], 1, first, 1, NULL, 0);
-    assert_int_equal(sc_flush(c, r, 2, dup_stored, 2, &o, 1, errstr,
-                              sizeof(errstr)),
-                     CHP_ERR_STATE);
+    assert_int_equal(
+        sc_flush(c, r, 2, dup_stored, 2, &o, 1, errstr, sizeof(errstr)),
+        CHP_ERR_STATE);
 
     /* Only the good flush is there. */
     sc_query(c, r[0].topic, 0, 5000, got);
     assert_int_equal(got->n, 1);
     assert_int_equal(got->v[0].count, 10);
-    assert_int_equal(c->ops->offset(c->s, o.topic, 0, &v, errstr,
-                                    sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        c->ops->offset(c->s, o.topic, 0, &v, errstr, sizeof(errstr)), CHP_OK);
     assert_int_equal(v, -1);
-    assert_int_equal(c->ops->seen(c->s, dup_in_batch, 2,
-                                  seen, errstr, sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        c->ops->seen(c->s, dup_in_batch, 2, seen, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_false(seen[0]);
     assert_false(seen[1]);
     /* And the store is usable after the rollbacks. */
@@ -594,8 +593,7 @@ static TU_UNUSED void sc_retention(void **state)
     assert_non_null(got);
     sc_uuid(c, 0, id);
     SC_FLUSH_OK(c, r, 3, up, 1, NULL, 0);
-    assert_int_equal(c->ops->retention(c->s, -5400, 0, errstr,
-                                       sizeof(errstr)),
+    assert_int_equal(c->ops->retention(c->s, -5400, 0, errstr, sizeof(errstr)),
                      CHP_OK);
     sc_query(c, r[0].topic, -100000, 100000, got);
     assert_int_equal(got->n, 2);
@@ -609,9 +607,8 @@ static TU_UNUSED void sc_retention(void **state)
                                            (int64_t)time(NULL) + 10, errstr,
                                            sizeof(errstr)),
                          CHP_OK);
-        assert_int_equal(c->ops->seen(c->s, up, 1, &seen, errstr,
-                                      sizeof(errstr)),
-                         CHP_OK);
+        assert_int_equal(
+            c->ops->seen(c->s, up, 1, &seen, errstr, sizeof(errstr)), CHP_OK);
         assert_false(seen);
     }
     sc_rows_clear(got);
@@ -662,9 +659,9 @@ static TU_UNUSED void sc_names(void **state)
     {
         sc_topics_t t = {.prefix = c->prefix};
 
-        assert_int_equal(c->ops->topics(c->s, sc_topics_cb, &t, errstr,
-                                        sizeof(errstr)),
-                         CHP_OK);
+        assert_int_equal(
+            c->ops->topics(c->s, sc_topics_cb, &t, errstr, sizeof(errstr)),
+            CHP_OK);
         assert_int_equal(t.n, 3);
         assert_string_equal(t.v[0], r[2].topic);
         assert_string_equal(t.v[1], r[1].topic);

@@ -29,10 +29,10 @@
 
 #define CONNECT_TIMEOUT_S 3
 #define COMMAND_TIMEOUT_S 10
-#define DEFAULT_PORT 6379
-#define MGET_CHUNK 512
-#define PREFIX_LEN (sizeof(DEDUP_REDIS_PREFIX) - 1)
-#define KEY_MAX (PREFIX_LEN + CHP_UUID_MAX)
+#define DEFAULT_PORT      6379
+#define MGET_CHUNK        512
+#define PREFIX_LEN        (sizeof(DEDUP_REDIS_PREFIX) - 1)
+#define KEY_MAX           (PREFIX_LEN + CHP_UUID_MAX)
 
 struct dedup_redis {
     redisContext *c; /* NULL while disconnected */
@@ -93,9 +93,8 @@ static chp_err_t ensure(dedup_redis_t *d, char *errstr, size_t errstr_size)
 
     if (d->c)
         return CHP_OK;
-    d->c = redisConnectWithTimeout(d->url.host,
-                                   d->url.port ? d->url.port : DEFAULT_PORT,
-                                   ct);
+    d->c = redisConnectWithTimeout(
+        d->url.host, d->url.port ? d->url.port : DEFAULT_PORT, ct);
     if (!d->c) {
         store_errf(errstr, errstr_size, "redis: out of memory");
         return CHP_ERR_NOMEM;
@@ -153,8 +152,7 @@ chp_err_t dedup_redis_new(const char *url, int64_t ttl_s, dedup_redis_t **out,
         err = CHP_ERR_NOMEM;
         goto fail;
     }
-    if ((err = store_url_parse(url, "redis.url", &d->url, errstr,
-                               errstr_size)))
+    if ((err = store_url_parse(url, "redis.url", &d->url, errstr, errstr_size)))
         goto fail;
     err = CHP_ERR_INVALID_ARG;
     if (strcmp(d->url.scheme, "redis") != 0) {
@@ -205,9 +203,8 @@ static size_t make_key(char key[KEY_MAX], const char *uuid)
     return PREFIX_LEN + n;
 }
 
-chp_err_t dedup_redis_seen(dedup_redis_t *d, const char *const *uuids,
-                           size_t n, bool *seen, char *errstr,
-                           size_t errstr_size)
+chp_err_t dedup_redis_seen(dedup_redis_t *d, const char *const *uuids, size_t n,
+                           bool *seen, char *errstr, size_t errstr_size)
 {
     chp_err_t err;
 
@@ -241,8 +238,8 @@ chp_err_t dedup_redis_seen(dedup_redis_t *d, const char *const *uuids,
     return CHP_OK;
 }
 
-chp_err_t dedup_redis_mark(dedup_redis_t *d, const char *const *uuids,
-                           size_t n, char *errstr, size_t errstr_size)
+chp_err_t dedup_redis_mark(dedup_redis_t *d, const char *const *uuids, size_t n,
+                           char *errstr, size_t errstr_size)
 {
     chp_err_t err;
 
@@ -267,9 +264,9 @@ chp_err_t dedup_redis_mark(dedup_redis_t *d, const char *const *uuids,
             redisReply *r;
 
             if (redisGetReply(d->c, &reply) != REDIS_OK || !reply)
-                return fail(d, "SET", d->c->errstr[0] ? d->c->errstr
-                                                      : "no reply",
-                            errstr, errstr_size);
+                return fail(d, "SET",
+                            d->c->errstr[0] ? d->c->errstr : "no reply", errstr,
+                            errstr_size);
             r = reply;
             /* OK, or nil when NX found the key: both mean "marked". */
             if (r->type == REDIS_REPLY_ERROR) {

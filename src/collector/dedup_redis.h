@@ -30,13 +30,12 @@ void dedup_redis_destroy(dedup_redis_t *d);
 /* seen[i] = true for each uuids[i] marked and not yet expired (one MGET
  * per 512 uuids).  CHP_ERR_DB (errstr says why) if Redis cannot answer;
  * the next call reconnects. */
-chp_err_t dedup_redis_seen(dedup_redis_t *d, const char *const *uuids,
-                           size_t n, bool *seen, char *errstr,
-                           size_t errstr_size);
+chp_err_t dedup_redis_seen(dedup_redis_t *d, const char *const *uuids, size_t n,
+                           bool *seen, char *errstr, size_t errstr_size);
 
 /* Marks uuids[0..n) as seen (SET key 1 NX EX ttl, pipelined).  Call it
  * after the flush holding their counts committed.  CHP_ERR_DB as above. */
-chp_err_t dedup_redis_mark(dedup_redis_t *d, const char *const *uuids,
-                           size_t n, char *errstr, size_t errstr_size);
+chp_err_t dedup_redis_mark(dedup_redis_t *d, const char *const *uuids, size_t n,
+                           char *errstr, size_t errstr_size);
 
 #endif

@@ -156,9 +156,8 @@ bool store_percent_decode(const char *src, size_t len, char *dst,
 
 /* Decodes a URL component into a field, with an error naming what. */
 static chp_err_t decode_part(const char *src, size_t len, char *dst,
-                             size_t dst_size, const char *key,
-                             const char *what, char *errstr,
-                             size_t errstr_size)
+                             size_t dst_size, const char *key, const char *what,
+                             char *errstr, size_t errstr_size)
 {
     if (store_percent_decode(src, len, dst, dst_size))
         return CHP_OK;
@@ -236,7 +235,8 @@ chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
     chp_err_t err;
 
     memset(u, 0, sizeof(*u));
-    if (!sep || sep == url || (slen = (size_t)(sep - url)) >= sizeof(u->scheme)) {
+    if (!sep || sep == url ||
+        (slen = (size_t)(sep - url)) >= sizeof(u->scheme)) {
         store_errf(errstr, errstr_size, "%s: not a URL (scheme://...)", key);
         return CHP_ERR_PARSE;
     }
@@ -273,10 +273,9 @@ chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
         if ((err = decode_part(p, ulen, u->user, sizeof(u->user), key,
                                "user name", errstr, errstr_size)))
             return err;
-        if (colon &&
-            (err = decode_part(colon + 1, (size_t)(at - colon - 1),
-                               u->password, sizeof(u->password), key,
-                               "password", errstr, errstr_size)))
+        if (colon && (err = decode_part(colon + 1, (size_t)(at - colon - 1),
+                                        u->password, sizeof(u->password), key,
+                                        "password", errstr, errstr_size)))
             return err;
         alen -= (size_t)(at + 1 - p);
         p = at + 1;
@@ -318,15 +317,15 @@ chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
     len = strcspn(q, "&");
     eq = memchr(q, '=', len);
     if (!eq) {
-        store_errf(errstr, errstr_size, "%s: option \"%.*s\" has no value",
-                   key, (int)(len > 64 ? 64 : len), q);
+        store_errf(errstr, errstr_size, "%s: option \"%.*s\" has no value", key,
+                   (int)(len > 64 ? 64 : len), q);
         return CHP_ERR_PARSE;
     }
     if ((err = decode_part(q, (size_t)(eq - q), name, name_size, key,
                            "option name", errstr, errstr_size)) ||
-        (err = decode_part(eq + 1, len - (size_t)(eq - q) - 1, value,
-                           value_size, key, "option value", errstr,
-                           errstr_size)))
+        (err =
+             decode_part(eq + 1, len - (size_t)(eq - q) - 1, value, value_size,
+                         key, "option value", errstr, errstr_size)))
         return err;
     *pos = (size_t)(q + len - u->query);
     return CHP_OK;
@@ -612,13 +611,11 @@ chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
     if ((err = d->begin(s, errstr, errstr_size)))
         goto fail;
     if (b->dedup_in_db && b->n_uuids &&
-        (err = d->put_uuids(s, b->uuids, b->n_uuids, now, errstr,
-                            errstr_size)))
+        (err = d->put_uuids(s, b->uuids, b->n_uuids, now, errstr, errstr_size)))
         goto fail;
     for (i = 0; i < b->n_rows; i += len) {
         len = chunk_len(b->rows + i, b->n_rows - i);
-        if ((err = flush_chunk(s, b->rows + i, len, now, errstr,
-                               errstr_size)))
+        if ((err = flush_chunk(s, b->rows + i, len, now, errstr, errstr_size)))
             goto fail;
     }
     if (b->n_offsets && (err = d->put_offsets(s, b->offsets, b->n_offsets,

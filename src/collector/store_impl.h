@@ -146,8 +146,8 @@ typedef struct store_driver {
      * when NULL or no row). */
     chp_err_t (*exec)(store_t *s, const char *sql, char *errstr,
                       size_t errstr_size);
-    chp_err_t (*scalar)(store_t *s, const char *sql, int64_t *v,
-                        bool *is_null, char *errstr, size_t errstr_size);
+    chp_err_t (*scalar)(store_t *s, const char *sql, int64_t *v, bool *is_null,
+                        char *errstr, size_t errstr_size);
 } store_driver_t;
 
 /* A backend's schema: migrate_steps[v] holds the statements (NULL-ended)
@@ -172,12 +172,12 @@ struct store {
     const store_driver_t *drv;
     /* Flush workspace, allocated on first use and kept: one flush never
      * allocates per row. */
-    store_row_t *ws_rows;  /* STORE_CHUNK stored rows */
-    chp_sketch_t **ws_sk;  /* STORE_CHUNK spare sketches */
-    store_put_t *ws_puts;  /* STORE_CHUNK */
-    bool *ws_found;        /* STORE_CHUNK */
-    char *ws_text;         /* STORE_CHUNK encodings, CHP_SKETCH_ENCODE_MAX+1
-                              bytes each */
+    store_row_t *ws_rows;   /* STORE_CHUNK stored rows */
+    chp_sketch_t **ws_sk;   /* STORE_CHUNK spare sketches */
+    store_put_t *ws_puts;   /* STORE_CHUNK */
+    bool *ws_found;         /* STORE_CHUNK */
+    char *ws_text;          /* STORE_CHUNK encodings, CHP_SKETCH_ENCODE_MAX+1
+                               bytes each */
     chp_sketch_t *query_sk; /* for decoding rows read by query() */
 };
 

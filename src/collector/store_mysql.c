@@ -30,23 +30,30 @@
  * to time out, with its own error. */
 #define IO_TIMEOUT_S 120
 #define DEFAULT_PORT 3306
-#define TEXT_SLOT (CHP_SKETCH_ENCODE_MAX + 1)
+#define TEXT_SLOT    (CHP_SKETCH_ENCODE_MAX + 1)
 
-/* uuids per round trip for seen() and put_uuids(). */
+/* uuids per round trip for seen(). */
 #define UUID_CHUNK 64
 
-#define P8 "?,?,?,?,?,?,?,?"
+#define P8  "?,?,?,?,?,?,?,?"
 #define P64 P8 "," P8 "," P8 "," P8 "," P8 "," P8 "," P8 "," P8
-#define V8 "(?,?),(?,?),(?,?),(?,?),(?,?),(?,?),(?,?),(?,?)"
-#define V64 V8 "," V8 "," V8 "," V8 "," V8 "," V8 "," V8 "," V8
+
+/* Multi-row statements come in a few sizes (rows per statement), so n
+ * rows take a few round trips whatever n is, with a handful of prepared
+ * statements.  (MariaDB's array binding would not run on MySQL.) */
+static const size_t row_shapes[] = {32, 8, 2, 1};
+static const size_t uuid_shapes[] = {256, 32, 4, 1};
+#define N_ROW_SHAPES   4
+#define N_UUID_SHAPES  4
+#define ROW_SHAPE_MAX  32
+#define UUID_SHAPE_MAX 256
 
 enum {
-    Q_GET_ROW,
-    Q_INS_ROW,
-    Q_UPD_ROW,
-    Q_INS_UUID,
-    Q_INS_UUIDS,
-    Q_SEEN,
+    Q_GET_ROWS, /* STORE_CHUNK keys; a short chunk repeats its last key */
+    Q_INS_ROWS, /* + shape index: plain INSERT of new rows */
+    Q_UPS_ROWS = Q_INS_ROWS + N_ROW_SHAPES,  /* + shape: rewrite stored rows */
+    Q_INS_UUIDS = Q_UPS_ROWS + N_ROW_SHAPES, /* + uuid shape index */
+    Q_SEEN = Q_INS_UUIDS + N_UUID_SHAPES,
     Q_PUT_OFFSET,
     Q_GET_OFFSET,
     Q_DEL_ROWS,
@@ -57,23 +64,8 @@ enum {
     Q__COUNT
 };
 
-#define KEY_WHERE                                                              \
-    "time_begin = ? AND topic = ? AND tier = ? AND datacenter = ? AND "        \
-    "host = ?"
-
-static const char *const sql_text[Q__COUNT] = {
-    [Q_GET_ROW] = "SELECT " STORE_ROW_COLUMNS " FROM audit_rows WHERE "
-                  KEY_WHERE " FOR UPDATE",
-    [Q_INS_ROW] = "INSERT INTO audit_rows (" STORE_PUT_COLUMNS ") VALUES "
-                  "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [Q_UPD_ROW] = "UPDATE audit_rows SET time_end = ?, count = ?, "
-                  "total_bytes = ?, no_time_count = ?, malformed_count = ?, "
-                  "negative_latency_count = ?, latency_sum_ms = ?, "
-                  "mean_latency = ?, latency_p95 = ?, latency_p99 = ?, "
-                  "max_latency = ?, sketch = ?, updated_at = ? WHERE "
-                  KEY_WHERE,
-    [Q_INS_UUID] = "INSERT INTO seen_uuids (uuid, seen_at) VALUES (?,?)",
-    [Q_INS_UUIDS] = "INSERT INTO seen_uuids (uuid, seen_at) VALUES " V64,
+/* The statements of one fixed text; the others are built by build_sql(). */
+static const char *const fixed_sql[Q__COUNT] = {
     [Q_SEEN] = "SELECT uuid FROM seen_uuids WHERE uuid IN (" P64 ")",
     [Q_PUT_OFFSET] = "INSERT INTO source_offsets (topic, part, next_offset) "
                      "VALUES (?,?,?) ON DUPLICATE KEY UPDATE "
@@ -92,13 +84,23 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_TOPICS] = "SELECT DISTINCT topic FROM audit_rows ORDER BY topic",
 };
 
-/* The UPDATE's parameters, in the order of its placeholders. */
-static const int upd_order[SP__COUNT] = {
-    SP_TIME_END,   SP_COUNT,      SP_TOTAL_BYTES, SP_NO_TIME, SP_MALFORMED,
-    SP_NEGATIVE,   SP_LATENCY_SUM, SP_MEAN,       SP_P95,     SP_P99,
-    SP_MAX,        SP_SKETCH,     SP_UPDATED_AT,  SP_TIME_BEGIN, SP_TOPIC,
-    SP_TIER,       SP_DATACENTER, SP_HOST,
-};
+/* The rows a flush found are locked (FOR UPDATE), so this upsert only ever
+ * updates; unlike UPDATE it rewrites many rows in one statement. */
+#define UPSERT_TAIL                                                            \
+    " ON DUPLICATE KEY UPDATE time_end = VALUES(time_end), "                   \
+    "count = VALUES(count), total_bytes = VALUES(total_bytes), "               \
+    "no_time_count = VALUES(no_time_count), "                                  \
+    "malformed_count = VALUES(malformed_count), "                              \
+    "negative_latency_count = VALUES(negative_latency_count), "                \
+    "latency_sum_ms = VALUES(latency_sum_ms), "                                \
+    "mean_latency = VALUES(mean_latency), "                                    \
+    "latency_p95 = VALUES(latency_p95), latency_p99 = VALUES(latency_p99), "   \
+    "max_latency = VALUES(max_latency), sketch = VALUES(sketch), "             \
+    "updated_at = VALUES(updated_at)"
+
+#define KEY_TERM                                                               \
+    "(time_begin = ? AND topic = ? AND tier = ? AND datacenter = ? AND "       \
+    "host = ?)"
 
 static const char *const schema_v1[] = {
     "CREATE TABLE IF NOT EXISTS audit_rows ("
@@ -157,12 +159,22 @@ typedef struct row_buf {
     MYSQL_BIND bind[SC__COUNT];
 } row_buf_t;
 
+/* Parameters of the largest multi-row statement. */
+#define MAX3(a, b, c)                                                          \
+    ((a) > (b) ? ((a) > (c) ? (a) : (c)) : ((b) > (c) ? (b) : (c)))
+#define PARAMS_MAX                                                             \
+    MAX3(STORE_CHUNK * 5, ROW_SHAPE_MAX * SP__COUNT, UUID_SHAPE_MAX * 2)
+
 typedef struct my_store {
     store_t base;
     MYSQL *db; /* NULL while disconnected */
     MYSQL_STMT *q[Q__COUNT];
+    char *sql[Q__COUNT]; /* built statements (NULL: fixed_sql) */
     store_url_t url;
     row_buf_t rb;
+    MYSQL_BIND pb[PARAMS_MAX]; /* parameters of one execution */
+    unsigned long plen[PARAMS_MAX];
+    int64_t piv[PARAMS_MAX];
 } my_store_t;
 
 static my_store_t *my(store_t *s)
@@ -251,12 +263,11 @@ static chp_err_t ensure(my_store_t *s, char *errstr, size_t errstr_size)
     mysql_options(s->db, MYSQL_OPT_WRITE_TIMEOUT, &io);
     mysql_options(s->db, MYSQL_OPT_RECONNECT, &off);
     mysql_options(s->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!mysql_real_connect(s->db, s->url.host, s->url.user,
-                            s->url.password[0] ? s->url.password : NULL,
-                            s->url.path[0] ? s->url.path : NULL,
-                            (unsigned)(s->url.port ? s->url.port
-                                                   : DEFAULT_PORT),
-                            NULL, 0)) {
+    if (!mysql_real_connect(
+            s->db, s->url.host, s->url.user,
+            s->url.password[0] ? s->url.password : NULL,
+            s->url.path[0] ? s->url.path : NULL,
+            (unsigned)(s->url.port ? s->url.port : DEFAULT_PORT), NULL, 0)) {
         chp_err_t err = fail_db(s, "connect", errstr, errstr_size);
 
         disconnect(s);
@@ -267,8 +278,8 @@ static chp_err_t ensure(my_store_t *s, char *errstr, size_t errstr_size)
 
 /* The prepared statement `which`, prepared on first use after a connect
  * (the tables must exist). */
-static chp_err_t stmt(my_store_t *s, int which, MYSQL_STMT **out,
-                      char *errstr, size_t errstr_size)
+static chp_err_t stmt(my_store_t *s, int which, MYSQL_STMT **out, char *errstr,
+                      size_t errstr_size)
 {
     chp_err_t err;
 
@@ -279,7 +290,9 @@ static chp_err_t stmt(my_store_t *s, int which, MYSQL_STMT **out,
 
         if (!st)
             return fail_db(s, "prepare", errstr, errstr_size);
-        if (mysql_stmt_prepare(st, sql_text[which], strlen(sql_text[which]))) {
+        const char *sql = s->sql[which] ? s->sql[which] : fixed_sql[which];
+
+        if (mysql_stmt_prepare(st, sql, strlen(sql))) {
             err = fail_stmt(s, st, "prepare", errstr, errstr_size);
             mysql_stmt_close(st);
             return err;
@@ -300,8 +313,7 @@ static chp_err_t execute(my_store_t *s, int which, MYSQL_BIND *params,
 
     if ((err = stmt(s, which, &st, errstr, errstr_size)))
         return err;
-    if ((params && mysql_stmt_bind_param(st, params)) ||
-        mysql_stmt_execute(st))
+    if ((params && mysql_stmt_bind_param(st, params)) || mysql_stmt_execute(st))
         return fail_stmt(s, st, what, errstr, errstr_size);
     if (out)
         *out = st;
@@ -384,13 +396,10 @@ static void bind_row_result(row_buf_t *rb)
     }
 }
 
-/* Fetches the next row of st into r (sketch as in read_row of the
- * driver contract); *got false at the end. */
-static chp_err_t fetch_row(my_store_t *s, MYSQL_STMT *st, store_row_t *r,
-                           bool *got, char *errstr, size_t errstr_size)
+/* Fetches the next result row of st into s->rb; *got false at the end. */
+static chp_err_t fetch(my_store_t *s, MYSQL_STMT *st, bool *got, char *errstr,
+                       size_t errstr_size)
 {
-    row_buf_t *rb = &s->rb;
-    chp_sketch_t *sk = r->sketch;
     int rc = mysql_stmt_fetch(st);
 
     *got = false;
@@ -399,11 +408,37 @@ static chp_err_t fetch_row(my_store_t *s, MYSQL_STMT *st, store_row_t *r,
     if (rc == 1)
         return fail_stmt(s, st, "fetch", errstr, errstr_size);
     if (rc == MYSQL_DATA_TRUNCATED) {
-        store_errf(errstr, errstr_size, "mysql: a stored row has a value "
-                                        "longer than this chaperone reads");
+        store_errf(errstr, errstr_size,
+                   "mysql: a stored row has a value "
+                   "longer than this chaperone reads");
         return CHP_ERR_DB;
     }
     *got = true;
+    return CHP_OK;
+}
+
+/* True if the fetched row has the key of k. */
+static bool rb_has_key(const row_buf_t *rb, const store_row_t *k)
+{
+    return rb->i[SC_TIME_BEGIN] == k->time_begin &&
+           rb->len[SC_TOPIC] == strlen(k->topic) &&
+           memcmp(rb->name[SC_TOPIC], k->topic, rb->len[SC_TOPIC]) == 0 &&
+           rb->len[SC_TIER] == strlen(k->tier) &&
+           memcmp(rb->name[SC_TIER], k->tier, rb->len[SC_TIER]) == 0 &&
+           rb->len[SC_DATACENTER] == strlen(k->datacenter) &&
+           memcmp(rb->name[SC_DATACENTER], k->datacenter,
+                  rb->len[SC_DATACENTER]) == 0 &&
+           rb->len[SC_HOST] == strlen(k->host) &&
+           memcmp(rb->name[SC_HOST], k->host, rb->len[SC_HOST]) == 0;
+}
+
+/* The fetched row into r; its sketch goes into r->sketch (preset) or
+ * r->sketch becomes NULL. */
+static chp_err_t rb_row(const row_buf_t *rb, store_row_t *r, char *errstr,
+                        size_t errstr_size)
+{
+    chp_sketch_t *sk = r->sketch;
+
     r->time_begin = rb->i[SC_TIME_BEGIN];
     r->time_end = rb->i[SC_TIME_END];
     store_name_copy(r->topic, rb->name[SC_TOPIC], rb->len[SC_TOPIC]);
@@ -470,26 +505,36 @@ static void my_rollback(store_t *s)
         disconnect(my(s));
 }
 
+/* The largest shape <= n. */
+static size_t shape_for(size_t n, const size_t *shapes, size_t n_shapes,
+                        size_t *index)
+{
+    size_t i = 0;
+
+    while (i + 1 < n_shapes && shapes[i] > n)
+        i++;
+    *index = i;
+    return shapes[i];
+}
+
 static chp_err_t my_put_uuids(store_t *s, const char *const *uuids, size_t n,
                               int64_t now_s, char *errstr, size_t errstr_size)
 {
-    MYSQL_BIND b[2 * UUID_CHUNK];
-    unsigned long len[UUID_CHUNK];
-    size_t i = 0;
+    my_store_t *m = my(s);
     chp_err_t err;
 
-    while (i < n) {
-        size_t k = n - i >= UUID_CHUNK ? UUID_CHUNK : 1;
+    for (size_t i = 0, k, shape; i < n; i += k) {
         MYSQL_STMT *st;
 
+        k = shape_for(n - i, uuid_shapes, N_UUID_SHAPES, &shape);
         for (size_t j = 0; j < k; j++) {
-            b_str(&b[2 * j], uuids[i + j], strlen(uuids[i + j]), &len[j]);
-            b_i64(&b[2 * j + 1], &now_s);
+            b_str(&m->pb[2 * j], uuids[i + j], strlen(uuids[i + j]),
+                  &m->plen[j]);
+            b_i64(&m->pb[2 * j + 1], &now_s);
         }
-        if ((err = stmt(my(s), k > 1 ? Q_INS_UUIDS : Q_INS_UUID, &st, errstr,
-                        errstr_size)))
+        if ((err = stmt(m, Q_INS_UUIDS + (int)shape, &st, errstr, errstr_size)))
             return err;
-        if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
+        if (mysql_stmt_bind_param(st, m->pb) || mysql_stmt_execute(st)) {
             if (mysql_stmt_errno(st) == ER_DUP_ENTRY) {
                 /* The server's message names the uuid. */
                 store_errf(errstr, errstr_size,
@@ -497,9 +542,8 @@ static chp_err_t my_put_uuids(store_t *s, const char *const *uuids, size_t n,
                            mysql_stmt_error(st));
                 return CHP_ERR_STATE;
             }
-            return fail_stmt(my(s), st, "insert uuids", errstr, errstr_size);
+            return fail_stmt(m, st, "insert uuids", errstr, errstr_size);
         }
-        i += k;
     }
     return CHP_OK;
 }
@@ -508,27 +552,100 @@ static chp_err_t my_get_rows(store_t *s, const store_row_t *keys, size_t n,
                              store_row_t *out, bool *found, char *errstr,
                              size_t errstr_size)
 {
-    MYSQL_BIND b[5];
-    unsigned long len[5];
+    my_store_t *m = my(s);
+    MYSQL_STMT *st;
     chp_err_t err;
+    bool got;
 
-    for (size_t i = 0; i < n; i++) {
-        const store_row_t *k = &keys[i];
-        MYSQL_STMT *st;
+    for (size_t j = 0; j < STORE_CHUNK; j++) {
+        const store_row_t *k = &keys[j < n ? j : n - 1];
+        MYSQL_BIND *b = &m->pb[5 * j];
+        unsigned long *len = &m->plen[5 * j];
 
         b_i64(&b[0], &k->time_begin);
         b_str(&b[1], k->topic, strlen(k->topic), &len[1]);
         b_str(&b[2], k->tier, strlen(k->tier), &len[2]);
         b_str(&b[3], k->datacenter, strlen(k->datacenter), &len[3]);
         b_str(&b[4], k->host, strlen(k->host), &len[4]);
-        if ((err = execute(my(s), Q_GET_ROW, b, "read row", &st, errstr,
-                           errstr_size)) ||
-            (err = buffer_rows(my(s), st, errstr, errstr_size)))
-            return err;
-        err = fetch_row(my(s), st, &out[i], &found[i], errstr, errstr_size);
-        if (my(s)->q[Q_GET_ROW])
-            mysql_stmt_free_result(st);
-        if (err)
+    }
+    if ((err = execute(m, Q_GET_ROWS, m->pb, "read rows", &st, errstr,
+                       errstr_size)) ||
+        (err = buffer_rows(m, st, errstr, errstr_size)))
+        return err;
+    while (!(err = fetch(m, st, &got, errstr, errstr_size)) && got) {
+        size_t i = 0;
+
+        while (i < n && (found[i] || !rb_has_key(&m->rb, &keys[i])))
+            i++;
+        if (i == n) {
+            store_errf(errstr, errstr_size, "mysql: unexpected row");
+            err = CHP_ERR_DB;
+            break;
+        }
+        found[i] = true;
+        if ((err = rb_row(&m->rb, &out[i], errstr, errstr_size)))
+            break;
+    }
+    if (m->q[Q_GET_ROWS])
+        mysql_stmt_free_result(st);
+    return err;
+}
+
+/* Binds row p as row j of a multi-row statement. */
+static void bind_put(my_store_t *m, size_t j, const store_put_t *p,
+                     int64_t now_s)
+{
+    const store_row_t *r = p->row;
+    MYSQL_BIND *b = &m->pb[SP__COUNT * j];
+    unsigned long *len = &m->plen[SP__COUNT * j];
+    int64_t *iv = &m->piv[SP__COUNT * j];
+
+    iv[SP_TIME_BEGIN] = r->time_begin;
+    iv[SP_TIME_END] = r->time_end;
+    iv[SP_COUNT] = (int64_t)r->count;
+    iv[SP_TOTAL_BYTES] = (int64_t)r->total_bytes;
+    iv[SP_NO_TIME] = (int64_t)r->no_time_count;
+    iv[SP_MALFORMED] = (int64_t)r->malformed_count;
+    iv[SP_NEGATIVE] = (int64_t)r->negative_latency_count;
+    iv[SP_UPDATED_AT] = now_s;
+    for (int c = 0; c < SP__COUNT; c++)
+        b_i64(&b[c], &iv[c]);
+    b_str(&b[SP_TOPIC], r->topic, strlen(r->topic), &len[SP_TOPIC]);
+    b_str(&b[SP_TIER], r->tier, strlen(r->tier), &len[SP_TIER]);
+    b_str(&b[SP_DATACENTER], r->datacenter, strlen(r->datacenter),
+          &len[SP_DATACENTER]);
+    b_str(&b[SP_HOST], r->host, strlen(r->host), &len[SP_HOST]);
+    b_dbl(&b[SP_LATENCY_SUM], &r->latency_sum_ms);
+    b_dbl(&b[SP_MEAN], &p->mean);
+    b_dbl(&b[SP_P95], &p->p95);
+    b_dbl(&b[SP_P99], &p->p99);
+    b_dbl(&b[SP_MAX], &p->max);
+    if (p->sketch_text)
+        b_str(&b[SP_SKETCH], p->sketch_text, p->sketch_len, &len[SP_SKETCH]);
+    else
+        b_null(&b[SP_SKETCH]);
+}
+
+/* Writes the puts with exists == upd, as few statements as the shapes
+ * allow. */
+static chp_err_t put_some(my_store_t *m, const store_put_t *puts, size_t n,
+                          bool upd, int64_t now_s, char *errstr,
+                          size_t errstr_size)
+{
+    const store_put_t *sel[STORE_CHUNK];
+    size_t n_sel = 0;
+    chp_err_t err;
+
+    for (size_t i = 0; i < n; i++)
+        if (puts[i].exists == upd)
+            sel[n_sel++] = &puts[i];
+    for (size_t i = 0, k, shape; i < n_sel; i += k) {
+        k = shape_for(n_sel - i, row_shapes, N_ROW_SHAPES, &shape);
+        for (size_t j = 0; j < k; j++)
+            bind_put(m, j, sel[i + j], now_s);
+        if ((err = execute(m, (upd ? Q_UPS_ROWS : Q_INS_ROWS) + (int)shape,
+                           m->pb, upd ? "update rows" : "insert rows", NULL,
+                           errstr, errstr_size)))
             return err;
     }
     return CHP_OK;
@@ -537,50 +654,10 @@ static chp_err_t my_get_rows(store_t *s, const store_row_t *keys, size_t n,
 static chp_err_t my_put_rows(store_t *s, const store_put_t *puts, size_t n,
                              int64_t now_s, char *errstr, size_t errstr_size)
 {
-    MYSQL_BIND b[SP__COUNT], u[SP__COUNT];
-    unsigned long len[SP__COUNT];
-    int64_t iv[SP__COUNT];
-    chp_err_t err;
+    chp_err_t err = put_some(my(s), puts, n, false, now_s, errstr, errstr_size);
 
-    for (size_t i = 0; i < n; i++) {
-        const store_put_t *p = &puts[i];
-        const store_row_t *r = p->row;
-
-        iv[SP_TIME_BEGIN] = r->time_begin;
-        iv[SP_TIME_END] = r->time_end;
-        iv[SP_COUNT] = (int64_t)r->count;
-        iv[SP_TOTAL_BYTES] = (int64_t)r->total_bytes;
-        iv[SP_NO_TIME] = (int64_t)r->no_time_count;
-        iv[SP_MALFORMED] = (int64_t)r->malformed_count;
-        iv[SP_NEGATIVE] = (int64_t)r->negative_latency_count;
-        iv[SP_UPDATED_AT] = now_s;
-        for (int c = 0; c < SP__COUNT; c++)
-            b_i64(&b[c], &iv[c]);
-        b_str(&b[SP_TOPIC], r->topic, strlen(r->topic), &len[SP_TOPIC]);
-        b_str(&b[SP_TIER], r->tier, strlen(r->tier), &len[SP_TIER]);
-        b_str(&b[SP_DATACENTER], r->datacenter, strlen(r->datacenter),
-              &len[SP_DATACENTER]);
-        b_str(&b[SP_HOST], r->host, strlen(r->host), &len[SP_HOST]);
-        b_dbl(&b[SP_LATENCY_SUM], &r->latency_sum_ms);
-        b_dbl(&b[SP_MEAN], &p->mean);
-        b_dbl(&b[SP_P95], &p->p95);
-        b_dbl(&b[SP_P99], &p->p99);
-        b_dbl(&b[SP_MAX], &p->max);
-        if (p->sketch_text)
-            b_str(&b[SP_SKETCH], p->sketch_text, p->sketch_len,
-                  &len[SP_SKETCH]);
-        else
-            b_null(&b[SP_SKETCH]);
-        if (p->exists)
-            for (int c = 0; c < SP__COUNT; c++)
-                u[c] = b[upd_order[c]];
-        if ((err = execute(my(s), p->exists ? Q_UPD_ROW : Q_INS_ROW,
-                           p->exists ? u : b,
-                           p->exists ? "update row" : "insert row", NULL,
-                           errstr, errstr_size)))
-            return err;
-    }
-    return CHP_OK;
+    return err ? err
+               : put_some(my(s), puts, n, true, now_s, errstr, errstr_size);
 }
 
 static chp_err_t my_put_offsets(store_t *s, const store_offset_t *o, size_t n,
@@ -594,8 +671,8 @@ static chp_err_t my_put_offsets(store_t *s, const store_offset_t *o, size_t n,
         b_str(&b[0], o[i].topic, strlen(o[i].topic), &len);
         b_i32(&b[1], &o[i].partition);
         b_i64(&b[2], &o[i].next_offset);
-        if ((err = execute(my(s), Q_PUT_OFFSET, b, "store offset", NULL,
-                           errstr, errstr_size)))
+        if ((err = execute(my(s), Q_PUT_OFFSET, b, "store offset", NULL, errstr,
+                           errstr_size)))
             return err;
     }
     return CHP_OK;
@@ -626,8 +703,7 @@ static chp_err_t my_scalar(store_t *s, const char *sql, int64_t *v,
     *is_null = true;
     if (err)
         return err;
-    if (mysql_query(my(s)->db, sql) ||
-        !(res = mysql_store_result(my(s)->db)))
+    if (mysql_query(my(s)->db, sql) || !(res = mysql_store_result(my(s)->db)))
         return fail_db(my(s), "migrate", errstr, errstr_size);
     if ((row = mysql_fetch_row(res)) && row[0]) {
         *v = strtoll(row[0], NULL, 10);
@@ -651,11 +727,56 @@ static const store_driver_t my_driver = {
 
 /* ------------------------------------------------------------ ops */
 
+/* head, then `rows` groups of `group` joined by `sep`, then tail. */
+static char *build(const char *head, size_t rows, const char *group,
+                   const char *sep, const char *tail)
+{
+    size_t n =
+        strlen(head) + rows * (strlen(group) + strlen(sep)) + strlen(tail) + 1;
+    char *sql = malloc(n), *p = sql;
+
+    if (!sql)
+        return NULL;
+    p += snprintf(p, n, "%s", head);
+    for (size_t i = 0; i < rows; i++)
+        p += snprintf(p, n - (size_t)(p - sql), "%s%s", i ? sep : "", group);
+    snprintf(p, n - (size_t)(p - sql), "%s", tail);
+    return sql;
+}
+
+/* Builds the multi-row statements (placeholders only: no values). */
+static bool build_sql(my_store_t *s)
+{
+    static const char put_group[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    static const char ins_head[] =
+        "INSERT INTO audit_rows (" STORE_PUT_COLUMNS ") VALUES ";
+
+    s->sql[Q_GET_ROWS] =
+        build("SELECT " STORE_ROW_COLUMNS " FROM audit_rows WHERE ",
+              STORE_CHUNK, KEY_TERM, " OR ", " FOR UPDATE");
+    for (size_t i = 0; i < N_ROW_SHAPES; i++) {
+        s->sql[Q_INS_ROWS + i] =
+            build(ins_head, row_shapes[i], put_group, ",", "");
+        s->sql[Q_UPS_ROWS + i] =
+            build(ins_head, row_shapes[i], put_group, ",", UPSERT_TAIL);
+    }
+    for (size_t i = 0; i < N_UUID_SHAPES; i++)
+        s->sql[Q_INS_UUIDS + i] =
+            build("INSERT INTO seen_uuids (uuid, seen_at) VALUES ",
+                  uuid_shapes[i], "(?,?)", ",", "");
+    for (size_t i = 0; i < Q__COUNT; i++)
+        if (!fixed_sql[i] && !s->sql[i])
+            return false;
+    return true;
+}
+
 static void my_close(store_t *s)
 {
     if (!s)
         return;
     disconnect(my(s));
+    for (int i = 0; i < Q__COUNT; i++)
+        free(my(s)->sql[i]);
     free(my(s)->rb.sketch);
     store_base_fini(s);
     free(s);
@@ -668,8 +789,9 @@ static chp_err_t my_open(const char *url, store_t **out, char *errstr,
     chp_err_t err;
 
     *out = NULL;
-    if (!s || !(s->rb.sketch = malloc(TEXT_SLOT))) {
-        free(s);
+    if (!s || !(s->rb.sketch = malloc(TEXT_SLOT)) || !build_sql(s)) {
+        if (s)
+            my_close(&s->base);
         store_errf(errstr, errstr_size, "mysql: out of memory");
         return CHP_ERR_NOMEM;
     }
@@ -729,8 +851,7 @@ static chp_err_t my_seen(store_t *s, const char *const *uuids, size_t n,
 
             b_str(&b[j], u, strlen(u), &len[j]);
         }
-        if ((err = execute(my(s), Q_SEEN, b, "seen", &st, errstr,
-                           errstr_size)))
+        if ((err = execute(my(s), Q_SEEN, b, "seen", &st, errstr, errstr_size)))
             return err;
         if (mysql_stmt_bind_result(st, &res) || mysql_stmt_store_result(st))
             return fail_stmt(my(s), st, "seen", errstr, errstr_size);
@@ -796,8 +917,8 @@ static chp_err_t my_retention(store_t *s, int64_t before_s,
                        errstr_size)))
         goto fail;
     b_i64(&b, &uuid_before_s);
-    if ((err = execute(my(s), Q_DEL_UUIDS, &b, "delete old uuids", NULL,
-                       errstr, errstr_size)) ||
+    if ((err = execute(my(s), Q_DEL_UUIDS, &b, "delete old uuids", NULL, errstr,
+                       errstr_size)) ||
         (err = my_commit(s, errstr, errstr_size)))
         goto fail;
     return CHP_OK;
@@ -836,8 +957,8 @@ static chp_err_t my_query(store_t *s, const char *topic, int64_t from_s,
 
         memset(&row, 0, sizeof(row));
         row.sketch = sk;
-        if ((err = fetch_row(my(s), st, &row, &got, errstr, errstr_size)) ||
-            !got)
+        if ((err = fetch(my(s), st, &got, errstr, errstr_size)) || !got ||
+            (err = rb_row(&my(s)->rb, &row, errstr, errstr_size)))
             break;
         cb(&row, opaque);
     }

@@ -23,11 +23,11 @@
 
 #include "collector/store_impl.h"
 
-#define CONNECT_TIMEOUT "5"
-#define DEFAULT_PORT 5432
+#define CONNECT_TIMEOUT           "5"
+#define DEFAULT_PORT              5432
 #define SQLSTATE_UNIQUE_VIOLATION "23505"
-#define MAX_CONN_PARAMS 24
-#define WHAT_UUIDS "insert uuids"
+#define MAX_CONN_PARAMS           24
+#define WHAT_UUIDS                "insert uuids"
 
 enum {
     Q_GET_ROWS,
@@ -322,10 +322,9 @@ static chp_err_t ensure(pg_store_t *s, char *errstr, size_t errstr_size)
     disconnect(s);
     /* Options from the URL (?sslmode=require...) go to libpq as they are. */
     for (;;) {
-        if ((err = store_url_param(&s->url, "db.url", &pos, names[n_user],
-                                   sizeof(names[0]), vals[n_user],
-                                   sizeof(vals[0]), &more, errstr,
-                                   errstr_size)))
+        if ((err = store_url_param(
+                 &s->url, "db.url", &pos, names[n_user], sizeof(names[0]),
+                 vals[n_user], sizeof(vals[0]), &more, errstr, errstr_size)))
             return err;
         if (!more)
             break;
@@ -367,8 +366,8 @@ static chp_err_t ensure(pg_store_t *s, char *errstr, size_t errstr_size)
         return CHP_ERR_NOMEM;
     }
     if (PQstatus(s->db) != CONNECTION_OK) {
-        err = fail_msg(s, "connect", PQerrorMessage(s->db), errstr,
-                       errstr_size);
+        err =
+            fail_msg(s, "connect", PQerrorMessage(s->db), errstr, errstr_size);
         disconnect(s);
         return err;
     }
@@ -440,8 +439,7 @@ static double get_dbl(const PGresult *res, int r, int c)
 
 static void get_name(const PGresult *res, int r, int c, char dst[CHP_NAME_MAX])
 {
-    store_name_copy(dst, PQgetvalue(res, r, c),
-                    (size_t)PQgetlength(res, r, c));
+    store_name_copy(dst, PQgetvalue(res, r, c), (size_t)PQgetlength(res, r, c));
 }
 
 /* Reads STORE_ROW_COLUMNS starting at column c0 of result row r. */
@@ -470,8 +468,8 @@ static chp_err_t read_row(const PGresult *res, int r, int c0, store_row_t *row,
         return CHP_OK;
     }
     return store_sketch_decode(sk, PQgetvalue(res, r, c0 + SC_SKETCH),
-                               (size_t)PQgetlength(res, r, c0 + SC_SKETCH),
-                               row, errstr, errstr_size);
+                               (size_t)PQgetlength(res, r, c0 + SC_SKETCH), row,
+                               errstr, errstr_size);
 }
 
 static chp_err_t oom(char *errstr, size_t errstr_size)
@@ -538,8 +536,8 @@ static chp_err_t pg_put_uuids(store_t *s, const char *const *uuids, size_t n,
     snprintf(now, sizeof(now), "%" PRId64, now_s);
     v[0] = a->p;
     v[1] = now;
-    return run(pg(s), Q_INS_UUIDS, 2, v, PGRES_COMMAND_OK, WHAT_UUIDS,
-               NULL, errstr, errstr_size);
+    return run(pg(s), Q_INS_UUIDS, 2, v, PGRES_COMMAND_OK, WHAT_UUIDS, NULL,
+               errstr, errstr_size);
 }
 
 static chp_err_t pg_get_rows(store_t *s, const store_row_t *keys, size_t n,
@@ -653,8 +651,7 @@ static chp_err_t put_some(pg_store_t *s, const store_put_t *puts, size_t n,
 static chp_err_t pg_put_rows(store_t *s, const store_put_t *puts, size_t n,
                              int64_t now_s, char *errstr, size_t errstr_size)
 {
-    chp_err_t err = put_some(pg(s), puts, n, false, now_s, errstr,
-                             errstr_size);
+    chp_err_t err = put_some(pg(s), puts, n, false, now_s, errstr, errstr_size);
 
     return err ? err
                : put_some(pg(s), puts, n, true, now_s, errstr, errstr_size);
@@ -843,8 +840,8 @@ static chp_err_t pg_retention(store_t *s, int64_t before_s,
     if ((err = pg_begin(s, errstr, errstr_size)))
         return err;
     snprintf(t, sizeof(t), "%" PRId64, before_s);
-    if ((err = run(pg(s), Q_DEL_ROWS, 1, v, PGRES_COMMAND_OK,
-                   "delete old rows", NULL, errstr, errstr_size)))
+    if ((err = run(pg(s), Q_DEL_ROWS, 1, v, PGRES_COMMAND_OK, "delete old rows",
+                   NULL, errstr, errstr_size)))
         goto fail;
     snprintf(t, sizeof(t), "%" PRId64, uuid_before_s);
     if ((err = run(pg(s), Q_DEL_UUIDS, 1, v, PGRES_COMMAND_OK,

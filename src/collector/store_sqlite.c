@@ -44,17 +44,17 @@ enum {
 static const char *const sql_text[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
-    [Q_GET_ROW] = "SELECT " STORE_ROW_COLUMNS " FROM audit_rows WHERE "
-                  KEY_WHERE,
+    [Q_GET_ROW] =
+        "SELECT " STORE_ROW_COLUMNS " FROM audit_rows WHERE " KEY_WHERE,
     [Q_INS_ROW] = "INSERT INTO audit_rows (" STORE_PUT_COLUMNS ") VALUES "
                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
                   "?14, ?15, ?16, ?17, ?18)",
-    [Q_UPD_ROW] = "UPDATE audit_rows SET time_end = ?2, count = ?7, "
-                  "total_bytes = ?8, no_time_count = ?9, malformed_count = ?10, "
-                  "negative_latency_count = ?11, latency_sum_ms = ?12, "
-                  "mean_latency = ?13, latency_p95 = ?14, latency_p99 = ?15, "
-                  "max_latency = ?16, sketch = ?17, updated_at = ?18 WHERE "
-                  KEY_WHERE,
+    [Q_UPD_ROW] =
+        "UPDATE audit_rows SET time_end = ?2, count = ?7, "
+        "total_bytes = ?8, no_time_count = ?9, malformed_count = ?10, "
+        "negative_latency_count = ?11, latency_sum_ms = ?12, "
+        "mean_latency = ?13, latency_p95 = ?14, latency_p99 = ?15, "
+        "max_latency = ?16, sketch = ?17, updated_at = ?18 WHERE " KEY_WHERE,
     [Q_INS_UUID] = "INSERT INTO seen_uuids (uuid, seen_at) VALUES (?1, ?2)",
     [Q_SEEN] = "SELECT 1 FROM seen_uuids WHERE uuid = ?1",
     [Q_PUT_OFFSET] = "INSERT INTO source_offsets (topic, part, next_offset) "
@@ -142,9 +142,8 @@ static chp_err_t sq_fail(sq_store_t *s, const char *what, char *errstr,
 static chp_err_t stmt(sq_store_t *s, int which, sqlite3_stmt **out,
                       char *errstr, size_t errstr_size)
 {
-    if (!s->q[which] &&
-        sqlite3_prepare_v2(s->db, sql_text[which], -1, &s->q[which], NULL) !=
-            SQLITE_OK)
+    if (!s->q[which] && sqlite3_prepare_v2(s->db, sql_text[which], -1,
+                                           &s->q[which], NULL) != SQLITE_OK)
         return sq_fail(s, "prepare", errstr, errstr_size);
     sqlite3_reset(s->q[which]);
     sqlite3_clear_bindings(s->q[which]);
@@ -164,8 +163,8 @@ static chp_err_t run(sq_store_t *s, sqlite3_stmt *st, const char *what,
     return CHP_OK;
 }
 
-static chp_err_t run_q(sq_store_t *s, int which, const char *what,
-                       char *errstr, size_t errstr_size)
+static chp_err_t run_q(sq_store_t *s, int which, const char *what, char *errstr,
+                       size_t errstr_size)
 {
     sqlite3_stmt *st;
     chp_err_t err = stmt(s, which, &st, errstr, errstr_size);
@@ -212,8 +211,7 @@ static chp_err_t read_row(sqlite3_stmt *st, store_row_t *r, char *errstr,
     r->total_bytes = (uint64_t)sqlite3_column_int64(st, SC_TOTAL_BYTES);
     r->no_time_count = (uint64_t)sqlite3_column_int64(st, SC_NO_TIME);
     r->malformed_count = (uint64_t)sqlite3_column_int64(st, SC_MALFORMED);
-    r->negative_latency_count =
-        (uint64_t)sqlite3_column_int64(st, SC_NEGATIVE);
+    r->negative_latency_count = (uint64_t)sqlite3_column_int64(st, SC_NEGATIVE);
     r->latency_sum_ms = sqlite3_column_double(st, SC_LATENCY_SUM);
     r->latency95 = sqlite3_column_double(st, SC_P95);
     r->latency99 = sqlite3_column_double(st, SC_P99);
@@ -222,10 +220,9 @@ static chp_err_t read_row(sqlite3_stmt *st, store_row_t *r, char *errstr,
         r->sketch = NULL;
         return CHP_OK;
     }
-    return store_sketch_decode(sk,
-                               (const char *)sqlite3_column_text(st, SC_SKETCH),
-                               (size_t)sqlite3_column_bytes(st, SC_SKETCH), r,
-                               errstr, errstr_size);
+    return store_sketch_decode(
+        sk, (const char *)sqlite3_column_text(st, SC_SKETCH),
+        (size_t)sqlite3_column_bytes(st, SC_SKETCH), r, errstr, errstr_size);
 }
 
 /* ------------------------------------------------------------ driver */
@@ -442,8 +439,8 @@ static chp_err_t sq_open(const char *url, store_t **out, char *errstr,
     /* journal_mode answers with a row; ":memory:" stays "memory". */
     if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) !=
             SQLITE_OK ||
-        sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
-                     NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) !=
+            SQLITE_OK) {
         sq_fail(s, "configure", errstr, errstr_size);
         goto fail;
     }

@@ -188,7 +188,7 @@ static void px_start(proxy_t *p, const char *host, int port)
 
 static void px_stop(proxy_t *p)
 {
-    px_command(p, PX_QUIT);
+    atomic_store(&p->cmd, PX_QUIT);
     pthread_join(p->th, NULL);
 }
 
@@ -254,18 +254,21 @@ static void sc_reconnect(void **state)
         assert_int_equal(err, CHP_ERR_DB);
         assert_true(++fails <= 1);
     }
+    /* The call that found the connection dead failed; this one made a
+     * new connection. */
+    assert_int_equal(fails, 1);
     k++;
 
     /* Server unreachable: prompt errors from every call. */
     px_command(&px, PX_DOWN);
     t0 = tu_now_ms();
-    assert_int_equal(sc_flush(&pc, &r, 1, up + k, 1, NULL, 0, errstr,
-                              sizeof(errstr)),
-                     CHP_ERR_DB);
+    assert_int_equal(
+        sc_flush(&pc, &r, 1, up + k, 1, NULL, 0, errstr, sizeof(errstr)),
+        CHP_ERR_DB);
     assert_true(errstr[0] != '\0');
-    assert_int_equal(sc_flush(&pc, &r, 1, up + k, 1, NULL, 0, errstr,
-                              sizeof(errstr)),
-                     CHP_ERR_DB);
+    assert_int_equal(
+        sc_flush(&pc, &r, 1, up + k, 1, NULL, 0, errstr, sizeof(errstr)),
+        CHP_ERR_DB);
     assert_int_equal(pc.ops->seen(pc.s, up, 1, &seen, errstr, sizeof(errstr)),
                      CHP_ERR_DB);
     assert_int_equal(pc.ops->offset(pc.s, "x", 0, &v, errstr, sizeof(errstr)),
@@ -370,8 +373,8 @@ static void test_redis_ttl(void **state)
 {
     char ids[2][CHP_UUID_MAX], key[128], host[256];
     const char *up[2];
-    dedup_redis_t *d = redis_new(redis_url, 3600), *d1 = redis_new(redis_url,
-                                                                     1);
+    dedup_redis_t *d = redis_new(redis_url, 3600),
+                  *d1 = redis_new(redis_url, 1);
     redisContext *rc;
     redisReply *r;
     char errstr[256];
@@ -413,16 +416,16 @@ static void test_redis_errors(void **state)
     int64_t t0 = tu_now_ms();
 
     (void)state;
-    assert_int_equal(dedup_redis_new("http://h", 60, &d, errstr,
-                                     sizeof(errstr)),
-                     CHP_ERR_INVALID_ARG);
+    assert_int_equal(
+        dedup_redis_new("http://h", 60, &d, errstr, sizeof(errstr)),
+        CHP_ERR_INVALID_ARG);
     assert_non_null(strstr(errstr, "redis.url"));
-    assert_int_equal(dedup_redis_new("redis://127.0.0.1:6379/x", 60, &d,
-                                     errstr, sizeof(errstr)),
-                     CHP_ERR_INVALID_ARG);
-    assert_int_equal(dedup_redis_new("redis://127.0.0.1:1", 60, &d, errstr,
+    assert_int_equal(dedup_redis_new("redis://127.0.0.1:6379/x", 60, &d, errstr,
                                      sizeof(errstr)),
-                     CHP_ERR_DB);
+                     CHP_ERR_INVALID_ARG);
+    assert_int_equal(
+        dedup_redis_new("redis://127.0.0.1:1", 60, &d, errstr, sizeof(errstr)),
+        CHP_ERR_DB);
     assert_non_null(strstr(errstr, "127.0.0.1:1"));
     assert_true(tu_now_ms() - t0 < 5000);
     assert_null(d);
@@ -451,6 +454,7 @@ static void test_redis_reconnect(void **state)
     px_command(&px, PX_DROP);
     while (dedup_redis_seen(d, up, 2, seen, errstr, sizeof(errstr)))
         assert_true(++fails <= 1);
+    assert_int_equal(fails, 1);
     assert_true(seen[0]);
     assert_false(seen[1]);
     px_command(&px, PX_DOWN);
@@ -516,9 +520,9 @@ int main(void)
     snprintf(squrl, sizeof(squrl), "sqlite://%s/store.db", dir);
     sq.url = squrl;
     rc += run_backend(&sq, false);
-    for (const char *const *f = (const char *const[]){"store.db",
-                                                      "store.db-wal",
-                                                      "store.db-shm", NULL};
+    for (const char *const *f =
+             (const char *const[]){"store.db", "store.db-wal", "store.db-shm",
+                                   NULL};
          *f; f++) {
         snprintf(path, sizeof(path), "%s/%s", dir, *f);
         unlink(path);

@@ -24,20 +24,19 @@ static void test_ops_for_url(void **state)
     (void)state;
     assert_ptr_equal(store_ops_for_url("sqlite://a.db", errstr, sizeof(errstr)),
                      &store_sqlite_ops);
-    assert_ptr_equal(store_ops_for_url("mysql://u:p@h:1/d", errstr,
-                                       sizeof(errstr)),
-                     &store_mysql_ops);
-    assert_ptr_equal(store_ops_for_url("postgresql://h/d", errstr,
-                                       sizeof(errstr)),
-                     &store_pgsql_ops);
-    assert_ptr_equal(store_ops_for_url("postgres://h/d", errstr,
-                                       sizeof(errstr)),
-                     &store_pgsql_ops);
-    assert_ptr_equal(store_ops_for_url("SQLite://a.db", errstr,
-                                       sizeof(errstr)),
+    assert_ptr_equal(
+        store_ops_for_url("mysql://u:p@h:1/d", errstr, sizeof(errstr)),
+        &store_mysql_ops);
+    assert_ptr_equal(
+        store_ops_for_url("postgresql://h/d", errstr, sizeof(errstr)),
+        &store_pgsql_ops);
+    assert_ptr_equal(
+        store_ops_for_url("postgres://h/d", errstr, sizeof(errstr)),
+        &store_pgsql_ops);
+    assert_ptr_equal(store_ops_for_url("SQLite://a.db", errstr, sizeof(errstr)),
                      &store_sqlite_ops);
-    assert_null(store_ops_for_url("oracle://u:secret@h/d", errstr,
-                                  sizeof(errstr)));
+    assert_null(
+        store_ops_for_url("oracle://u:secret@h/d", errstr, sizeof(errstr)));
     assert_non_null(strstr(errstr, "db.url"));
     assert_non_null(strstr(errstr, "oracle"));
     assert_null(strstr(errstr, "secret"));
@@ -82,15 +81,15 @@ static void test_url_parse(void **state)
                      CHP_OK);
     assert_false(more);
 
-    assert_int_equal(store_url_parse("postgresql://[::1]:5433/db", "db.url",
-                                     &u, errstr, sizeof(errstr)),
+    assert_int_equal(store_url_parse("postgresql://[::1]:5433/db", "db.url", &u,
+                                     errstr, sizeof(errstr)),
                      CHP_OK);
     assert_string_equal(u.host, "::1");
     assert_int_equal(u.port, 5433);
     assert_string_equal(u.user, "");
-    assert_int_equal(store_url_parse("redis://h", "redis.url", &u, errstr,
-                                     sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        store_url_parse("redis://h", "redis.url", &u, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_string_equal(u.host, "h");
     assert_int_equal(u.port, 0);
     assert_string_equal(u.path, "");
@@ -106,18 +105,18 @@ static void test_url_parse(void **state)
                                      errstr, sizeof(errstr)),
                      CHP_OK);
     assert_string_equal(u.path, "chaperone.db");
-    assert_int_equal(store_url_parse("sqlite:///var/lib/c%20d.db", "db.url",
-                                     &u, errstr, sizeof(errstr)),
+    assert_int_equal(store_url_parse("sqlite:///var/lib/c%20d.db", "db.url", &u,
+                                     errstr, sizeof(errstr)),
                      CHP_OK);
     assert_string_equal(u.path, "/var/lib/c%20d.db");
 
     /* Errors name the key and never show the password. */
-    assert_int_equal(store_url_parse("sqlite://", "db.url", &u, errstr,
-                                     sizeof(errstr)),
-                     CHP_ERR_PARSE);
+    assert_int_equal(
+        store_url_parse("sqlite://", "db.url", &u, errstr, sizeof(errstr)),
+        CHP_ERR_PARSE);
     assert_non_null(strstr(errstr, "db.url"));
-    assert_int_equal(store_url_parse("mysql://u:secret@h:99999/d", "db.url",
-                                     &u, errstr, sizeof(errstr)),
+    assert_int_equal(store_url_parse("mysql://u:secret@h:99999/d", "db.url", &u,
+                                     errstr, sizeof(errstr)),
                      CHP_ERR_PARSE);
     assert_non_null(strstr(errstr, "port"));
     assert_null(strstr(errstr, "secret"));
@@ -136,12 +135,12 @@ static void test_url_parse(void **state)
     assert_int_equal(store_url_parse("mysql://h/d%00x", "db.url", &u, errstr,
                                      sizeof(errstr)),
                      CHP_ERR_PARSE);
-    assert_int_equal(store_url_parse("mysql://h/d%4", "db.url", &u, errstr,
-                                     sizeof(errstr)),
-                     CHP_ERR_PARSE);
-    assert_int_equal(store_url_parse("nothing", "redis.url", &u, errstr,
-                                     sizeof(errstr)),
-                     CHP_ERR_PARSE);
+    assert_int_equal(
+        store_url_parse("mysql://h/d%4", "db.url", &u, errstr, sizeof(errstr)),
+        CHP_ERR_PARSE);
+    assert_int_equal(
+        store_url_parse("nothing", "redis.url", &u, errstr, sizeof(errstr)),
+        CHP_ERR_PARSE);
     assert_non_null(strstr(errstr, "redis.url"));
 }
 
@@ -153,8 +152,8 @@ static void test_bad_server_urls(void **state)
     char errstr[256];
 
     (void)state;
-    assert_int_equal(store_mysql_ops.open("mysql://u:p@127.0.0.1:1", &s,
-                                          errstr, sizeof(errstr)),
+    assert_int_equal(store_mysql_ops.open("mysql://u:p@127.0.0.1:1", &s, errstr,
+                                          sizeof(errstr)),
                      CHP_ERR_INVALID_ARG);
     assert_non_null(strstr(errstr, "db.url"));
     assert_int_equal(store_mysql_ops.open("mysql://u:p@127.0.0.1:1/d?x=1", &s,
@@ -302,8 +301,7 @@ static void test_newer_schema(void **state)
     assert_int_equal(store_open(dburl, NULL, &s, errstr, sizeof(errstr)),
                      CHP_OK);
     store_sqlite_ops.close(s);
-    assert_int_equal(sqlite3_open(dburl + strlen("sqlite://"), &db),
-                     SQLITE_OK);
+    assert_int_equal(sqlite3_open(dburl + strlen("sqlite://"), &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 99",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -324,9 +322,9 @@ static void test_relative_path(void **state)
     (void)state;
     assert_non_null(getcwd(cwd, sizeof(cwd)));
     assert_int_equal(chdir(dir), 0);
-    assert_int_equal(store_open("sqlite://relative.db", NULL, &s, errstr,
-                                sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        store_open("sqlite://relative.db", NULL, &s, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(chdir(cwd), 0);
     store_sqlite_ops.close(s);
     snprintf(path, sizeof(path), "%s/relative.db", dir);
@@ -361,8 +359,9 @@ static void test_two_writers(void **state)
 static void remove_dir(void)
 {
     static const char *const files[] = {
-        "store.db", "store.db-wal", "store.db-shm", "newer.db", "newer.db-wal",
-        "newer.db-shm", "relative.db", "relative.db-wal", "relative.db-shm",
+        "store.db",    "store.db-wal",    "store.db-shm",
+        "newer.db",    "newer.db-wal",    "newer.db-shm",
+        "relative.db", "relative.db-wal", "relative.db-shm",
     };
     char path[160];
 
