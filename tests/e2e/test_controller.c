@@ -54,6 +54,7 @@ static struct {
     char logdir[256];
     int ctl_port, worker_port;
     child_t ctl, worker;
+    ar_result_t ar; /* large: not on the stack, not leaked by a failure */
 } g;
 
 /* ------------------------------------------------------------ children */
@@ -330,10 +331,9 @@ static void sums(const ar_result_t *r, const char *topic, uint64_t *count,
 static void wait_counts(const char *topic, uint64_t want, int timeout_ms)
 {
     int64_t deadline = tu_now_ms() + timeout_ms;
-    ar_result_t *r = malloc(sizeof(*r));
+    ar_result_t *r = &g.ar;
     uint64_t count = 0, malformed = 0;
 
-    assert_non_null(r);
     for (;;) {
         if (ar_read(g.brokers, g.audit, r, 30000) == 0) {
             sums(r, topic, &count, &malformed);
@@ -346,6 +346,8 @@ static void wait_counts(const char *topic, uint64_t want, int timeout_ms)
             if (count == want)
                 break;
         }
+        if (child_exited(&g.worker))
+            FAIL("the worker exited with %d", g.worker.status);
         if (tu_now_ms() > deadline)
             FAIL("%s: counted %llu of %llu within %d ms (%s)", topic,
                  (unsigned long long)count, (unsigned long long)want,
@@ -355,20 +357,17 @@ static void wait_counts(const char *topic, uint64_t want, int timeout_ms)
     if (malformed != want)
         FAIL("%s: malformedCount %llu, want %llu", topic,
              (unsigned long long)malformed, (unsigned long long)want);
-    free(r);
 }
 
 /* Counts of topic now (no waiting). */
 static uint64_t count_now(const char *topic)
 {
-    ar_result_t *r = malloc(sizeof(*r));
+    ar_result_t *r = &g.ar;
     uint64_t count, malformed;
 
-    assert_non_null(r);
     if (ar_read(g.brokers, g.audit, r, 30000) != 0)
         FAIL("cannot read %s: %s", g.audit, r->first_error);
     sums(r, topic, &count, &malformed);
-    free(r);
     return count;
 }
 
