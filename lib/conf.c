@@ -204,17 +204,21 @@ static const chp_conf_prop_t props[] = {
 
     /* ---------------------------------------------------------- report */
     {"report.lateness.s", INT(0, 604800), .group = G_REPORT,
-     .scope = S_REPORT, .defval = "1800",
+     .scope = S_REPORT | S_COLL, .defval = "1800",
      .desc = "A bucket is closed, and checked, once it ended this many "
              "seconds ago."},
     {"report.reference.tier", STR(.flags = 0), .group = G_REPORT,
-     .scope = S_REPORT, .defval = "",
-     .desc = "Tier that the other tiers' loss is measured against. Empty: "
-             "the tier with the most messages in the bucket."},
+     .scope = S_REPORT | S_COLL, .defval = "",
+     .desc = "Tier that the other tiers' loss is measured against "
+             "(`chaperone report`, `check`, the query API and the "
+             "dashboard). Empty: per topic, the tier with the largest total "
+             "count over the range looked at."},
     {"report.max.loss.percent", DBL(0.0, 100.0), .group = G_REPORT,
-     .scope = S_REPORT, .defval = "0.01",
+     .scope = S_REPORT | S_COLL, .defval = "0.01",
      .desc = "`chaperone check` fails when a closed bucket of some tier "
-             "lost more than this percentage against the reference tier."},
+             "lost more than this percentage against the reference tier "
+             "(its default for `--max-loss`); the query API and the "
+             "dashboard mark such buckets as lossy."},
 };
 
 #define N_PROPS (sizeof(props) / sizeof(props[0]))

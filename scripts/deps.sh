@@ -10,7 +10,7 @@ PKGS=(
   clang libclang-rt-14-dev libfuzzer-14-dev
   default-jre-headless maven
   mariadb-server mariadb-client postgresql redis-server
-  kcat uuid-runtime procps
+  kcat uuid-runtime procps chromium
 )
 
 missing=()

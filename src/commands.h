@@ -13,5 +13,7 @@ cmd_fn_t cmd_worker;
 cmd_fn_t cmd_demo;
 cmd_fn_t cmd_collector;
 cmd_fn_t cmd_controller;
+cmd_fn_t cmd_report;
+cmd_fn_t cmd_check;
 
 #endif

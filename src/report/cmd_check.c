@@ -1,0 +1,195 @@
+/* cmd_check.c - `chaperone check`: alerting for cron and CI (SPEC §9,
+ * docs/report.md).  Exit 0 when no final bucket of the checked topics has
+ * a tier below 1 - max-loss of its reference (nor unexpected data), 2 when
+ * one has (one line per offending bucket and tier), 1 on an error. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "conf.h"
+#include "report/cli.h"
+#include "report/report.h"
+
+static const char usage_text[] =
+    "usage: chaperone check [--max-loss P] [--lateness DURATION]\n"
+    "                       [--topic TOPIC] [--reference TIER]\n"
+    "                       [--from TIME] [--to TIME] [-c FILE] "
+    "[-X db.url=URL ...]\n"
+    "\n"
+    "  --max-loss P      largest allowed loss: 0.01% or a fraction (0.0001);\n"
+    "                    default report.max.loss.percent\n"
+    "  --lateness D      a bucket is final once it ended D ago (90s, 30m,\n"
+    "                    1h); default report.lateness.s\n"
+    "  --topic TOPIC     check one topic (default: every stored topic)\n"
+    "  --reference TIER  default report.reference.tier, else the tier with\n"
+    "                    the largest total over the range\n"
+    "  --from, --to      range of bucket starts (default the last 24 hours)\n"
+    "\n"
+    "Exit status: 0 no violation, 2 violations (listed on stdout), 1 error.\n";
+
+typedef struct check_args {
+    const char *max_loss, *lateness, *topic, *reference, *from, *to;
+} check_args_t;
+
+static int fail(const char *msg)
+{
+    fprintf(stderr, "chaperone check: %s\n", msg);
+    return 1;
+}
+
+static void print_violation(const rep_grid_t *g, size_t b, size_t t,
+                            const rep_cmp_t *c, void *opaque)
+{
+    char when[REP_TIME_MAX];
+    (void)opaque;
+
+    rep_format_time(g->begin[b], when);
+    printf("%s topic=%s bucket=%s tier=%s count=%" PRIu64
+           " reference=%s reference_count=%" PRIu64 " loss=%" PRId64,
+           c->unexpected ? "UNEXPECTED" : "LOSS", g->topic, when, g->tiers[t],
+           c->count, g->tiers[g->ref], c->ref_count, c->loss);
+    if (!c->unexpected)
+        printf(" loss_percent=%.4f",
+               100.0 * (double)c->loss / (double)c->ref_count);
+    printf("\n");
+}
+
+/* Checks one topic; 0, or -1 with err filled. */
+static int check_topic(const store_ops_t *ops, store_t *s, const char *topic,
+                       const char *reference, int64_t from, int64_t to,
+                       double max_loss, int64_t lateness, int64_t now,
+                       rep_check_stats_t *st, char *err, size_t err_size)
+{
+    rep_grid_t g;
+    int rc = -1;
+
+    if (rep_load(ops, s, topic, from, to, reference, &g, err, err_size) !=
+        CHP_OK)
+        goto out;
+    rep_check_grid(&g, max_loss, lateness, now, print_violation, NULL, st);
+    rc = 0;
+out:
+    rep_grid_free(&g);
+    return rc;
+}
+
+/* The thresholds and the range: from the arguments, else conf. */
+static int parse_args(const chp_conf_t *conf, check_args_t *a, double *max_loss,
+                      int64_t *lateness, int64_t now, int64_t *from,
+                      int64_t *to, char *err, size_t err_size)
+{
+    char why[512];
+
+    *max_loss = chp_conf_get_double(conf, "report.max.loss.percent") / 100;
+    *lateness = chp_conf_get_int(conf, "report.lateness.s");
+    if (a->max_loss &&
+        rep_parse_loss(a->max_loss, max_loss, why, sizeof(why))) {
+        snprintf(err, err_size, "--max-loss: %s", why);
+        return -1;
+    }
+    if (a->lateness &&
+        rep_parse_duration(a->lateness, lateness, why, sizeof(why))) {
+        snprintf(err, err_size, "--lateness: %s", why);
+        return -1;
+    }
+    if (a->topic && !chp_conf_topic_name_ok(a->topic, strlen(a->topic))) {
+        snprintf(err, err_size,
+                 "--topic: \"%.64s\" is not a legal Kafka topic name",
+                 a->topic);
+        return -1;
+    }
+    if (!a->reference)
+        a->reference = chp_conf_get_str(conf, "report.reference.tier");
+    if (*a->reference && !rep_tier_name_ok(a->reference)) {
+        snprintf(err, err_size,
+                 "--reference: not a tier name (empty, too "
+                 "long or control characters)");
+        return -1;
+    }
+    if (rep_parse_range(a->from, a->to, "--from", "--to", now, from, to, err,
+                        err_size) != CHP_OK)
+        return -1;
+    return 0;
+}
+
+int cmd_check(chp_conf_t *conf, int argc, char **argv)
+{
+    check_args_t a = {0};
+    const rep_opt_t opts[] = {
+        {"--max-loss", &a.max_loss, NULL}, {"--lateness", &a.lateness, NULL},
+        {"--topic", &a.topic, NULL},       {"--reference", &a.reference, NULL},
+        {"--from", &a.from, NULL},         {"--to", &a.to, NULL},
+    };
+    char err[1024], late[32], when[REP_TIME_MAX];
+    const store_ops_t *ops = NULL;
+    store_t *s = NULL;
+    char **topics = NULL;
+    size_t n_topics = 0;
+    rep_check_stats_t st = {0};
+    int64_t now = (int64_t)time(NULL), lateness, from, to;
+    double max_loss;
+    int rc = 1, r;
+
+    if ((r = rep_cli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]),
+                           err, sizeof(err))) != 0) {
+        if (r > 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        fprintf(stderr, "chaperone check: %s\n\n%s", err, usage_text);
+        return 1;
+    }
+    if (parse_args(conf, &a, &max_loss, &lateness, now, &from, &to, err,
+                   sizeof(err)) != 0)
+        return fail(err);
+
+    if (rep_cli_open(conf, &ops, &s, err, sizeof(err)) != CHP_OK ||
+        rep_topics(ops, s, &topics, &n_topics, err, sizeof(err)) != CHP_OK)
+        goto out;
+    if (a.topic) {
+        bool known = false;
+        for (size_t i = 0; i < n_topics; i++)
+            known |= !strcmp(topics[i], a.topic);
+        if (!known) {
+            snprintf(err, sizeof(err),
+                     "--topic: no audit data is stored for topic %s", a.topic);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n_topics; i++)
+        if ((!a.topic || !strcmp(topics[i], a.topic)) &&
+            check_topic(ops, s, topics[i], a.reference, from, to, max_loss,
+                        lateness, now, &st, err, sizeof(err)) != 0)
+            goto out;
+
+    rep_format_duration(lateness, late, sizeof(late));
+    rc = rep_check_exit_status(&st);
+    if (rc != 0) {
+        printf("FAIL: %zu violation(s) in %zu of %zu final bucket(s) "
+               "(max loss %g%%, lateness %s)\n",
+               st.violations, st.bad_buckets, st.final_buckets, max_loss * 100,
+               late);
+    } else {
+        printf("OK: %zu final bucket(s) of %zu topic(s) checked, no tier "
+               "lost more than %g%% (lateness %s)",
+               st.final_buckets, a.topic ? (size_t)1 : n_topics, max_loss * 100,
+               late);
+        if (st.have_worst) {
+            rep_format_time(st.worst_begin, when);
+            printf("; lowest completeness %.6f: topic=%s bucket=%s tier=%s",
+                   st.worst.ratio, st.worst_topic, when, st.worst_tier);
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+out:
+    if (rc == 1)
+        fail(err);
+    rep_topics_free(topics);
+    if (s)
+        ops->close(s);
+    return rc;
+}

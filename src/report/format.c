@@ -1,0 +1,395 @@
+/* format.c - see format.h. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/buf.h"
+#include "report/format.h"
+
+chp_err_t rep_format_parse(const char *s, rep_format_t *out, char *errstr,
+                           size_t errstr_size)
+{
+    if (!strcmp(s, "table"))
+        *out = REP_FMT_TABLE;
+    else if (!strcmp(s, "json"))
+        *out = REP_FMT_JSON;
+    else if (!strcmp(s, "csv"))
+        *out = REP_FMT_CSV;
+    else {
+        snprintf(errstr, errstr_size,
+                 "unknown format \"%.64s\" (expected table, json or csv)", s);
+        return CHP_ERR_PARSE;
+    }
+    return CHP_OK;
+}
+
+/* ------------------------------------------------------------ table */
+
+/* The cells of a table as strings, to size the columns before writing. */
+typedef struct table {
+    size_t rows, cols;
+    char (*cell)[48]; /* [row * cols + col]; tier names are cut to 47 */
+    bool *left;       /* per column: left-aligned */
+} table_t;
+
+static char *tcell(table_t *t, size_t r, size_t c)
+{
+    return t->cell[r * t->cols + c];
+}
+
+static void ratio_text(const rep_cmp_t *c, char *buf, size_t size)
+{
+    if (c->unexpected)
+        snprintf(buf, size, "unexpected");
+    else
+        snprintf(buf, size, "%.6f", c->ratio);
+}
+
+static void fill_table(const rep_grid_t *g, bool latency, table_t *t)
+{
+    size_t c = 0;
+
+    snprintf(tcell(t, 0, c), 48, "bucket");
+    t->left[c++] = true;
+    for (size_t k = 0; k < g->n_tiers; k++)
+        snprintf(tcell(t, 0, c++), 48, "%s", g->tiers[k]);
+    for (size_t k = 0; k < g->n_tiers; k++) {
+        if (k == g->ref)
+            continue;
+        snprintf(tcell(t, 0, c++), 48, "loss:%s", g->tiers[k]);
+        snprintf(tcell(t, 0, c++), 48, "compl:%s", g->tiers[k]);
+    }
+    for (size_t k = 0; latency && k < g->n_tiers; k++) {
+        snprintf(tcell(t, 0, c++), 48, "p95:%s", g->tiers[k]);
+        snprintf(tcell(t, 0, c++), 48, "p99:%s", g->tiers[k]);
+    }
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        size_t r = b + 1;
+        c = 0;
+        rep_format_time(g->begin[b], tcell(t, r, c++));
+        for (size_t k = 0; k < g->n_tiers; k++)
+            snprintf(tcell(t, r, c++), 48, "%" PRIu64,
+                     rep_cell(g, b, k)->row.count);
+        for (size_t k = 0; k < g->n_tiers; k++) {
+            rep_cmp_t cmp;
+            if (k == g->ref)
+                continue;
+            cmp = rep_grid_compare(g, b, k);
+            snprintf(tcell(t, r, c++), 48, "%" PRId64, cmp.loss);
+            ratio_text(&cmp, tcell(t, r, c++), 48);
+        }
+        for (size_t k = 0; latency && k < g->n_tiers; k++) {
+            const rep_cell_t *x = rep_cell(g, b, k);
+            if (x->present) {
+                snprintf(tcell(t, r, c++), 48, "%.1f", x->st.p95);
+                snprintf(tcell(t, r, c++), 48, "%.1f", x->st.p99);
+            } else {
+                snprintf(tcell(t, r, c++), 48, "-");
+                snprintf(tcell(t, r, c++), 48, "-");
+            }
+        }
+    }
+}
+
+static void title_line(const rep_grid_t *g, rep_buf_t *out)
+{
+    char a[REP_TIME_MAX], b[REP_TIME_MAX];
+
+    rep_format_time(g->from, a);
+    rep_format_time(g->to, b);
+    rep_buf_printf(out, "topic %s, %s to %s, %zu bucket(s)", g->topic, a, b,
+                   g->n_buckets);
+    if (g->n_tiers)
+        rep_buf_printf(out, ", reference tier %s (%s)", g->tiers[g->ref],
+                       g->ref_missing ? "given, no rows in range"
+                       : g->ref_rule == REP_REF_GIVEN ? "given"
+                                                      : "largest total");
+    rep_buf_puts(out, "\n");
+}
+
+char *rep_format_table(const rep_grid_t *g, bool latency)
+{
+    rep_buf_t out = {0};
+    table_t t = {0};
+    size_t *width = NULL;
+
+    title_line(g, &out);
+    if (g->n_buckets == 0) {
+        rep_buf_puts(&out, "no rows\n");
+        return rep_buf_take(&out);
+    }
+    t.rows = g->n_buckets + 1;
+    t.cols =
+        1 + g->n_tiers + 2 * (g->n_tiers - 1) + (latency ? 2 * g->n_tiers : 0);
+    t.cell = calloc(t.rows * t.cols, sizeof(*t.cell));
+    t.left = calloc(t.cols, sizeof(*t.left));
+    width = calloc(t.cols, sizeof(*width));
+    if (!t.cell || !t.left || !width) {
+        out.failed = true;
+        goto out;
+    }
+    fill_table(g, latency, &t);
+    for (size_t r = 0; r < t.rows; r++)
+        for (size_t c = 0; c < t.cols; c++)
+            if (strlen(tcell(&t, r, c)) > width[c])
+                width[c] = strlen(tcell(&t, r, c));
+    for (size_t r = 0; r < t.rows; r++) {
+        for (size_t c = 0; c < t.cols; c++) {
+            const char *s = tcell(&t, r, c);
+            size_t pad = width[c] - strlen(s);
+            if (c > 0)
+                rep_buf_puts(&out, "  ");
+            if (!t.left[c])
+                rep_buf_pad(&out, ' ', pad);
+            rep_buf_puts(&out, s);
+            if (t.left[c] && c + 1 < t.cols)
+                rep_buf_pad(&out, ' ', pad);
+        }
+        rep_buf_puts(&out, "\n");
+    }
+out:
+    free(t.cell);
+    free(t.left);
+    free(width);
+    return rep_buf_take(&out);
+}
+
+/* ------------------------------------------------------------ CSV */
+
+static void csv_header(rep_buf_t *out, const char *tier, const char *what)
+{
+    char name[CHP_NAME_MAX + 32];
+
+    snprintf(name, sizeof(name), "%s.%s", tier, what);
+    rep_buf_puts(out, ",");
+    rep_buf_csv(out, name);
+}
+
+char *rep_format_csv(const rep_grid_t *g)
+{
+    static const char *const cols[] = {"count",      "loss",   "completeness",
+                                       "unexpected", "p95_ms", "p99_ms"};
+    rep_buf_t out = {0};
+
+    rep_buf_puts(&out, "bucket,begin,end");
+    for (size_t k = 0; k < g->n_tiers; k++)
+        for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+            csv_header(&out, g->tiers[k], cols[i]);
+    rep_buf_puts(&out, "\n");
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        char when[REP_TIME_MAX];
+        rep_format_time(g->begin[b], when);
+        rep_buf_printf(&out, "%s,%" PRId64 ",%" PRId64, when, g->begin[b],
+                       g->end[b]);
+        for (size_t k = 0; k < g->n_tiers; k++) {
+            const rep_cell_t *x = rep_cell(g, b, k);
+            rep_cmp_t c = rep_grid_compare(g, b, k);
+            rep_buf_printf(&out, ",%" PRIu64 ",%" PRId64 ",", c.count, c.loss);
+            if (!c.unexpected)
+                rep_buf_printf(&out, "%.6f", c.ratio);
+            rep_buf_printf(&out, ",%d,", c.unexpected ? 1 : 0);
+            if (x->present)
+                rep_buf_printf(&out, "%.3f,%.3f", x->st.p95, x->st.p99);
+            else
+                rep_buf_puts(&out, ",");
+        }
+        rep_buf_puts(&out, "\n");
+    }
+    return rep_buf_take(&out);
+}
+
+/* ------------------------------------------------------------ JSON */
+
+/* Latencies rounded to the microsecond: the sketch is 1% accurate, more
+ * digits are noise. */
+static json_t *ms_json(double v)
+{
+    return isfinite(v) ? json_real(round(v * 1000) / 1000) : json_null();
+}
+
+/* Sets key of obj to v; false (v released) when v or the set failed. */
+static bool put(json_t *obj, const char *key, json_t *v)
+{
+    return v && json_object_set_new(obj, key, v) == 0;
+}
+
+static bool put_range(json_t *doc, const rep_grid_t *g)
+{
+    char a[REP_TIME_MAX], b[REP_TIME_MAX];
+    json_t *tiers = json_array();
+
+    rep_format_time(g->from, a);
+    rep_format_time(g->to, b);
+    if (!put(doc, "topic", json_string(g->topic)) ||
+        !put(doc, "from", json_integer(g->from)) ||
+        !put(doc, "to", json_integer(g->to)) ||
+        !put(doc, "fromTime", json_string(a)) ||
+        !put(doc, "toTime", json_string(b)) || !put(doc, "tiers", tiers))
+        return false;
+    for (size_t k = 0; k < g->n_tiers; k++)
+        if (json_array_append_new(tiers, json_string(g->tiers[k])) != 0)
+            return false;
+    return true;
+}
+
+/* {"begin", "end", "time"} of bucket b; the caller adds the rest. */
+static json_t *bucket_json(const rep_grid_t *g, size_t b)
+{
+    char when[REP_TIME_MAX];
+    json_t *o = json_object();
+
+    rep_format_time(g->begin[b], when);
+    if (!o || !put(o, "begin", json_integer(g->begin[b])) ||
+        !put(o, "end", json_integer(g->end[b])) ||
+        !put(o, "time", json_string(when))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *cmp_json(const rep_grid_t *g, size_t b, size_t k)
+{
+    const rep_cell_t *x = rep_cell(g, b, k);
+    rep_cmp_t c = rep_grid_compare(g, b, k);
+    json_t *o = json_object();
+
+    if (!o || !put(o, "count", json_integer((json_int_t)c.count)) ||
+        !put(o, "loss", json_integer(c.loss)) ||
+        !put(o, "completeness",
+             c.unexpected ? json_null() : json_real(c.ratio)) ||
+        !put(o, "unexpected", json_boolean(c.unexpected)) ||
+        !put(o, "p95Ms", x->present ? ms_json(x->st.p95) : json_null()) ||
+        !put(o, "p99Ms", x->present ? ms_json(x->st.p99) : json_null())) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *rep_grid_json(const rep_grid_t *g)
+{
+    json_t *doc = json_object(), *buckets = json_array();
+
+    if (!doc || !put_range(doc, g))
+        goto fail;
+    if (g->n_tiers &&
+        (!put(doc, "reference", json_string(g->tiers[g->ref])) ||
+         !put(doc, "referenceRule",
+              json_string(g->ref_rule == REP_REF_GIVEN ? "given"
+                                                       : "largest-total"))))
+        goto fail;
+    if (g->ref_missing &&
+        !put(doc, "warning",
+             json_sprintf("reference tier %s has no rows in this range",
+                          g->tiers[g->ref])))
+        goto fail;
+    if (!put(doc, "buckets", buckets))
+        goto fail;
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        json_t *tiers = json_object(), *bj = bucket_json(g, b);
+        rep_cmp_t worst;
+        long w;
+        if (!bj || json_array_append_new(buckets, bj) != 0) {
+            json_decref(tiers);
+            goto fail;
+        }
+        w = rep_bucket_worst(g, b, &worst);
+        if (!put(bj, "referenceCount",
+                 json_integer((json_int_t)rep_cell(g, b, g->ref)->row.count)) ||
+            !put(bj, "worstCompleteness",
+                 w < 0              ? json_real(1.0)
+                 : worst.unexpected ? json_null()
+                                    : json_real(worst.ratio)) ||
+            !put(bj, "unexpected", json_boolean(w >= 0 && worst.unexpected)) ||
+            !put(bj, "tiers", tiers))
+            goto fail;
+        for (size_t k = 0; k < g->n_tiers; k++)
+            if (!put(tiers, g->tiers[k], cmp_json(g, b, k)))
+                goto fail;
+    }
+    return doc;
+fail:
+    json_decref(doc);
+    return NULL;
+}
+
+static json_t *counters_json(const rep_cell_t *x)
+{
+    const store_row_t *r = &x->row;
+    json_t *o = json_object(), *lat = json_object();
+
+    if (!o || !lat || !put(o, "count", json_integer((json_int_t)r->count)) ||
+        !put(o, "bytes", json_integer((json_int_t)r->total_bytes)) ||
+        !put(o, "noTime", json_integer((json_int_t)r->no_time_count)) ||
+        !put(o, "malformed", json_integer((json_int_t)r->malformed_count)) ||
+        !put(o, "negativeLatency",
+             json_integer((json_int_t)r->negative_latency_count)) ||
+        !put(lat, "mean", ms_json(x->st.mean)) ||
+        !put(lat, "p50", ms_json(x->p50)) ||
+        !put(lat, "p95", ms_json(x->st.p95)) ||
+        !put(lat, "p99", ms_json(x->st.p99)) ||
+        !put(lat, "max", ms_json(x->st.max))) {
+        json_decref(lat);
+        json_decref(o);
+        return NULL;
+    }
+    if (!put(o, "latencyMs", lat)) { /* put() released lat */
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *rep_buckets_json(const rep_grid_t *g)
+{
+    json_t *doc = json_object(), *buckets = json_array();
+
+    if (!doc || !put_range(doc, g) || !put(doc, "buckets", buckets))
+        goto fail;
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        json_t *tiers, *bj = bucket_json(g, b);
+        if (!bj || json_array_append_new(buckets, bj) != 0 ||
+            !put(bj, "tiers", tiers = json_object()))
+            goto fail;
+        for (size_t k = 0; k < g->n_tiers; k++)
+            if (rep_cell(g, b, k)->present &&
+                !put(tiers, g->tiers[k], counters_json(rep_cell(g, b, k))))
+                goto fail;
+    }
+    return doc;
+fail:
+    json_decref(doc);
+    return NULL;
+}
+
+char *rep_json_text(const json_t *json, bool pretty)
+{
+    size_t flags =
+        JSON_REAL_PRECISION(10) | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
+    char *s = json ? json_dumps(json, flags) : NULL;
+    char *out;
+    size_t len;
+
+    if (!s)
+        return NULL;
+    len = strlen(s);
+    if ((out = realloc(s, len + 2))) {
+        out[len] = '\n';
+        out[len + 1] = '\0';
+    } else {
+        free(s);
+    }
+    return out;
+}
+
+char *rep_format_json(const rep_grid_t *g, bool pretty)
+{
+    json_t *doc = rep_grid_json(g);
+    char *s = rep_json_text(doc, pretty);
+
+    json_decref(doc);
+    return s;
+}
