@@ -133,7 +133,12 @@ int main(int argc, char **argv)
         return 1;
     }
     argc--, argv++; /* argv[0] is now the command */
-    if ((rc = apply_common(conf, &argc, argv)) == 0) {
+    if ((rc = apply_common(conf, &argc, argv)) != 0) {
+        /* check's exit status 2 means "loss found" (cron and CI alert on
+         * it); a configuration error there must not look like one. */
+        if (cmd->fn == cmd_check)
+            rc = 1;
+    } else {
         if (chp_log_set_level_name(chp_conf_get_str(conf, "log.level")) != 0)
             chp_log_set_level(CHP_LOG_INFO);
         rc = cmd->fn(conf, argc, argv);
