@@ -16,6 +16,17 @@ if ! ./scripts/kafka.sh status >/dev/null 2>&1; then
 fi
 trap '[ $started -eq 1 ] && ./scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 export CHP_BENCH_BROKERS=127.0.0.1:${KAFKA_PORT:-9092}
+# The database benchmarks run against the real servers; started here (and
+# stopped again) unless they already run.
+svc_started=0
+if ! ./scripts/services.sh status mariadb postgres >/dev/null 2>&1; then
+  ./scripts/services.sh start mariadb postgres >/dev/null
+  svc_started=1
+fi
+trap '[ $started -eq 1 ] && ./scripts/kafka.sh stop >/dev/null 2>&1; [ $svc_started -eq 1 ] && ./scripts/services.sh stop mariadb postgres >/dev/null 2>&1; true' EXIT
+eval "$(./scripts/services.sh env)"
+export CHP_BENCH_MYSQL_URL=${CHP_BENCH_MYSQL_URL:-$CHP_TEST_MYSQL_URL}
+export CHP_BENCH_PG_URL=${CHP_BENCH_PG_URL:-$CHP_TEST_PG_URL}
 
 for b in build-bench/bench_*; do
   [ -x "$b" ] || continue

@@ -23,9 +23,9 @@ void agg_destroy(agg_t *a);
 void agg_reset(agg_t *a);
 
 /*
- * Adds one decoded message to the row of its key.  The message's sketch,
- * if any, may be moved into the row (m->sketch is then NULL); everything
- * else in m is only read.  CHP_ERR_NOMEM leaves the row unchanged.
+ * Adds one decoded message to the row of its key.  m is left as it was
+ * (its sketch pointer is set aside during the call, hence not const); the
+ * row gets its own sketch.  CHP_ERR_NOMEM leaves the row unchanged.
  */
 chp_err_t agg_add(agg_t *a, chp_auditmsg_t *m);
 

@@ -16,8 +16,8 @@
 #define NONE UINT32_MAX
 
 typedef struct rec {
-    uint32_t part; /* index in parts */
-    uint32_t uuid; /* index in uuids, NONE without one */
+    uint32_t part;   /* index in parts */
+    uint32_t uuid;   /* index in uuids, NONE without one */
     size_t off, len; /* payload in the arena */
 } rec_t;
 
@@ -186,10 +186,9 @@ static void consumed(coll_batch_t *b, long part, int64_t offset)
 
 /* --------------------------------------------------------------- add */
 
-chp_err_t coll_batch_add(coll_batch_t *b, const char *topic,
-                         int32_t partition, int64_t offset,
-                         const void *payload, size_t len, coll_add_t *res,
-                         char *errstr, size_t errstr_size)
+chp_err_t coll_batch_add(coll_batch_t *b, const char *topic, int32_t partition,
+                         int64_t offset, const void *payload, size_t len,
+                         coll_add_t *res, char *errstr, size_t errstr_size)
 {
     chp_auditmsg_t *m = &b->msg;
     bool has_uuid;
@@ -255,8 +254,7 @@ cleanup:
 
 /* ----------------------------------------------------------- rebuild */
 
-typedef bool(rec_pred_t)(const coll_batch_t *b, const rec_t *r,
-                         void *opaque);
+typedef bool(rec_pred_t)(const coll_batch_t *b, const rec_t *r, void *opaque);
 
 /* Replaces b by a batch of the records keep() accepts; partitions keep()
  * accepts none of are kept only if keep_part() says so.  The next offsets
@@ -294,9 +292,9 @@ static chp_err_t rebuild(coll_batch_t *b, rec_pred_t *keep, void *opaque,
         np = part_index(nb, p->topic, p->partition);
         if (np < 0)
             goto cleanup;
-        err = coll_batch_add(nb, p->topic, p->partition, p->next_offset - 1,
-                             b->arena + r->off, r->len, &res, derr,
-                             sizeof(derr));
+        err =
+            coll_batch_add(nb, p->topic, p->partition, p->next_offset - 1,
+                           b->arena + r->off, r->len, &res, derr, sizeof(derr));
         if (err != CHP_OK)
             goto cleanup;
         err = CHP_ERR_NOMEM;
@@ -405,11 +403,10 @@ cleanup:
     return err;
 }
 
-chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops,
-                           store_t *s, coll_seen_fn_t *seen,
-                           void *seen_opaque, bool dedup_in_db,
-                           coll_flush_stats_t *st, char *errstr,
-                           size_t errstr_size)
+chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops, store_t *s,
+                           coll_seen_fn_t *seen, void *seen_opaque,
+                           bool dedup_in_db, coll_flush_stats_t *st,
+                           char *errstr, size_t errstr_size)
 {
     store_batch_t sb = {.dedup_in_db = dedup_in_db};
     chp_err_t err;

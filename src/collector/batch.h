@@ -35,10 +35,9 @@ void coll_batch_reset(coll_batch_t *b);
  * consumed too.  For COLL_UNDECODABLE, errstr says why.  Returns
  * CHP_ERR_NOMEM (batch unchanged) or CHP_OK.
  */
-chp_err_t coll_batch_add(coll_batch_t *b, const char *topic,
-                         int32_t partition, int64_t offset,
-                         const void *payload, size_t len, coll_add_t *res,
-                         char *errstr, size_t errstr_size);
+chp_err_t coll_batch_add(coll_batch_t *b, const char *topic, int32_t partition,
+                         int64_t offset, const void *payload, size_t len,
+                         coll_add_t *res, char *errstr, size_t errstr_size);
 
 /* Records added since the last reset, skipped ones included. */
 size_t coll_batch_records(const coll_batch_t *b);
@@ -82,10 +81,9 @@ typedef struct coll_flush_stats {
  * holds everything for the retry (minus the messages found seen, which are
  * already stored for good).
  */
-chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops,
-                           store_t *s, coll_seen_fn_t *seen,
-                           void *seen_opaque, bool dedup_in_db,
-                           coll_flush_stats_t *st, char *errstr,
-                           size_t errstr_size);
+chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops, store_t *s,
+                           coll_seen_fn_t *seen, void *seen_opaque,
+                           bool dedup_in_db, coll_flush_stats_t *st,
+                           char *errstr, size_t errstr_size);
 
 #endif

@@ -23,9 +23,10 @@
 #include "collector/collector.h"
 #include "commands.h"
 #include "log.h"
+#include "report/api.h"
 
-#define DEFAULT_HTTP_PORT 9002
-#define LAG_EVERY_MS 5000
+#define DEFAULT_HTTP_PORT  9002
+#define LAG_EVERY_MS       5000
 #define RETENTION_RETRY_MS (5 * 60 * 1000)
 
 static void setup_metrics(collector_t *c)
@@ -52,8 +53,8 @@ static void setup_metrics(collector_t *c)
     ADD(rows, "rows_flushed_total",
         "Aggregated rows written (upserted) by committed flushes.",
         METRIC_COUNTER, NULL);
-    ADD(flushes, "flushes_total", "Committed database flushes.",
-        METRIC_COUNTER, NULL);
+    ADD(flushes, "flushes_total", "Committed database flushes.", METRIC_COUNTER,
+        NULL);
     ADD(flush_failures, "flush_failures_total",
         "Database flushes that failed (and were kept for retry).",
         METRIC_COUNTER, NULL);
@@ -63,13 +64,13 @@ static void setup_metrics(collector_t *c)
     ADD(backoff_ms, "retry_backoff_ms",
         "Current wait between flush retries (0 when not retrying).",
         METRIC_GAUGE, NULL);
-    ADD(flush_ms, "flush_latency_ms",
-        "Duration of the last committed flush.", METRIC_GAUGE, NULL);
+    ADD(flush_ms, "flush_latency_ms", "Duration of the last committed flush.",
+        METRIC_GAUGE, NULL);
     ADD(flush_ms_total, "flush_latency_ms_total",
         "Summed duration of committed flushes (÷ flushes_total = mean).",
         METRIC_COUNTER, NULL);
-    ADD(pending, "pending_records",
-        "Records consumed and not yet stored.", METRIC_GAUGE, NULL);
+    ADD(pending, "pending_records", "Records consumed and not yet stored.",
+        METRIC_GAUGE, NULL);
     ADD(lag, "consumer_lag_messages",
         "Audit records in the assigned partitions not consumed yet.",
         METRIC_GAUGE, NULL);
@@ -77,8 +78,7 @@ static void setup_metrics(collector_t *c)
         "Audit-topic partitions assigned to this collector.", METRIC_GAUGE,
         NULL);
     ADD(retention_runs, "retention_runs_total",
-        "Retention passes (old rows and uuids deleted).", METRIC_COUNTER,
-        NULL);
+        "Retention passes (old rows and uuids deleted).", METRIC_COUNTER, NULL);
     ADD(retention_failures, "retention_failures_total",
         "Retention passes that failed.", METRIC_COUNTER, NULL);
     ADD(redis_mark_failures, "redis_mark_failures_total",
@@ -87,29 +87,32 @@ static void setup_metrics(collector_t *c)
 #undef ADD
 }
 
-/* Opens the database, waiting (with back-off) while it is unreachable: a
- * collector started before its database should wait for it.  -1 on a
- * configuration error, or when asked to stop while waiting. */
+/* Opens the database, waiting (with back-off) while a server is
+ * unreachable: a collector started before its database should wait for
+ * it.  -1 on a configuration error, an SQLite file that cannot be opened,
+ * or when asked to stop while waiting. */
 static int open_store(collector_t *c, char *errstr, size_t errstr_size)
 {
     const char *url = chp_conf_get_str(c->conf, "db.url");
     int64_t backoff = COLL_BACKOFF_MIN_MS;
+    const store_ops_t *ops;
     chp_err_t err;
 
-    if (!store_ops_for_url(url, errstr, errstr_size))
+    if (!(ops = store_ops_for_url(url, errstr, errstr_size)))
         return -1;
-    while ((err = store_open(url, &c->ops, &c->store, errstr,
-                             errstr_size)) != CHP_OK) {
-        if (err != CHP_ERR_DB && err != CHP_ERR_IO)
+    while ((err = store_open(url, &c->ops, &c->store, errstr, errstr_size)) !=
+           CHP_OK) {
+        /* A file that cannot be opened is a mistake, not an outage. */
+        if ((err != CHP_ERR_DB && err != CHP_ERR_IO) ||
+            ops == &store_sqlite_ops)
             return -1;
         chp_warn("collector: database not available (retrying in %lld ms): "
                  "%s",
-                 (long long)backoff, errstr);
+                 (long long)backoff, coll_one_line(errstr));
         coll_sleep_ms(backoff, true);
         if (daemon_stopping())
             return -1;
-        backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms
-                                                : backoff * 2;
+        backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
     }
     return 0;
 }
@@ -117,6 +120,7 @@ static int open_store(collector_t *c, char *errstr, size_t errstr_size)
 static void collector_free(collector_t *c)
 {
     http_server_stop(c->http);
+    api_destroy(c->api);
     coll_consumer_close(c);
     coll_batch_destroy(c->batch);
     coll_dedup_close(c);
@@ -174,8 +178,8 @@ static void run(collector_t *c)
         /* Wake up for the next deadline; a paused consumer still has to
          * be polled for rebalances. */
         if (c->retrying && c->next_retry_ms - now < timeout)
-            timeout = (int)(c->next_retry_ms > now ? c->next_retry_ms - now
-                                                   : 0);
+            timeout =
+                (int)(c->next_retry_ms > now ? c->next_retry_ms - now : 0);
         if ((m = rd_kafka_consumer_poll(c->consumer, timeout))) {
             coll_consume(c, m);
             rd_kafka_message_destroy(m);
@@ -214,15 +218,18 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
     }
+    /* The query API and dashboard (src/report/api.c) share the port with
+     * /metrics; they read through their own database connection. */
+    if (!(c.api = api_new(conf, err, sizeof(err))))
+        goto fail;
     port = (int)chp_conf_get_int(conf, "http.port");
     if (!(c.http = http_server_start(chp_conf_get_str(conf, "http.address"),
                                      port ? port : DEFAULT_HTTP_PORT, 4096,
-                                     NULL, NULL, c.metrics, err,
+                                     api_handle, c.api, c.metrics, err,
                                      sizeof(err))))
         goto fail;
-    chp_info("collector: metrics on http://%s:%d/metrics",
-             chp_conf_get_str(conf, "http.address"),
-             http_server_port(c.http));
+    chp_info("collector: dashboard, /api/v1 and /metrics on http://%s:%d/",
+             chp_conf_get_str(conf, "http.address"), http_server_port(c.http));
     if (open_store(&c, err, sizeof(err)) != 0) {
         if (daemon_stopping()) { /* asked to stop while waiting: fine */
             collector_free(&c);

@@ -32,17 +32,17 @@
 #define COLL_RETENTION_EVERY_MS (3600 * 1000)
 
 typedef struct coll_metrics {
-    metric_t *consumed, *undecodable, *dup_batch, *dup_store, *stored,
-        *rows, *flushes, *flush_failures, *retrying, *backoff_ms,
-        *flush_ms, *flush_ms_total, *pending, *lag, *partitions,
-        *retention_runs, *retention_failures, *redis_mark_failures;
+    metric_t *consumed, *undecodable, *dup_batch, *dup_store, *stored, *rows,
+        *flushes, *flush_failures, *retrying, *backoff_ms, *flush_ms,
+        *flush_ms_total, *pending, *lag, *partitions, *retention_runs,
+        *retention_failures, *redis_mark_failures;
 } coll_metrics_t;
 
 typedef struct collector {
     const chp_conf_t *conf;
     char *audit_topic;
     rd_kafka_t *consumer;
-    bool cooperative; /* incremental rebalance protocol */
+    bool cooperative; /* incremental rebalance protocol (in rebalance_cb) */
 
     const store_ops_t *ops;
     store_t *store;
@@ -68,6 +68,7 @@ typedef struct collector {
     metrics_t *metrics;
     coll_metrics_t m;
     http_server_t *http;
+    struct api *api; /* query API and dashboard (src/report/api.h) */
 } collector_t;
 
 /* consume.c */
@@ -92,6 +93,9 @@ void coll_sleep_ms(int64_t ms, bool wake_on_stop);
 int coll_flush(collector_t *c);
 /* True when the batch is due: interval elapsed or flush_max reached. */
 bool coll_flush_due(const collector_t *c, int64_t now_ms);
+/* Replaces line breaks and tabs in s (a database's error text) by spaces,
+ * so every log event stays on one line; returns s. */
+char *coll_one_line(char *s);
 /* Deletes old rows and uuids; 0, or -1 if the database refused. */
 int coll_retention(collector_t *c);
 /* Opens the dedup=redis client if configured (NULL otherwise). */

@@ -50,10 +50,11 @@ static int offsets_from_store(collector_t *c,
                 return -1;
             chp_warn("collector: cannot read the stored offset of %s [%d] "
                      "(retrying in %lld ms): %s",
-                     p->topic, (int)p->partition, (long long)backoff, err);
+                     p->topic, (int)p->partition, (long long)backoff,
+                     coll_one_line(err));
             coll_sleep_ms(backoff, true);
-            backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms
-                                                    : backoff * 2;
+            backoff =
+                backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
         }
         p->offset = next < 0 ? RD_KAFKA_OFFSET_BEGINNING : next;
         if (next < 0)
@@ -90,16 +91,16 @@ static void assign(collector_t *c, rd_kafka_topic_partition_list_t *parts,
 
 static bool in_list(const char *topic, int32_t partition, void *opaque)
 {
-    return rd_kafka_topic_partition_list_find(opaque, topic, partition) !=
-           NULL;
+    return rd_kafka_topic_partition_list_find(opaque, topic, partition) != NULL;
 }
 
 static void on_revoke(collector_t *c, rd_kafka_topic_partition_list_t *parts)
 {
     char err[256];
 
-    chp_info("collector: %d partition(s) revoked: flushing first",
-             parts->cnt);
+    if (parts->cnt > 0)
+        chp_info("collector: %d partition(s) revoked: flushing first",
+                 parts->cnt);
     /*
      * What was consumed from these partitions must be stored before
      * another collector takes them, or dropped: the new owner resumes from
@@ -123,6 +124,10 @@ static void on_revoke(collector_t *c, rd_kafka_topic_partition_list_t *parts)
         }
     }
     if (coll_batch_records(c->batch) == 0) {
+        /* Nothing left to retry: partitions kept (incremental rebalance)
+         * must not stay paused. */
+        if (c->retrying)
+            coll_consumer_pause(c, false);
         c->first_pending_ms = 0;
         c->retrying = false;
         c->failures_in_row = 0;
@@ -135,7 +140,8 @@ static void on_revoke(collector_t *c, rd_kafka_topic_partition_list_t *parts)
 
 static void on_assign(collector_t *c, rd_kafka_topic_partition_list_t *parts)
 {
-    chp_info("collector: assigned %d partition(s)", parts->cnt);
+    if (parts->cnt > 0)
+        chp_info("collector: assigned %d partition(s)", parts->cnt);
     if (offsets_from_store(c, parts) != 0) {
         /* Shutting down: take nothing rather than guess a position. */
         if (!c->cooperative)
@@ -154,6 +160,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     collector_t *c = opaque;
     rd_kafka_topic_partition_list_t *now = NULL;
 
+    /* Known once the group is joined, so asked here, not at creation. */
+    c->cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         on_assign(c, parts);
@@ -162,8 +170,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         on_revoke(c, parts);
         break;
     default:
+        /* Whatever went wrong, hold nothing we might no longer own. */
         chp_err("collector: rebalance error: %s", rd_kafka_err2str(err));
-        on_revoke(c, parts);
+        if (parts)
+            on_revoke(c, parts);
+        else
+            rd_kafka_assign(rk, NULL);
         break;
     }
     if (rd_kafka_assignment(rk, &now) == RD_KAFKA_RESP_ERR_NO_ERROR && now) {
@@ -174,16 +186,33 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ------------------------------------------------------------- set-up */
 
+/* Commits to Kafka are for lag tools only; one refused during a rebalance
+ * (stale generation) changes nothing, the next flush commits again. */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk, (void)offsets, (void)opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        chp_debug("collector: group offset commit: %s", rd_kafka_err2str(err));
+}
+
 int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
 {
     const char *const defaults[] = {
-        "group.id", chp_conf_get_str(c->conf, "collector.group.id"),
-        "enable.auto.commit", "false",
-        "enable.auto.offset.store", "false",
-        "auto.offset.reset", "earliest",
-        "isolation.level", "read_committed",
-        "enable.partition.eof", "false",
-        "topic.metadata.refresh.interval.ms", "10000",
+        "group.id",
+        chp_conf_get_str(c->conf, "collector.group.id"),
+        "enable.auto.commit",
+        "false",
+        "enable.auto.offset.store",
+        "false",
+        "auto.offset.reset",
+        "earliest",
+        "isolation.level",
+        "read_committed",
+        "enable.partition.eof",
+        "false",
+        "topic.metadata.refresh.interval.ms",
+        "10000",
         NULL};
     rd_kafka_topic_partition_list_t *sub;
     rd_kafka_resp_err_t err;
@@ -192,15 +221,14 @@ int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
     if (!(kc = chp_kafka_conf_new(c->conf, defaults, errstr, errstr_size)))
         return -1;
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
     rd_kafka_conf_set_opaque(kc, c);
-    if (!(c->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr,
-                                     errstr_size))) {
+    if (!(c->consumer =
+              rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kc);
         return -1;
     }
     rd_kafka_poll_set_consumer(c->consumer);
-    c->cooperative =
-        !strcmp(rd_kafka_rebalance_protocol(c->consumer), "COOPERATIVE");
     sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, c->audit_topic,
                                       RD_KAFKA_PARTITION_UA);
@@ -313,12 +341,11 @@ void coll_consume(collector_t *c, rd_kafka_message_t *m)
         return;
     }
     err = coll_batch_add(c->batch, rd_kafka_topic_name(m->rkt), m->partition,
-                         m->offset, m->payload, m->len, &res, why,
-                         sizeof(why));
+                         m->offset, m->payload, m->len, &res, why, sizeof(why));
     if (err == CHP_ERR_NOMEM && coll_flush(c) == 0)
         err = coll_batch_add(c->batch, rd_kafka_topic_name(m->rkt),
-                             m->partition, m->offset, m->payload, m->len,
-                             &res, why, sizeof(why));
+                             m->partition, m->offset, m->payload, m->len, &res,
+                             why, sizeof(why));
     if (err != CHP_OK) {
         /* Nothing is lost by stopping: the record is read again from the
          * stored offsets at the next start. */

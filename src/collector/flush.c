@@ -14,18 +14,16 @@
 
 /* dedup=db: the uuids live in the same database, written by the same
  * transaction as the counts, so a crash can never separate the two. */
-static chp_err_t seen_in_store(void *opaque, const char *const *uuids,
-                               size_t n, bool *seen, char *errstr,
-                               size_t errstr_size)
+static chp_err_t seen_in_store(void *opaque, const char *const *uuids, size_t n,
+                               bool *seen, char *errstr, size_t errstr_size)
 {
     collector_t *c = opaque;
 
     return c->ops->seen(c->store, uuids, n, seen, errstr, errstr_size);
 }
 
-static chp_err_t seen_in_redis(void *opaque, const char *const *uuids,
-                               size_t n, bool *seen, char *errstr,
-                               size_t errstr_size)
+static chp_err_t seen_in_redis(void *opaque, const char *const *uuids, size_t n,
+                               bool *seen, char *errstr, size_t errstr_size)
 {
     collector_t *c = opaque;
 
@@ -37,9 +35,8 @@ int coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size)
     if (strcmp(chp_conf_get_str(c->conf, "dedup"), "redis"))
         return 0;
     return dedup_redis_new(chp_conf_get_str(c->conf, "redis.url"),
-                            chp_conf_get_int(c->conf, "dedup.ttl.hours") *
-                                3600,
-                            &c->redis, errstr, errstr_size) == CHP_OK
+                           chp_conf_get_int(c->conf, "dedup.ttl.hours") * 3600,
+                           &c->redis, errstr, errstr_size) == CHP_OK
                ? 0
                : -1;
 }
@@ -53,6 +50,14 @@ void coll_dedup_close(collector_t *c)
 
 /* -------------------------------------------------------------- flush */
 
+char *coll_one_line(char *s)
+{
+    for (char *p = s; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    return s;
+}
+
 bool coll_flush_due(const collector_t *c, int64_t now_ms)
 {
     size_t n = coll_batch_records(c->batch);
@@ -61,7 +66,7 @@ bool coll_flush_due(const collector_t *c, int64_t now_ms)
                      now_ms - c->first_pending_ms >= c->flush_interval_ms);
 }
 
-static void flush_failed(collector_t *c, chp_err_t err, const char *why)
+static void flush_failed(collector_t *c, char *why)
 {
     int64_t now = chp_now_ms();
 
@@ -74,22 +79,17 @@ static void flush_failed(collector_t *c, chp_err_t err, const char *why)
         c->retrying = true;
         c->backoff_ms = COLL_BACKOFF_MIN_MS;
     } else {
-        c->backoff_ms = c->backoff_ms * 2 > c->retry_max_ms
-                            ? c->retry_max_ms
-                            : c->backoff_ms * 2;
+        c->backoff_ms = c->backoff_ms * 2 > c->retry_max_ms ? c->retry_max_ms
+                                                            : c->backoff_ms * 2;
     }
-    /* A uuid another collector stored meanwhile: the next attempt filters
-     * it out again, no reason to wait. */
-    if (err == CHP_ERR_STATE)
-        c->backoff_ms = COLL_BACKOFF_MIN_MS;
     c->next_retry_ms = now + c->backoff_ms;
     metric_set(c->m.retrying, 1);
     metric_set(c->m.backoff_ms, (double)c->backoff_ms);
     chp_warn("collector: flush of %zu record(s) failed (%llu in a row; "
              "consumption paused, retrying in %lld ms): %s",
              coll_batch_records(c->batch),
-             (unsigned long long)c->failures_in_row,
-             (long long)c->backoff_ms, why);
+             (unsigned long long)c->failures_in_row, (long long)c->backoff_ms,
+             coll_one_line(why));
 }
 
 /* After the commit: with dedup=redis the uuids are marked only once their
@@ -106,7 +106,7 @@ static void mark_in_redis(collector_t *c)
         metric_inc(c->m.redis_mark_failures, 1);
         chp_warn("collector: cannot mark %zu uuid(s) in Redis (their "
                  "counts are stored): %s",
-                 n, err);
+                 n, coll_one_line(err));
     }
 }
 
@@ -117,17 +117,26 @@ int coll_flush(collector_t *c)
     int64_t t0 = chp_now_ms(), ms;
     size_t n_off;
     const store_offset_t *offsets;
-    chp_err_t e;
+    chp_err_t e = CHP_OK;
 
     if (coll_batch_records(c->batch) == 0)
         return 0;
-    e = coll_batch_flush(c->batch, c->ops, c->store,
-                         c->redis ? seen_in_redis : seen_in_store, c,
-                         c->redis == NULL, &st, err, sizeof(err));
-    if (st.duplicates)
-        metric_inc(c->m.dup_store, (double)st.duplicates);
+    /* CHP_ERR_STATE: one of the uuids was stored by another collector
+     * (a copy of a message on another partition) between our lookup and
+     * our transaction, which rolled back.  Looking up again filters it
+     * out; no reason to wait or pause for that. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        e = coll_batch_flush(c->batch, c->ops, c->store,
+                             c->redis ? seen_in_redis : seen_in_store, c,
+                             c->redis == NULL, &st, err, sizeof(err));
+        if (st.duplicates)
+            metric_inc(c->m.dup_store, (double)st.duplicates);
+        if (e != CHP_ERR_STATE)
+            break;
+        chp_info("collector: %s; filtering again", coll_one_line(err));
+    }
     if (e != CHP_OK) {
-        flush_failed(c, e, err);
+        flush_failed(c, err);
         return -1;
     }
     ms = chp_now_ms() - t0;
@@ -176,7 +185,8 @@ int coll_retention(collector_t *c)
     if (c->ops->retention(c->store, rows_before, uuids_before, err,
                           sizeof(err)) != CHP_OK) {
         metric_inc(c->m.retention_failures, 1);
-        chp_warn("collector: retention failed (tried again later): %s", err);
+        chp_warn("collector: retention failed (tried again later): %s",
+                 coll_one_line(err));
         return -1;
     }
     return 0;

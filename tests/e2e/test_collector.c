@@ -11,7 +11,9 @@
  *  - outage: the database stopped for more than 30 s mid-ingest (a private
  *    MariaDB / PostgreSQL, so other tests keep theirs) and started again;
  *  - percentiles: 3 hosts, one bucket: the stored p99 is the p99 of all
- *    their latencies within 1%.
+ *    their latencies within 1%;
+ *  - rebalances: a second collector joins and leaves the group mid-stream
+ *    (eager and cooperative protocols); revocations flush first.
  * Totals are compared key by key, exactly. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,13 +35,13 @@
 #include "testutil.h"
 
 /* Key space of the generated messages. */
-#define NT 3    /* source topics */
-#define NTIER 3 /* tiers */
-#define NDC 2   /* datacenters */
-#define NHOST 3 /* hosts */
-#define NB 6    /* buckets */
-#define NKEYS (NB * NT * NTIER * NDC * NHOST)
-#define W 600
+#define NT       3 /* source topics */
+#define NTIER    3 /* tiers */
+#define NDC      2 /* datacenters */
+#define NHOST    3 /* hosts */
+#define NB       6 /* buckets */
+#define NKEYS    (NB * NT * NTIER * NDC * NHOST)
+#define W        600
 #define MAX_DUPS 4096
 
 static const char *brokers;
@@ -58,7 +60,7 @@ typedef struct sums {
 
 /* What was produced to one audit topic, and what the store must hold. */
 typedef struct model {
-    char id[96];    /* unique: source topics are <id>-src-<t> */
+    char id[96]; /* unique: source topics are <id>-src-<t> */
     char audit[128];
     int64_t base; /* first bucket */
     sums_t exp[NKEYS];
@@ -180,9 +182,8 @@ static void produce_original(model_t *md, rd_kafka_t *rk, bool save)
                  "\"tier\":\"tier-%d\",\"datacenter\":\"dc-%d\","
                  "\"hostname\":\"host-%d\",\"uuid\":\"%s\"}",
                  topic, (long long)(md->base + b * W),
-                 (long long)(md->base + (b + 1) * W),
-                 (unsigned long long)count, (double)(rnd(r) % 100), tier, dc,
-                 h, uuid);
+                 (long long)(md->base + (b + 1) * W), (unsigned long long)count,
+                 (double)(rnd(r) % 100), tier, dc, h, uuid);
     assert_true(n > 0 && (size_t)n < sizeof(buf));
     md->exp[key_of(b, t, tier, dc, h)].count += count;
     produce(rk, md->audit, topic, buf, (size_t)n);
@@ -325,8 +326,7 @@ static void on_row(const store_row_t *row, void *opaque)
     dc = suffix_digit(row->datacenter, "dc-", NDC);
     h = g->combined ? (strcmp(row->host, "combined") ? -1 : 0)
                     : suffix_digit(row->host, "host-", NHOST);
-    if (t < 0 || tier < 0 || dc < 0 || h < 0 || off < 0 || off % W ||
-        b >= NB) {
+    if (t < 0 || tier < 0 || dc < 0 || h < 0 || off < 0 || off % W || b >= NB) {
         g->unexpected++;
         return;
     }
@@ -370,8 +370,8 @@ static int compare(db_t *d, const model_t *md, bool combined, char *why,
     g->combined = combined;
     for (int t = 0; t < NT; t++) {
         snprintf(topic, sizeof(topic), "%s-src-%d", md->id, t);
-        if (d->ops->query(d->s, topic, md->base, md->base + NB * W, on_row,
-                          g, err, sizeof(err)) != CHP_OK) {
+        if (d->ops->query(d->s, topic, md->base, md->base + NB * W, on_row, g,
+                          err, sizeof(err)) != CHP_OK) {
             snprintf(why, n, "query: %.400s", err);
             free(g);
             return -1;
@@ -395,17 +395,16 @@ static int compare(db_t *d, const model_t *md, bool combined, char *why,
         }
         const sums_t *s = &g->sums[k];
         if (memcmp(&want, s, sizeof(want))) {
-            snprintf(why, n,
-                     "key %d: stored count=%llu bytes=%llu noTime=%llu "
-                     "malformed=%llu, sent %llu/%llu/%llu/%llu",
-                     k, (unsigned long long)s->count,
-                     (unsigned long long)s->bytes,
-                     (unsigned long long)s->no_time,
-                     (unsigned long long)s->malformed,
-                     (unsigned long long)want.count,
-                     (unsigned long long)want.bytes,
-                     (unsigned long long)want.no_time,
-                     (unsigned long long)want.malformed);
+            snprintf(
+                why, n,
+                "key %d: stored count=%llu bytes=%llu noTime=%llu "
+                "malformed=%llu, sent %llu/%llu/%llu/%llu",
+                k, (unsigned long long)s->count, (unsigned long long)s->bytes,
+                (unsigned long long)s->no_time,
+                (unsigned long long)s->malformed,
+                (unsigned long long)want.count, (unsigned long long)want.bytes,
+                (unsigned long long)want.no_time,
+                (unsigned long long)want.malformed);
             rc = -1;
         }
     }
@@ -519,9 +518,25 @@ static double wait_metric(coll_t *c, const char *name, double want,
     return v;
 }
 
+/* SIGTERM must end the collector within 30 s with status 0.  If it hangs,
+ * the threads' stacks go to its log (when gdb is there) before SIGKILL. */
 static void coll_stop_ok(coll_t *c)
 {
-    int st = proc_stop(&c->p, SIGTERM, 30000);
+    int64_t deadline = tu_now_ms() + 30000;
+    int st;
+
+    kill(c->p.pid, SIGTERM);
+    while (!proc_exited(&c->p) && tu_now_ms() < deadline)
+        tu_sleep_ms(20);
+    if (!proc_exited(&c->p)) {
+        char cmd[1200];
+        snprintf(cmd, sizeof(cmd),
+                 "gdb -p %d -batch -ex 'thread apply all bt' >>'%s' 2>&1",
+                 (int)c->p.pid, c->log);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no stacks: gdb failed)\n");
+    }
+    st = proc_stop(&c->p, SIGKILL, 5000);
 
     if (st != 0)
         proc_dump_log(&c->p);
@@ -535,8 +550,7 @@ static void sqlite_url(char *buf, size_t n, const char *name)
 
 /* -------------------------------------------------- (a) exactness */
 
-static void exactness(const char *url, const char *const *extra,
-                      bool combined)
+static void exactness(const char *url, const char *const *extra, bool combined)
 {
     model_t *md = calloc(1, sizeof(*md));
     char group[160], group2[200];
@@ -566,8 +580,7 @@ static void exactness(const char *url, const char *const *extra,
     producer_done(rk);
     wait_exact(&d, md, combined, &c.p, 60000);
     assert_true(wait_metric(&c, "chaperone_collector_records_consumed_total",
-                            (double)md->records, 30000) ==
-                (double)md->records);
+                            (double)md->records, 30000) == (double)md->records);
     assert_true(metric(&c, "chaperone_collector_records_undecodable_total") ==
                 (double)md->undecodable);
     assert_true(metric(&c, "chaperone_collector_messages_duplicate_total") ==
@@ -585,8 +598,8 @@ static void exactness(const char *url, const char *const *extra,
     coll_start(&c, md, group2, url, extra);
     wait_exact(&d, md, combined, &c.p, 60000);
     assert_true(wait_metric(&c, "chaperone_collector_records_consumed_total",
-                            (double)(md->records - before), 30000) ==
-                (double)(md->records - before));
+                            (double)(md->records - before),
+                            30000) == (double)(md->records - before));
     tu_sleep_ms(500);
     assert_true(metric(&c, "chaperone_collector_records_consumed_total") ==
                 (double)(md->records - before));
@@ -716,10 +729,9 @@ static void crash(const char *url)
     char instance[200];
     /* Static membership: a restarted collector takes its predecessor's
      * place at once instead of waiting for its session to time out. */
-    snprintf(instance, sizeof(instance), "kafka.group.instance.id=%s-i",
-             group);
-    const char *const extra[] = {"collector.flush.max.messages=2000",
-                                 instance, NULL};
+    snprintf(instance, sizeof(instance), "kafka.group.instance.id=%s-i", group);
+    const char *const extra[] = {"collector.flush.max.messages=2000", instance,
+                                 NULL};
     while (kills < 6) {
         coll_start(&c, md, group, url, extra);
         /* Kill only once it is really ingesting... */
@@ -766,6 +778,56 @@ static void test_crash_mysql(void **state)
     crash(url);
 }
 
+/* ---------------------------------------------------- (e) rebalances */
+
+/* Two collectors in one group while a stream arrives: the second one's
+ * arrival and departure move partitions, each revocation flushes first. */
+static void rebalance(const char *name, const char *strategy)
+{
+    model_t *md = calloc(1, sizeof(*md));
+    char group[160], url[512], kv[200];
+    stream_t *s = &g_stream;
+    coll_t a, b;
+    db_t d = {0};
+
+    assert_non_null(md);
+    model_init(md, "e2ereb", 3);
+    snprintf(group, sizeof(group), "%s-g", md->id);
+    sqlite_url(url, sizeof(url), name);
+    snprintf(kv, sizeof(kv), "kafka.partition.assignment.strategy=%s",
+             strategy);
+    const char *const extra[] = {kv, NULL};
+    db_open(&d, url);
+    stream_start(s, md, 30000, 3000);
+    coll_start(&a, md, group, url, extra);
+    wait_metric(&a, "chaperone_collector_records_consumed_total", 1, 30000);
+    tu_sleep_ms(2000);
+    coll_start(&b, md, group, url, extra);
+    /* Both own partitions once the group has settled. */
+    assert_true(wait_metric(&b, "chaperone_collector_assigned_partitions", 1,
+                            30000) >= 1);
+    tu_sleep_ms(2000);
+    coll_stop_ok(&b);
+    stream_join(s);
+    wait_exact(&d, md, true, &a.p, 60000);
+    coll_stop_ok(&a);
+    db_close(&d);
+    model_free(md);
+    free(md);
+}
+
+static void test_rebalance_eager(void **state)
+{
+    (void)state;
+    rebalance("rebalance-eager", "range");
+}
+
+static void test_rebalance_cooperative(void **state)
+{
+    (void)state;
+    rebalance("rebalance-coop", "cooperative-sticky");
+}
+
 /* --------------------------------------------------------- (c) outage */
 
 /* Runs scripts/services.sh cmd svc against the private instance. */
@@ -805,8 +867,8 @@ static void outage(const char *svc, const char *scheme)
     if (services(rundir, port, "start", svc) != 0)
         fail_msg("cannot start a private %s (see %s/services.log)", svc,
                  workdir);
-    snprintf(url, sizeof(url), "%s://chaperone:chaperone@127.0.0.1:%d/chaperone",
-             scheme, port);
+    snprintf(url, sizeof(url),
+             "%s://chaperone:chaperone@127.0.0.1:%d/chaperone", scheme, port);
     model_init(md, "e2eoutage", 3);
     snprintf(group, sizeof(group), "%s-g", md->id);
     db_open(&d, url);
@@ -841,6 +903,7 @@ static void outage(const char *svc, const char *scheme)
     coll_stop_ok(&c);
     db_close(&d);
     services(rundir, port, "stop", svc);
+    rmdir(rundir);
     private_rundir[0] = '\0';
     model_free(md);
     free(md);
@@ -927,10 +990,10 @@ static void test_percentile_merge(void **state)
             for (int i = 0; i < PER; i++) {
                 /* Fast host, slow host, very slow and spread host. */
                 uint64_t r = rnd(&seed);
-                int64_t lat = h == 0   ? 1 + (int64_t)(r % 200)
-                              : h == 1 ? 300 + (int64_t)(r % 1500)
-                                       : 2000 + (int64_t)((r % 1000) *
-                                                          (r % 1000) / 50);
+                int64_t lat =
+                    h == 0   ? 1 + (int64_t)(r % 200)
+                    : h == 1 ? 300 + (int64_t)(r % 1500)
+                             : 2000 + (int64_t)((r % 1000) * (r % 1000) / 50);
                 chp_sketch_add(m.sketch, lat, 1);
                 all[k++] = lat;
                 m.latency_sum_ms += (double)lat;
@@ -968,8 +1031,8 @@ static void test_percentile_merge(void **state)
     coll_stop_ok(&c);
     assert_int_equal(o.n, 1); /* the three hosts combined */
     assert_int_equal(o.count, N);
-    fprintf(stderr, "p99 stored %.1f exact %.1f; p95 %.1f / %.1f\n",
-            o.st.p99, p99, o.st.p95, p95);
+    fprintf(stderr, "p99 stored %.1f exact %.1f; p95 %.1f / %.1f\n", o.st.p99,
+            p99, o.st.p95, p95);
     assert_true(fabs(o.st.p99 - p99) <= 0.01 * p99);
     assert_true(fabs(o.st.p95 - p95) <= 0.01 * p95);
     assert_true(o.st.max == (double)all[N - 1]);
@@ -981,8 +1044,7 @@ static void test_percentile_merge(void **state)
         sqlite3_stmt *st;
 
         snprintf(path, sizeof(path), "%s/pct.db", workdir);
-        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
-                                         NULL),
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
                          SQLITE_OK);
         assert_int_equal(
             sqlite3_prepare_v2(db,
@@ -1015,6 +1077,7 @@ static int teardown(void **state)
         stream_join(&g_stream);
     if (private_rundir[0]) {
         services(private_rundir, private_port, "stop", private_svc);
+        rmdir(private_rundir);
         private_rundir[0] = '\0';
     }
     return 0;
@@ -1025,14 +1088,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TEST(test_exact_sqlite),
-        TEST(test_exact_mysql),
-        TEST(test_exact_pgsql),
-        TEST(test_exact_redis_dedup),
-        TEST(test_percentile_merge),
-        TEST(test_crash_sqlite),
-        TEST(test_crash_mysql),
-        TEST(test_outage_mysql),
+        TEST(test_exact_sqlite),          TEST(test_exact_mysql),
+        TEST(test_exact_pgsql),           TEST(test_exact_redis_dedup),
+        TEST(test_percentile_merge),      TEST(test_rebalance_eager),
+        TEST(test_rebalance_cooperative), TEST(test_crash_sqlite),
+        TEST(test_crash_mysql),           TEST(test_outage_mysql),
         TEST(test_outage_pgsql),
     };
     const char *bin = getenv("CHP_BINARY_DIR");
