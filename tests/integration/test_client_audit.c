@@ -230,6 +230,54 @@ static void test_plugin_producer_consumer(void **state)
     free(e);
 }
 
+/* Messages the broker never acknowledges (here: sent to a partition the
+ * topic does not have, with a short message timeout) are counted when sent
+ * and again in deliveryFailedCount when their delivery fails. */
+static void test_plugin_delivery_failures(void **state)
+{
+    ar_result_t *r = calloc(1, sizeof(*r));
+    char topic[128], audit[128], plugin[1024], err[512];
+    const int good = 50, bad = 20;
+    int failed = 0;
+    (void)state;
+
+    tu_unique_name(topic, sizeof(topic), "dfail");
+    tu_unique_name(audit, sizeof(audit), "dfailaudit");
+    assert_int_equal(tu_create_topic(brokers, topic, 1, err, sizeof(err)), 0);
+    assert_int_equal(tu_create_topic(brokers, audit, 1, err, sizeof(err)), 0);
+    plugin_path(plugin, sizeof(plugin));
+    rd_kafka_t *rk = tu_producer(
+        brokers, (const char *const[]){"plugin.library.paths", plugin,
+                                       "chaperone.audit.topic", audit,
+                                       "message.timeout.ms", "1500", NULL});
+    assert_non_null(rk);
+    for (int i = 0; i < good + bad; i++) {
+        char v[64];
+        int len = snprintf(v, sizeof(v), "{\"ts\":%lld,\"i\":%d}",
+                           (long long)T0, i);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic),
+            RD_KAFKA_V_PARTITION(i < good ? 0 : 7), /* 7 does not exist */
+            RD_KAFKA_V_VALUE(v, (size_t)len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e)
+            failed++; /* refused at once: acknowledged as failed too */
+    }
+    rd_kafka_flush(rk, 30000);
+    rd_kafka_destroy(rk);
+    fprintf(stderr, "refused at produce time: %d of %d\n", failed, bad);
+
+    assert_int_equal(ar_read(brokers, audit, r, 60000), 0);
+    ar_sum_t *s = ar_get(r, "producer", topic, T0);
+    assert_non_null(s);
+    /* Every message the application handed over is counted once (on_send
+     * runs before the partitioner, so even one refused at once)... */
+    assert_int_equal(s->count, (uint64_t)(good + bad));
+    /* ...and those the cluster never took are reported as failed. */
+    assert_int_equal(s->delivery_failed, (uint64_t)bad);
+    free(r);
+}
+
 /* Bad chaperone.* settings fail at configuration time, naming the key. */
 static void test_plugin_misconfiguration(void **state)
 {
@@ -273,6 +321,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plugin_misconfiguration),
+        cmocka_unit_test(test_plugin_delivery_failures),
         cmocka_unit_test(test_library_producer),
         cmocka_unit_test(test_plugin_producer_consumer),
     };
