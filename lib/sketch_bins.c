@@ -246,3 +246,23 @@ const int64_t chp_sketch_bin_lo[CHP_SKETCH_NBINS] = {
     277928644763, 283543364860, 289271513646, 295115382609, 301077309531,
     307159679421, 313364925470, 319695530025, 326154025582, 332742995796,
 };
+
+uint16_t chp_sketch_sub_bin[64 << CHP_SKETCH_SUB_BITS];
+
+/* Runs when the library (or a program or plugin holding it) is loaded,
+ * before any thread can count. */
+__attribute__((constructor)) static void sketch_sub_bin_init(void)
+{
+    for (unsigned e = 0; e < 64; e++)
+        for (unsigned sub = 0; sub < 64; sub++) {
+            /* The smallest integer latency with this power of two and
+             * these next six bits: ceil((64 + sub) * 2^e / 64). */
+            uint64_t lo = e >= CHP_SKETCH_SUB_BITS
+                              ? (uint64_t)(64 + sub) << (e - CHP_SKETCH_SUB_BITS)
+                              : (((uint64_t)(64 + sub) << e) + 63) >> 6;
+            int b = lo > (uint64_t)INT64_MAX
+                        ? CHP_SKETCH_NBINS - 1
+                        : chp_sketch_bin_search((int64_t)lo);
+            chp_sketch_sub_bin[(e << CHP_SKETCH_SUB_BITS) | sub] = (uint16_t)b;
+        }
+}

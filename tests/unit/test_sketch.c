@@ -179,6 +179,20 @@ static void test_bin_table(void **state)
         assert_true(chp_sketch_bin_lo[b] <= x);
         assert_true(b == CHP_SKETCH_NBINS - 1 || x < chp_sketch_bin_lo[b + 1]);
     }
+    /* The lookup-table path equals the exact search everywhere: every
+     * latency up to 2,000,000 ms, and 1,000,000 spread up to the top. */
+    for (int64_t v = 1; v <= 2000000; v++)
+        if (chp_sketch_bin(v) != chp_sketch_bin_search(v))
+            fail_msg("bin(%lld) = %d, search gives %d", (long long)v,
+                     chp_sketch_bin(v), chp_sketch_bin_search(v));
+    uint64_t rng = 88172645463325252ULL;
+    for (int k = 0; k < 1000000; k++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        int64_t v = (int64_t)(rng >> (1 + k % 40));
+        if (chp_sketch_bin(v) != chp_sketch_bin_search(v))
+            fail_msg("bin(%lld) = %d, search gives %d", (long long)v,
+                     chp_sketch_bin(v), chp_sketch_bin_search(v));
+    }
     assert_int_equal(chp_sketch_bin(INT64_MAX), CHP_SKETCH_NBINS - 1);
     assert_int_equal(chp_sketch_bin(0), 0);
     assert_int_equal(chp_sketch_bin(INT64_MIN), 0);
