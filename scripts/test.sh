@@ -18,8 +18,9 @@ mkdir -p "$logs"
 step() { printf '\n=== %s\n' "$*"; }
 
 stop_services() {
-  ./scripts/services.sh stop all >>"$logs/services.log" 2>&1 || true
-  ./scripts/kafka.sh stop >>"$logs/kafka.log" 2>&1 || true
+  # Absolute paths: the trap runs after the `cd build` below.
+  "$top/scripts/services.sh" stop all >>"$logs/services.log" 2>&1 || true
+  "$top/scripts/kafka.sh" stop >>"$logs/kafka.log" 2>&1 || true
 }
 
 step "build (RelWithDebInfo) in build/"
