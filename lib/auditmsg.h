@@ -15,4 +15,13 @@
 const char *chp_auditmsg_diff(const chp_auditmsg_t *a,
                               const chp_auditmsg_t *b);
 
+/* The two decoders behind chp_auditmsg_decode(): the fast path answers
+ * false (m partly filled: clear it) for anything but a plain, valid,
+ * common-case message; the full (jansson) path decides everything. */
+bool chp_auditmsg_decode_fast(chp_auditmsg_t *m, const char *json,
+                              size_t len);
+chp_err_t chp_auditmsg_decode_full(chp_auditmsg_t *m, const char *json,
+                                   size_t len, char *errstr,
+                                   size_t errstr_size);
+
 #endif

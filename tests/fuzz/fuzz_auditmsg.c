@@ -31,6 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(in, data, size);
     chp_auditmsg_init(&a);
     chp_auditmsg_init(&b);
+
+    /* Differential: whatever the fast path accepts, the full (jansson)
+     * path accepts too, with the same fields. */
+    if (chp_auditmsg_decode_fast(&a, in, size)) {
+        if (chp_auditmsg_decode_full(&b, in, size, errstr, sizeof(errstr)) !=
+            CHP_OK)
+            die("fast path accepted what the full path rejects", errstr);
+        if ((diff = chp_auditmsg_diff(&a, &b)) != NULL)
+            die("fast and full paths disagree on", diff);
+    }
+    chp_auditmsg_clear(&a);
+    chp_auditmsg_clear(&b);
+
     if (chp_auditmsg_decode(&a, in, size, errstr, sizeof(errstr)) != CHP_OK)
         goto cleanup;
 
