@@ -10,7 +10,8 @@ PKGS=(
   clang libclang-rt-14-dev libfuzzer-14-dev
   default-jre-headless maven
   mariadb-server mariadb-client postgresql redis-server
-  kcat uuid-runtime procps chromium
+  kcat uuid-runtime procps iproute2 chromium
+  clang-format gdb
 )
 
 missing=()
