@@ -51,8 +51,8 @@ fail:
 
 /* Headers are parsed by librdkafka on first access, so they are looked up
  * only when a header: rule asks (the opaque is the message). */
-bool chp_kafka_header_lookup(void *opaque, const char *name, const void **val,
-                             size_t *len)
+static bool header_lookup(void *opaque, const char *name, const void **val,
+                          size_t *len)
 {
     rd_kafka_headers_t *hdrs = NULL;
 
@@ -72,6 +72,6 @@ void chp_kafka_msg_view(rd_kafka_message_t *m, chp_msg_view_t *v)
     v->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
     if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
         v->kafka_ts_ms = -1;
-    v->header = chp_kafka_header_lookup;
+    v->header = header_lookup;
     v->header_opaque = m;
 }

@@ -21,10 +21,6 @@ chp_err_t chp_kafka_conf_set(rd_kafka_conf_t *kc, const char *name,
                              const char *value, char *errstr,
                              size_t errstr_size);
 
-/* A chp_msg_view_t header callback; the opaque is the rd_kafka_message_t. */
-bool chp_kafka_header_lookup(void *opaque, const char *name, const void **val,
-                             size_t *len);
-
 /* Fills v from a librdkafka message: value, record timestamp (-1 when not
  * available) and headers. */
 void chp_kafka_msg_view(rd_kafka_message_t *m, chp_msg_view_t *v);

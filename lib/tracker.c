@@ -317,12 +317,6 @@ void chp_tracker_track_failed(chp_tracker_t *t, const char *topic,
     shard_unlock(t, s);
 }
 
-const chp_tsx_t *chp_tracker_rules_for(const chp_tracker_t *t,
-                                       const char *topic)
-{
-    return rules_for(t, topic);
-}
-
 /* ----------------------------------------------------------- emission */
 
 static int pool_put(snapvec_t *sv, chp_sketch_t *sk)

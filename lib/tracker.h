@@ -5,11 +5,6 @@
 
 #include "chaperone.h"
 
-/* The timestamp rules that apply to topic (timestamp.topic.<topic>, else
- * timestamp).  Valid until the tracker is destroyed. */
-const chp_tsx_t *chp_tracker_rules_for(const chp_tracker_t *t,
-                                       const char *topic);
-
 /* Counts a message whose delivery failed (producer acknowledgement with an
  * error) in the deliveryFailedCount of its (topic, bucket); count is not
  * touched, the message was already counted when it was sent. */
