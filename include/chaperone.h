@@ -38,18 +38,18 @@ extern "C" {
 
 typedef enum chp_err {
     CHP_OK = 0,
-    CHP_ERR_INVALID_ARG,  /* a caller passed something unusable */
-    CHP_ERR_NOMEM,        /* allocation failed */
-    CHP_ERR_PARSE,        /* input is not well-formed (JSON, number, file) */
-    CHP_ERR_TYPE,         /* a field or value has the wrong type */
-    CHP_ERR_RANGE,        /* a value is outside its allowed range */
-    CHP_ERR_UNKNOWN_KEY,  /* a configuration key nobody knows */
-    CHP_ERR_NOT_FOUND,    /* looked-up thing does not exist */
-    CHP_ERR_IO,           /* file or socket error */
-    CHP_ERR_KAFKA,        /* librdkafka reported an error */
-    CHP_ERR_STATE,        /* call not allowed in the object's state */
-    CHP_ERR_FULL,         /* a bounded resource is exhausted */
-    CHP_ERR_DB,           /* database error */
+    CHP_ERR_INVALID_ARG, /* a caller passed something unusable */
+    CHP_ERR_NOMEM,       /* allocation failed */
+    CHP_ERR_PARSE,       /* input is not well-formed (JSON, number, file) */
+    CHP_ERR_TYPE,        /* a field or value has the wrong type */
+    CHP_ERR_RANGE,       /* a value is outside its allowed range */
+    CHP_ERR_UNKNOWN_KEY, /* a configuration key nobody knows */
+    CHP_ERR_NOT_FOUND,   /* looked-up thing does not exist */
+    CHP_ERR_IO,          /* file or socket error */
+    CHP_ERR_KAFKA,       /* librdkafka reported an error */
+    CHP_ERR_STATE,       /* call not allowed in the object's state */
+    CHP_ERR_FULL,        /* a bounded resource is exhausted */
+    CHP_ERR_DB,          /* database error */
     CHP_ERR__COUNT
 } chp_err_t;
 
@@ -142,9 +142,9 @@ CHP_EXPORT chp_err_t chp_sketch_decode(chp_sketch_t *sk, const char *s,
  * ------------------------------------------------------------------------ */
 
 typedef enum chp_ts_result {
-    CHP_TS_FOUND = 0,  /* *ts_ms holds the event time */
-    CHP_TS_MISSING,    /* no usable timestamp: counts as noTime */
-    CHP_TS_MALFORMED,  /* payload could not be parsed: counts as malformed */
+    CHP_TS_FOUND = 0, /* *ts_ms holds the event time */
+    CHP_TS_MISSING,   /* no usable timestamp: counts as noTime */
+    CHP_TS_MALFORMED, /* payload could not be parsed: counts as malformed */
 } chp_ts_result_t;
 
 /** Maximum number of JSON field names one rule set may look for. */
@@ -202,21 +202,21 @@ CHP_EXPORT chp_ts_result_t chp_tsx_extract(const chp_tsx_t *tsx,
  * ------------------------------------------------------------------------ */
 
 #define CHP_AUDITMSG_VERSION 2
-#define CHP_NAME_MAX 256 /* topic, tier, datacenter, hostname (incl. NUL) */
-#define CHP_UUID_MAX 64
+#define CHP_NAME_MAX         256 /* topic, tier, datacenter, hostname (incl. NUL) */
+#define CHP_UUID_MAX         64
 
 typedef struct chp_auditmsg {
-    char topic[CHP_NAME_MAX];      /* topicName */
-    int64_t time_begin;            /* timeBeginInSec */
-    int64_t time_end;              /* timeEndInSec */
-    uint64_t count;                /* count */
-    uint64_t total_bytes;          /* totalBytes (0 if absent) */
-    uint64_t no_time_count;        /* noTimeCount (0 if absent) */
-    uint64_t malformed_count;      /* malformedCount (0 if absent) */
-    double mean_latency;           /* meanLatency, ms */
-    double latency95;              /* latency95, ms */
-    double latency99;              /* latency99, ms */
-    double max_latency;            /* maxLatency, ms */
+    char topic[CHP_NAME_MAX]; /* topicName */
+    int64_t time_begin;       /* timeBeginInSec */
+    int64_t time_end;         /* timeEndInSec */
+    uint64_t count;           /* count */
+    uint64_t total_bytes;     /* totalBytes (0 if absent) */
+    uint64_t no_time_count;   /* noTimeCount (0 if absent) */
+    uint64_t malformed_count; /* malformedCount (0 if absent) */
+    double mean_latency;      /* meanLatency, ms */
+    double latency95;         /* latency95, ms */
+    double latency99;         /* latency99, ms */
+    double max_latency;       /* maxLatency, ms */
     char tier[CHP_NAME_MAX];
     char datacenter[CHP_NAME_MAX];
     char hostname[CHP_NAME_MAX];
@@ -226,6 +226,10 @@ typedef struct chp_auditmsg {
     uint64_t negative_latency_count; /* negativeLatencyCount */
     double latency_sum_ms;           /* latencySumMs */
     uint64_t delivery_failed_count;  /* deliveryFailedCount (plugin) */
+    uint64_t audit_dropped_count;    /* auditDroppedCount: audit messages this
+                                        reporter dropped before this one */
+    uint64_t aborted_count;          /* abortedCount: messages of aborted
+                                        transactions (not part of count) */
     chp_sketch_t *sketch;            /* latencySketch; NULL if absent; owned */
 } chp_auditmsg_t;
 
@@ -300,8 +304,7 @@ CHP_EXPORT const char *chp_conf_get_str(const chp_conf_t *conf,
                                         const char *name);
 CHP_EXPORT int64_t chp_conf_get_int(const chp_conf_t *conf, const char *name);
 CHP_EXPORT bool chp_conf_get_bool(const chp_conf_t *conf, const char *name);
-CHP_EXPORT double chp_conf_get_double(const chp_conf_t *conf,
-                                      const char *name);
+CHP_EXPORT double chp_conf_get_double(const chp_conf_t *conf, const char *name);
 
 /** True if the key was set explicitly (not left at its default). */
 CHP_EXPORT bool chp_conf_is_set(const chp_conf_t *conf, const char *name);
@@ -352,11 +355,11 @@ typedef chp_err_t(chp_emit_cb_t)(const chp_auditmsg_t *msgs, size_t n,
 #define CHP_TRACKER_F_SINGLE 0x2
 
 typedef struct chp_tracker_stats {
-    uint64_t tracked;        /* messages counted since creation */
-    uint64_t emissions;      /* emit callbacks made */
-    uint64_t emitted_msgs;   /* audit messages handed to the callback */
-    uint64_t emit_errors;    /* emit callbacks that returned an error */
-    uint64_t open_buckets;   /* (topic, bucket, shard) entries now open */
+    uint64_t tracked;      /* messages counted since creation */
+    uint64_t emissions;    /* emit callbacks made */
+    uint64_t emitted_msgs; /* audit messages handed to the callback */
+    uint64_t emit_errors;  /* emit callbacks that returned an error */
+    uint64_t open_buckets; /* (topic, bucket, shard) entries now open */
 } chp_tracker_stats_t;
 
 /**
@@ -422,7 +425,7 @@ CHP_EXPORT void chp_tracker_destroy(chp_tracker_t *t);
 typedef struct chp_reporter chp_reporter_t;
 
 typedef struct chp_reporter_stats {
-    uint64_t produced;  /* audit messages handed to librdkafka (incl. retries) */
+    uint64_t produced; /* audit messages handed to librdkafka (incl. retries) */
     uint64_t delivered; /* acknowledged by the broker */
     uint64_t failed;    /* delivery failures (each is retried) */
     uint64_t dropped;   /* given up because reporter.max.pending was full */
@@ -447,8 +450,7 @@ CHP_EXPORT chp_err_t chp_reporter_emit(const chp_auditmsg_t *msgs, size_t n,
  *  messages are still pending at the deadline. */
 CHP_EXPORT chp_err_t chp_reporter_flush(chp_reporter_t *r, int timeout_ms);
 
-CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r,
-                                   chp_reporter_stats_t *st);
+CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r, chp_reporter_stats_t *st);
 
 /** Flushes for up to timeout_ms, then frees.  Messages still pending are
  *  counted as dropped and logged to stderr. */

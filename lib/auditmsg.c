@@ -43,7 +43,9 @@ typedef struct field {
 } field_t;
 
 #define FIELD(name, kind, member, req)                                         \
-    {name, kind, offsetof(chp_auditmsg_t, member), req}
+    {                                                                          \
+        name, kind, offsetof(chp_auditmsg_t, member), req                      \
+    }
 
 /* Wire order: the original's fields first, then our extensions. */
 static const field_t fields[] = {
@@ -66,6 +68,8 @@ static const field_t fields[] = {
     FIELD("negativeLatencyCount", F_COUNT, negative_latency_count, false),
     FIELD("latencySumMs", F_LATENCY, latency_sum_ms, false),
     FIELD("deliveryFailedCount", F_COUNT, delivery_failed_count, false),
+    FIELD("auditDroppedCount", F_COUNT, audit_dropped_count, false),
+    FIELD("abortedCount", F_COUNT, aborted_count, false),
     FIELD("latencySketch", F_SKETCH, sketch, false),
 };
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -323,8 +327,8 @@ static chp_err_t decode_int(const json_t *v, const field_t *f, int64_t lo,
 
         if (!isfinite(d) || d != floor(d))
             return fail(CHP_ERR_TYPE, errstr, errstr_size,
-                        "field \"%s\": expected an integer, got %.15g",
-                        f->name, d);
+                        "field \"%s\": expected an integer, got %.15g", f->name,
+                        d);
         /* [-2^63, 2^63) is exactly the doubles that convert to int64. */
         if (d < -0x1p63 || d >= 0x1p63)
             return fail(CHP_ERR_RANGE, errstr, errstr_size,
@@ -471,8 +475,7 @@ static chp_err_t check_time_end(const json_t *root, chp_auditmsg_t *m,
 }
 
 chp_err_t chp_auditmsg_decode_full(chp_auditmsg_t *m, const char *json,
-                                   size_t len, char *errstr,
-                                   size_t errstr_size)
+                                   size_t len, char *errstr, size_t errstr_size)
 {
     json_t *root = NULL;
     json_error_t jerr;
@@ -705,8 +708,7 @@ bool chp_auditmsg_decode_fast(chp_auditmsg_t *m, const char *json, size_t len)
         if (!plain_string(&c, &k, &kn))
             return false;
         for (i = 0; i < N_FIELDS; i++)
-            if (strlen(fields[i].name) == kn &&
-                !memcmp(fields[i].name, k, kn))
+            if (strlen(fields[i].name) == kn && !memcmp(fields[i].name, k, kn))
                 break;
         if (i == N_FIELDS || seen[i]) /* unknown or duplicate */
             return false;

@@ -35,6 +35,8 @@ static void fill_full(chp_auditmsg_t *m)
     m->negative_latency_count = 3;
     m->latency_sum_ms = 1234567890.5;
     m->delivery_failed_count = 2;
+    m->audit_dropped_count = 5;
+    m->aborted_count = 6;
     m->sketch = chp_sketch_new();
     assert_non_null(m->sketch);
     for (int64_t l = 0; l < 5000; l += 7)
@@ -118,7 +120,8 @@ static void test_encode_without_sketch(void **state)
     assert_int_equal(chp_auditmsg_encode(&a, &j, &n), CHP_OK);
     assert_null(strstr(j, "latencySketch"));
     assert_non_null(strstr(j, "\"version\":2"));
-    assert_non_null(strstr(j, "\"deliveryFailedCount\":2}"));
+    assert_non_null(strstr(j, "\"deliveryFailedCount\":2,\"auditDroppedCount\":"
+                              "5,\"abortedCount\":6}"));
     chp_auditmsg_init(&b);
     assert_int_equal(chp_auditmsg_decode(&b, j, n, errstr, sizeof(errstr)),
                      CHP_OK);
@@ -268,8 +271,7 @@ static void test_defaults(void **state)
                    errstr),
         CHP_OK);
     /* timeEndInSec absent: the default bucket width. */
-    assert_int_equal(m.time_end,
-                     1478311200 + CHP_BUCKET_SECONDS_DEFAULT);
+    assert_int_equal(m.time_end, 1478311200 + CHP_BUCKET_SECONDS_DEFAULT);
     assert_string_equal(m.tier, "");
     assert_string_equal(m.uuid, "");
     assert_null(m.sketch);
@@ -310,10 +312,8 @@ static void test_defaults(void **state)
 static const struct {
     const char *key, *raw;
 } base_doc[] = {
-    {"topicName", "\"rt-trips\""},
-    {"timeBeginInSec", "1478311200"},
-    {"timeEndInSec", "1478311800"},
-    {"count", "55"},
+    {"topicName", "\"rt-trips\""},  {"timeBeginInSec", "1478311200"},
+    {"timeEndInSec", "1478311800"}, {"count", "55"},
     {"tier", "\"producer\""},
 };
 #define N_BASE (sizeof(base_doc) / sizeof(base_doc[0]))
@@ -387,8 +387,9 @@ static const reject_case_t rejects[] = {
     {"datacenter", "[\"dc1\"]", CHP_ERR_TYPE},
     {"hostname", "false", CHP_ERR_TYPE},
     {"uuid", "123", CHP_ERR_TYPE},
-    {"uuid", "\"0123456789012345678901234567890123456789012345678901234567"
-             "890123\"",
+    {"uuid",
+     "\"0123456789012345678901234567890123456789012345678901234567"
+     "890123\"",
      CHP_ERR_RANGE},
     {"version", "\"2\"", CHP_ERR_TYPE},
     {"version", "-1", CHP_ERR_RANGE},
@@ -451,8 +452,7 @@ static void test_error_wording(void **state)
     free(doc);
     doc = doc_with("topicName", NULL);
     assert_int_equal(decode_str(&m, doc, errstr), CHP_ERR_PARSE);
-    assert_string_equal(errstr,
-                        "field \"topicName\": required field missing");
+    assert_string_equal(errstr, "field \"topicName\": required field missing");
     free(doc);
 }
 
@@ -467,8 +467,8 @@ static const struct {
     {"not json", 0, CHP_ERR_PARSE, "invalid JSON"},
     {"[1,2]", 0, CHP_ERR_TYPE, "got an array"},
     {"\"rt-trips\"", 0, CHP_ERR_PARSE, "invalid JSON"},
-    {"{\"topicName\":\"t\",\"timeBeginInSec\":0,\"count\":1", 0,
-     CHP_ERR_PARSE, "end of file"},
+    {"{\"topicName\":\"t\",\"timeBeginInSec\":0,\"count\":1", 0, CHP_ERR_PARSE,
+     "end of file"},
     {"{\"topicName\":\"t\",\"timeBeginInSec\":0,\"count\":1} x", 0,
      CHP_ERR_PARSE, "end of file expected"},
     {"{\"topicName\":\"t\",\"timeBeginInSec\":0,\"count\":1}{}", 0,
@@ -498,8 +498,7 @@ static void test_document_rejections(void **state)
     chp_auditmsg_t m;
     (void)state;
 
-    for (size_t i = 0; i < sizeof(doc_rejects) / sizeof(doc_rejects[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(doc_rejects) / sizeof(doc_rejects[0]); i++) {
         char errstr[ERRSZ] = "";
         size_t len = doc_rejects[i].len ? doc_rejects[i].len
                                         : strlen(doc_rejects[i].doc);
@@ -508,8 +507,7 @@ static void test_document_rejections(void **state)
         chp_auditmsg_init(&m);
         err = chp_auditmsg_decode(&m, doc_rejects[i].doc, len, errstr,
                                   sizeof(errstr));
-        if (err != doc_rejects[i].err ||
-            !strstr(errstr, doc_rejects[i].needle))
+        if (err != doc_rejects[i].err || !strstr(errstr, doc_rejects[i].needle))
             print_error("case %zu: %s (%d), \"%s\"\n", i, chp_err_str(err),
                         (int)err, errstr);
         assert_int_equal(err, doc_rejects[i].err);
@@ -584,8 +582,7 @@ static void test_encode_rejects(void **state)
     EXPECT_ENCODE_FAILS(m.tier[0] = '\xc3', m.tier[0] = 'p'); /* bad UTF-8 */
     EXPECT_ENCODE_FAILS(memset(m.hostname, 'h', sizeof(m.hostname)),
                         m.hostname[10] = '\0'); /* not NUL-terminated */
-    EXPECT_ENCODE_FAILS(memset(m.uuid, 'u', sizeof(m.uuid)),
-                        m.uuid[36] = '\0');
+    EXPECT_ENCODE_FAILS(memset(m.uuid, 'u', sizeof(m.uuid)), m.uuid[36] = '\0');
 #undef EXPECT_ENCODE_FAILS
     chp_auditmsg_clear(&m);
 }
@@ -615,8 +612,8 @@ static void test_not_nul_terminated(void **state)
 
     /* Exactly n bytes, no terminator: ASan catches any read past the end. */
     memcpy(exact, doc, n);
-    assert_int_equal(
-        chp_auditmsg_decode(&m, exact, n, errstr, sizeof(errstr)), CHP_OK);
+    assert_int_equal(chp_auditmsg_decode(&m, exact, n, errstr, sizeof(errstr)),
+                     CHP_OK);
     assert_string_equal(m.topic, "rt-trips");
 
     /* A length that cuts the document short is an error, not a read on. */
@@ -700,8 +697,7 @@ static void test_long_strings(void **state)
         chp_auditmsg_t b;
 
         chp_auditmsg_init(&b);
-        assert_int_equal(chp_auditmsg_decode(&b, j, n, errstr, ERRSZ),
-                         CHP_OK);
+        assert_int_equal(chp_auditmsg_decode(&b, j, n, errstr, ERRSZ), CHP_OK);
         assert_null(chp_auditmsg_diff(&m, &b));
         chp_auditmsg_clear(&b);
     }
@@ -735,12 +731,11 @@ static void test_unicode(void **state)
     free(j);
 
     /* \u escapes, surrogate pair included, decode to UTF-8. */
-    assert_int_equal(
-        decode_str(&b,
-                   "{\"topicName\":\"caf\\u00e9-\\ud83d\\ude95\","
-                   "\"timeBeginInSec\":0,\"count\":1}",
-                   errstr),
-        CHP_OK);
+    assert_int_equal(decode_str(&b,
+                                "{\"topicName\":\"caf\\u00e9-\\ud83d\\ude95\","
+                                "\"timeBeginInSec\":0,\"count\":1}",
+                                errstr),
+                     CHP_OK);
     assert_string_equal(b.topic, "caf\xc3\xa9-\xf0\x9f\x9a\x95");
 
     /* Overlong and surrogate encodings are not UTF-8: refused on encode. */
