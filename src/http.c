@@ -10,12 +10,14 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "health.h"
 
 struct http_server {
     struct MHD_Daemon *mhd;
     http_handler_t *handler;
     void *opaque;
     metrics_t *metrics;
+    health_t *health; /* NULL: /health is always 200 */
     size_t max_body;
     int port;
 };
@@ -91,11 +93,33 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, http_resp_t *r)
     return ret;
 }
 
+static void health_reply(http_resp_t *resp, const char *why, uint64_t n)
+{
+    char esc[1100], body[1300];
+
+    json_escape(esc, sizeof(esc), why);
+    snprintf(body, sizeof(body),
+             "{\"error\":\"%s\",\"status\":503,"
+             "\"consecutiveFailures\":%llu}\n",
+             esc, (unsigned long long)n);
+    http_reply(resp, 503, "application/json", body);
+}
+
+void http_server_set_health(http_server_t *srv, health_t *h)
+{
+    if (srv)
+        srv->health = h;
+}
+
 static void default_routes(http_server_t *s, const http_req_t *req,
                            http_resp_t *resp)
 {
     if (!strcmp(req->path, "/health") && !strcmp(req->method, "GET")) {
-        http_reply(resp, 200, "text/plain", "OK");
+        char why[512];
+        if (health_check(s->health, why, sizeof(why)))
+            http_reply(resp, 200, "text/plain", "OK");
+        else
+            health_reply(resp, why, health_failures(s->health));
     } else if (!strcmp(req->path, "/metrics") && s->metrics &&
                !strcmp(req->method, "GET")) {
         char *out;
