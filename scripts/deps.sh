@@ -10,7 +10,7 @@ PKGS=(
   clang libclang-rt-14-dev libfuzzer-14-dev
   default-jre-headless maven
   mariadb-server mariadb-client postgresql redis-server
-  kcat uuid-runtime procps iproute2 chromium
+  kcat uuid-runtime procps iproute2 chromium locales
   clang-format gdb
 )
 
@@ -28,13 +28,23 @@ fi
 if command -v mvn >/dev/null 2>&1; then
   missing=("${missing[@]/maven}")
 fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+# A locale whose decimal separator is a comma: test_conf proves that
+# configuration numbers parse the same whatever LC_NUMERIC says.
+ensure_locale() {
+  locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$' && return 0
+  $SUDO localedef -i de_DE -c -f UTF-8 de_DE.UTF-8 >/dev/null 2>&1 \
+    || echo "deps: could not generate the de_DE.UTF-8 locale" >&2
+}
+trap ensure_locale EXIT
+
 want=()
 for p in "${missing[@]}"; do [ -n "$p" ] && want+=("$p"); done
 [ ${#want[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${want[*]}" >&2
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 # Do not let package post-install scripts start services: the project starts
 # its own on loopback with throwaway data directories.
@@ -45,6 +55,7 @@ if [ ! -e "$policy" ]; then
   $SUDO chmod +x "$policy"
   made_policy=1
 fi
-trap '[ $made_policy -eq 1 ] && $SUDO rm -f "$policy"' EXIT
+trap '[ $made_policy -eq 1 ] && $SUDO rm -f "$policy"; ensure_locale' EXIT
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+

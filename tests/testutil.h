@@ -50,18 +50,57 @@ static TU_UNUSED void tu_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Exits with 77 (skipped) after saying why on stderr. */
+/* True when the run requires every case (CHP_TEST_REQUIRE_ALL=1, set by
+ * scripts/test.sh and so by CI): a missing server is then a failure, not a
+ * skip, so `make test` cannot pass without having tested everything. */
+static TU_UNUSED int tu_require_all(void)
+{
+    const char *v = getenv("CHP_TEST_REQUIRE_ALL");
+
+    return v && !strcmp(v, "1");
+}
+
+/* Exits with 77 (skipped) after saying why on stderr; with
+ * CHP_TEST_REQUIRE_ALL=1, exits with 1 (failed) instead. */
 static TU_UNUSED __attribute__((noreturn, format(printf, 1, 2))) void
 tu_skip(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("SKIP: ", stderr);
+    fputs(tu_require_all() ? "FAIL (required, CHP_TEST_REQUIRE_ALL=1): "
+                           : "SKIP: ",
+          stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    exit(TU_SKIP);
+    exit(tu_require_all() ? 1 : TU_SKIP);
+}
+
+/* Cases skipped inside a cmocka group (see TU_SKIP_CASE). */
+static TU_UNUSED int tu_skipped_cases;
+
+/* Skips one cmocka case, saying why; the program's status then becomes 77
+ * through tu_status() unless a case failed.  With CHP_TEST_REQUIRE_ALL=1 the
+ * case fails instead.  (cmocka's skip() alone lets the program pass.) */
+#define TU_SKIP_CASE(...)                                                      \
+    do {                                                                       \
+        fprintf(stderr, "%s",                                                  \
+                tu_require_all() ? "FAIL (required): " : "SKIP: ");            \
+        fprintf(stderr, __VA_ARGS__);                                          \
+        fputc('\n', stderr);                                                   \
+        if (tu_require_all())                                                  \
+            fail_msg("required case could not run");                           \
+        tu_skipped_cases++;                                                    \
+        skip();                                                                \
+    } while (0)
+
+/* The exit status of a cmocka program: failures win, then skips (77). */
+static TU_UNUSED int tu_status(int failed)
+{
+    if (failed)
+        return failed;
+    return tu_skipped_cases ? TU_SKIP : 0;
 }
 
 /* getenv(name), or skip the whole test when it is unset or empty. */
@@ -96,9 +135,8 @@ static TU_UNUSED void tu_unique_name(char *buf, size_t n, const char *prefix)
 
 /* A configuration with bootstrap.servers and the NULL-terminated key, value
  * pairs of extra (may be NULL).  NULL and errstr filled on a bad property. */
-static TU_UNUSED rd_kafka_conf_t *tu_conf(const char *brokers,
-                                          const char *const extra[],
-                                          char *errstr, size_t n)
+static TU_UNUSED rd_kafka_conf_t *
+tu_conf(const char *brokers, const char *const extra[], char *errstr, size_t n)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     size_t i;
@@ -145,8 +183,8 @@ static TU_UNUSED rd_kafka_t *tu_producer(const char *brokers,
                                          const char *const extra_kv_pairs[])
 {
     char errstr[512];
-    rd_kafka_conf_t *conf = tu_conf(brokers, extra_kv_pairs, errstr,
-                                    sizeof(errstr));
+    rd_kafka_conf_t *conf =
+        tu_conf(brokers, extra_kv_pairs, errstr, sizeof(errstr));
 
     if (!conf) {
         fprintf(stderr, "testutil: producer config: %s\n", errstr);
@@ -220,8 +258,8 @@ fail:
 /* Polls metadata until topic has exactly partitions partitions, each with a
  * leader, or timeout_ms passes.  0, or -1 with errstr filled. */
 static TU_UNUSED int tu_wait_topic(rd_kafka_t *rk, const char *topic,
-                                   int partitions, int timeout_ms,
-                                   char *errstr, size_t n)
+                                   int partitions, int timeout_ms, char *errstr,
+                                   size_t n)
 {
     int64_t deadline = tu_now_ms() + timeout_ms;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -271,9 +309,8 @@ static TU_UNUSED int tu_wait_topic(rd_kafka_t *rk, const char *topic,
 }
 
 /* Waits up to timeout_ms for the result event of an admin request on q. */
-static TU_UNUSED rd_kafka_event_t *tu_admin_result(rd_kafka_queue_t *q,
-                                                   rd_kafka_event_type_t type,
-                                                   int timeout_ms)
+static TU_UNUSED rd_kafka_event_t *
+tu_admin_result(rd_kafka_queue_t *q, rd_kafka_event_type_t type, int timeout_ms)
 {
     int64_t deadline = tu_now_ms() + timeout_ms;
 

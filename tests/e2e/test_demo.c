@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +70,7 @@ static void test_demo_real_broker(void **state)
     (void)state;
 
     if (!b)
-        skip();
+        TU_SKIP_CASE("CHP_TEST_BROKERS is not set");
     snprintf(arg, sizeof(arg), "--brokers %s", b);
     int rc = run_demo(arg, out, sizeof(out));
     if (rc != 0)
@@ -92,5 +94,5 @@ int main(void)
         cmocka_unit_test(test_demo_mock_cluster),
         cmocka_unit_test(test_demo_real_broker),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

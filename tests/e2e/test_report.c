@@ -321,11 +321,9 @@ static void server_backend(const char *name, const char *env)
     const char *url = getenv(env);
     backend_t b = {.name = name};
 
-    if (!url || !*url) {
-        fprintf(stderr, "%s not set: %s skipped (scripts/services.sh)\n", env,
-                name);
-        return;
-    }
+    if (!url || !*url)
+        TU_SKIP_CASE("%s not set: %s skipped (scripts/services.sh)", env,
+                     name);
     snprintf(b.url, sizeof(b.url), "%s", url);
     run_backend(&b);
 }
@@ -410,5 +408,5 @@ int main(void)
         cmocka_unit_test(test_mysql),
         cmocka_unit_test(test_pgsql),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return tu_status(cmocka_run_group_tests(tests, setup, teardown));
 }

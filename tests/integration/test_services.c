@@ -181,7 +181,7 @@ static void test_mariadb(void **state)
     (void)state;
 
     if (url_from_env("CHP_TEST_MYSQL_URL", 3306, &u))
-        skip();
+        TU_SKIP_CASE("CHP_TEST_MYSQL_URL is not set");
     db = mysql_init(NULL);
     assert_non_null(db);
     mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
@@ -288,7 +288,7 @@ static void test_postgres(void **state)
     (void)state;
 
     if (url_from_env("CHP_TEST_PG_URL", 5432, &u))
-        skip();
+        TU_SKIP_CASE("CHP_TEST_PG_URL is not set");
     snprintf(port, sizeof(port), "%u", u.port);
     vals[0] = u.host;
     vals[1] = port;
@@ -365,7 +365,7 @@ static void test_redis(void **state)
     (void)state;
 
     if (url_from_env("CHP_TEST_REDIS_URL", 6379, &u))
-        skip();
+        TU_SKIP_CASE("CHP_TEST_REDIS_URL is not set");
     c = redisConnectWithTimeout(u.host, (int)u.port, tv);
     assert_non_null(c);
     if (c->err) {
@@ -425,5 +425,5 @@ int main(void)
         tu_skip("none of CHP_TEST_MYSQL_URL, CHP_TEST_PG_URL, "
                 "CHP_TEST_REDIS_URL is set; run scripts/services.sh start "
                 "and eval \"$(scripts/services.sh env)\"");
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
