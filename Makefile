@@ -7,13 +7,17 @@
 #                 integration, e2e); ends with CTest's summary
 #   make demo     the whole pipeline in one command on embedded defaults
 #   make bench    optimised build, benchmarks as "bench: NAME ratio=..." lines
+#   make install  install under PREFIX (/usr/local), honouring DESTDIR
+#   make deb      Debian packages (libchaperone0, libchaperone-dev, chaperone)
+#                 in build/deb/
 #   make docs     regenerate docs/configuration.md from the property table
 #   make format   clang-format the sources in place
 
-BUILD ?= build
-JOBS  ?= $(shell nproc)
+BUILD  ?= build
+JOBS   ?= $(shell nproc)
+PREFIX ?= /usr/local
 
-.PHONY: all build deps test demo bench docs format clean
+.PHONY: all build deps test demo bench docs format clean install deb
 
 all: build
 
@@ -32,6 +36,12 @@ demo: build
 
 bench: deps
 	@./scripts/bench.sh
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+deb: build
+	@cd $(BUILD) && cpack -G DEB -B deb >/dev/null && ls -1 deb/*.deb
 
 docs: build
 	@$(BUILD)/confdoc > docs/configuration.md

@@ -12,6 +12,7 @@ PKGS=(
   mariadb-server mariadb-client postgresql redis-server
   kcat uuid-runtime procps iproute2 chromium locales
   clang-format gdb
+  dpkg-dev groff-base systemd prometheus
 )
 
 missing=()

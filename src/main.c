@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <librdkafka/rdkafka.h>
+
+#include "buildinfo.h"
 #include "commands.h"
 #include "log.h"
 
@@ -33,7 +36,8 @@ static const struct command {
      "exit 2 when a closed bucket lost more than allowed (alerting)"},
     {"config", cmd_config,
      "print the effective configuration (--markdown: the key reference)"},
-    {"version", cmd_version, "print the version"},
+    {"version", cmd_version,
+     "print the version, git revision and librdkafka version"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -47,7 +51,9 @@ static void usage(FILE *fp)
     fprintf(fp, "\n  -c FILE        load a .properties file\n"
                 "  -X key=value   set one configuration key "
                 "(docs/configuration.md)\n"
-                "  -h, --help     help for a command\n");
+                "  -h, --help     help for a command\n"
+                "  -V, --version  version, git revision and librdkafka "
+                "version\n");
 }
 
 static int cmd_config(chp_conf_t *conf, int argc, char **argv)
@@ -63,7 +69,12 @@ static int cmd_config(chp_conf_t *conf, int argc, char **argv)
 static int cmd_version(chp_conf_t *conf, int argc, char **argv)
 {
     (void)conf, (void)argc, (void)argv;
-    printf("chaperone %s\n", chp_version());
+    /* The librdkafka in use may be newer than the headers we were built
+     * with (a distribution upgrade): print both. */
+    printf("chaperone %s (git %s)\n", chp_version(), CHP_GIT_REV);
+    printf("librdkafka %s (built with %d.%d.%d)\n", rd_kafka_version_str(),
+           (RD_KAFKA_VERSION >> 24) & 0xff, (RD_KAFKA_VERSION >> 16) & 0xff,
+           (RD_KAFKA_VERSION >> 8) & 0xff);
     return 0;
 }
 
@@ -115,6 +126,9 @@ int main(int argc, char **argv)
     chp_conf_t *conf;
     int rc;
 
+    if (argc >= 2 &&
+        (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
+        return cmd_version(NULL, argc - 1, argv + 1);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
