@@ -117,3 +117,8 @@ add_test(NAME integration/deb_package
          COMMAND ${CMAKE_SOURCE_DIR}/tests/install/check-deb.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(integration/deb_package PROPERTIES LABELS integration
                      SKIP_RETURN_CODE 77 TIMEOUT 600 RUN_SERIAL TRUE)
+
+add_test(NAME unit/prometheus_rules
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/prometheus/check-rules.sh)
+set_tests_properties(unit/prometheus_rules PROPERTIES LABELS unit
+                     SKIP_RETURN_CODE 77)
