@@ -453,7 +453,8 @@ static void test_bad_requests(void **state)
              0);
     memset(long_ref, 'r', sizeof(long_ref) - 1);
     long_ref[sizeof(long_ref) - 1] = '\0';
-    assert_true(sizeof(cases) / sizeof(cases[0]) >= 20);
+    _Static_assert(sizeof(cases) / sizeof(cases[0]) >= 20,
+                   "the bad-request table covers every parameter");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         http_resp_t r = call(&cases[i].r);
         json_error_t e;
