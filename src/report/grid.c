@@ -38,6 +38,12 @@ static void pend_new(rep_grid_t *g, const store_row_t *row)
     p->time_end = row->time_end;
     memcpy(p->topic, row->topic, sizeof(p->topic));
     memcpy(p->tier, row->tier, sizeof(p->tier));
+    /* The sum keeps the max of the p95/p99/max of the rows without a
+     * sketch; starting it from 0 would show the original client's negative
+     * latencies (stored as sent) as 0. */
+    p->latency95 = row->latency95;
+    p->latency99 = row->latency99;
+    p->max_latency = row->max_latency;
     if (store_row_add(p, row) != CHP_OK) {
         g->nomem = true;
         return;
