@@ -213,6 +213,15 @@ static const chp_conf_prop_t props[] = {
              "(`chaperone report`, `check`, the query API and the "
              "dashboard). Empty: per topic, the tier with the largest total "
              "count over the range looked at."},
+    {"report.pipeline", STR(.flags = F_LIST), .group = G_REPORT,
+     .scope = S_REPORT | S_COLL, .defval = "",
+     .desc = "Ordered tiers of the pipeline, e.g. "
+             "`producer,kafka-regional,kafka-aggregate,consumer-etl`: "
+             "`report`, `check`, the query API and the dashboard then "
+             "compare each tier with the one before it (loss, duplication "
+             "and added latency per hop, per datacenter where both tiers "
+             "report the same datacenters; see docs/pipeline.md). Empty: "
+             "every tier is compared with the reference tier."},
     {"report.max.loss.percent", DBL(0.0, 100.0), .group = G_REPORT,
      .scope = S_REPORT | S_COLL, .defval = "0.01",
      .desc = "`chaperone check` fails when a closed bucket of some tier "
