@@ -62,6 +62,14 @@ static const chp_conf_prop_t props[] = {
      .scope = S_AUDITORS | S_CTL | S_COLL, .defval = "chaperone-audit",
      .desc = "Topic the audit messages are published to and the collector "
              "reads; it is never audited itself."},
+    {"topic.map.strip.regex", STR(.flags = 0), .group = G_COMMON,
+     .scope = S_AUDITORS, .defval = "",
+     .desc = "POSIX extended regular expression: the first part of a topic "
+             "name it matches is removed, and the topic is audited under "
+             "what is left, so a replica speaks of its source topic. With "
+             "MirrorMaker 2's default replication policy, `^(dc1|dc2)\\.` "
+             "audits `dc1.orders` as `orders`. A name that would become "
+             "empty or illegal is kept as it is. Empty: off."},
     {"bucket.seconds", INT(1, 86400), .group = G_COMMON,
      .scope = S_AUDITORS | S_REPORT, .defval = "600",
      .desc = "Width of an event-time bucket, in seconds."},
