@@ -40,6 +40,11 @@ static void head(rep_buf_t *b, const char *title)
     rep_buf_puts(b, "</head><body>\n<header><a href=\"/\">Chaperone</a>");
 }
 
+void dash_page_head(rep_buf_t *b, const char *title)
+{
+    head(b, title);
+}
+
 static void ratio_text(const rep_cmp_t *c, char *buf, size_t size)
 {
     if (c->unexpected)
@@ -76,6 +81,11 @@ static void range_line(rep_buf_t *b, const dash_view_t *v)
                    "A bucket is final once it ended %s ago; open buckets "
                    "are shaded and not judged. Loss threshold %g%%.</p>\n",
                    a, z, late, v->max_loss * 100);
+}
+
+void dash_page_range(rep_buf_t *b, const dash_view_t *v)
+{
+    range_line(b, v);
 }
 
 /* ------------------------------------------------------------ index */
@@ -354,6 +364,12 @@ char *dash_topic_html(const rep_grid_t *g, const dash_view_t *v)
     rep_buf_puts(&b, "</span></header>\n");
     form(&b, g, v);
     range_line(&b, v);
+    if (v->pipeline_arg) {
+        rep_buf_puts(&b, "<p><a id=\"pipeline-link\" href=\"/pipeline/");
+        rep_buf_html(&b, g->topic);
+        rep_buf_puts(&b, "\">Pipeline view: loss and duplication per "
+                         "hop</a></p>\n");
+    }
     if (!data_fill(&d, g, v)) {
         data_free(&d);
         rep_buf_free(&b);

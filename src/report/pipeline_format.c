@@ -328,3 +328,49 @@ char *rep_pipe_format_json(const rep_pipe_t *p, bool pretty)
     json_decref(doc);
     return s;
 }
+
+/* ------------------------------------------------------------ check */
+
+typedef struct viol_ctx {
+    json_t *list;
+    bool failed;
+} viol_ctx_t;
+
+static void on_violation(const rep_pipe_t *p, size_t b, const rep_hop_t *h,
+                         size_t d, rep_pipe_fault_t f, void *opaque)
+{
+    viol_ctx_t *x = opaque;
+    const rep_hop_cell_t *c = rep_hop_cell(h, b, d);
+    char when[REP_TIME_MAX];
+    json_t *o = json_object();
+
+    rep_format_time(p->begin[b], when);
+    if (!o || json_array_append_new(x->list, o) != 0 ||
+        !put(o, "fault", json_string(rep_pipe_fault_name(f))) ||
+        !put(o, "begin", json_integer(p->begin[b])) ||
+        !put(o, "time", json_string(when)) ||
+        !put(o, "from", json_string(p->spec.tiers[h->up])) ||
+        !put(o, "to", json_string(p->spec.tiers[h->down])) ||
+        !put(o, "datacenter", json_string(rep_hop_dc(h, d))) ||
+        !put(o, "upstream", json_integer((json_int_t)c->up)) ||
+        !put(o, "downstream", json_integer((json_int_t)c->down)) ||
+        !put(o, "loss", json_integer((json_int_t)c->loss)) ||
+        !put(o, "duplicated", json_integer((json_int_t)c->duplicated)))
+        x->failed = true;
+}
+
+json_t *rep_pipe_violations_json(const rep_pipe_t *p, double max_loss,
+                                 int64_t lateness_s, int64_t now_s)
+{
+    rep_pipe_stats_t st = {0};
+    viol_ctx_t x = {.list = json_array()};
+
+    if (!x.list)
+        return NULL;
+    rep_pipe_check(p, max_loss, lateness_s, now_s, on_violation, &x, &st);
+    if (x.failed) {
+        json_decref(x.list);
+        return NULL;
+    }
+    return x.list;
+}

@@ -30,4 +30,10 @@ char *rep_pipe_format_json(const rep_pipe_t *p, bool pretty);
  * with their cells).  The caller decrefs; NULL when out of memory. */
 json_t *rep_pipe_json(const rep_pipe_t *p);
 
+/* The violations rep_pipe_check finds (final buckets only), as
+ * [{"fault", "begin", "time", "from", "to", "datacenter", "upstream",
+ * "downstream", "loss", "duplicated"}]; NULL when out of memory. */
+json_t *rep_pipe_violations_json(const rep_pipe_t *p, double max_loss,
+                                 int64_t lateness_s, int64_t now_s);
+
 #endif
