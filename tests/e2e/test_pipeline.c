@@ -29,6 +29,7 @@
 
 #include "testutil.h"
 #include "httpc.h"
+#include <jansson.h>
 #include "proc.h"
 #include "report/pipeline.h"
 #include "testutil.h"
@@ -135,6 +136,17 @@ static long held(const char *t, int k)
     return sh_num(cmd);
 }
 
+/* The end offset of partition 0 of t on the aggregate, -1 on error:
+ * cheap enough to poll while MirrorMaker copies. */
+static int64_t end_offset(rd_kafka_t *rk, const char *t)
+{
+    int64_t lo = 0, hi = -1;
+
+    if (rd_kafka_query_watermark_offsets(rk, t, 0, &lo, &hi, 10000))
+        return -1;
+    return hi;
+}
+
 static long held_all(const char *t)
 {
     char cmd[1024];
@@ -146,14 +158,16 @@ static long held_all(const char *t)
 
 /* ------------------------------------------------------------ daemons */
 
-static void start(const char *cmd, const char *name, const char *const *kv)
+/* Starts chaperone cmd with kv; returns its HTTP port. */
+static int start(const char *cmd, const char *name, const char *const *kv)
 {
     char port[64], log[700];
     const char *args[40];
-    int n = 0;
+    int n = 0, http = httpc_free_port();
 
     assert_true(n_procs < N_PROCS);
-    snprintf(port, sizeof(port), "http.port=%d", httpc_free_port());
+    assert_true(http > 0);
+    snprintf(port, sizeof(port), "http.port=%d", http);
     args[n++] = cmd;
     for (; *kv; kv++) {
         args[n++] = "-X";
@@ -164,6 +178,7 @@ static void start(const char *cmd, const char *name, const char *const *kv)
     args[n] = NULL;
     snprintf(log, sizeof(log), "%s/%s.log", workdir, name);
     assert_int_equal(proc_start(&procs[n_procs++], log, args), 0);
+    return http;
 }
 
 static void worker(const char *name, const char *brokers, const char *audit,
@@ -194,20 +209,21 @@ static void worker(const char *name, const char *brokers, const char *audit,
 /* One collector per cluster (a worker's audit messages stay in its own
  * cluster), all writing one database.  Until the collectors key their
  * stored offsets by cluster, each cluster's audit topic has its own name. */
-static void collector(const char *name, const char *brokers, const char *audit)
+static int collector(const char *name, const char *brokers, const char *audit)
 {
-    char kv[5][800];
-    const char *v[6];
+    char kv[6][800];
+    const char *v[7];
 
     snprintf(kv[0], sizeof(kv[0]), "kafka.bootstrap.servers=%s", brokers);
     snprintf(kv[1], sizeof(kv[0]), "audit.topic=%s", audit);
     snprintf(kv[2], sizeof(kv[0]), "collector.group.id=%s-%s", name, topic);
     snprintf(kv[3], sizeof(kv[0]), "db.url=%s", dburl);
     snprintf(kv[4], sizeof(kv[0]), "collector.flush.interval.ms=200");
-    for (int i = 0; i < 5; i++)
+    snprintf(kv[5], sizeof(kv[0]), "report.pipeline=%s", pipeline);
+    for (int i = 0; i < 6; i++)
         v[i] = kv[i];
-    v[5] = NULL;
-    start("collector", name, v);
+    v[6] = NULL;
+    return start("collector", name, v);
 }
 
 /* ------------------------------------------------------------ the DB */
@@ -322,6 +338,7 @@ static void test_pipeline_faults(void **state)
     const char *map = "^(dc1|dc2)\\.";
     long dups, total_dc1, total_dc2;
     int64_t t_start = tu_now_ms();
+    int api_port;
     rep_pipe_spec_t spec;
     rep_pipe_t p;
     const store_ops_t *ops;
@@ -337,7 +354,7 @@ static void test_pipeline_faults(void **state)
     pipeline_sh("mm2-start");
     collector("collector-dc1", dc1, audit_dc1);
     collector("collector-dc2", dc2, audit_dc2);
-    collector("collector-agg", agg, audit_agg);
+    api_port = collector("collector-agg", agg, audit_agg);
     worker("worker-dc1", dc1, audit_dc1, "kafka-regional", "dc1", topic, "");
     worker("worker-dc2", dc2, audit_dc2, "kafka-regional", "dc2", topic, "");
     snprintf(args, sizeof(args), "%s,%s", t1, t2);
@@ -377,11 +394,16 @@ static void test_pipeline_faults(void **state)
                      0);
     pipeline_sh("mm2-stop");
     assert_int_equal(produce(dc1, "dc1", audit_dc1, 3, 3000, -1), 0);
-    pipeline_sh("mm2-start");
     {
-        int64_t deadline = tu_now_ms() + WAIT_MS;
-        while (held(t1, 3) <= 0 && tu_left_ms(deadline) > 0)
-            tu_sleep_ms(50);
+        rd_kafka_t *rk = tu_producer(agg, NULL);
+        int64_t deadline = tu_now_ms() + WAIT_MS, before;
+        assert_non_null(rk);
+        before = end_offset(rk, t1);
+        assert_true(before >= 0);
+        pipeline_sh("mm2-start");
+        while (end_offset(rk, t1) <= before && tu_left_ms(deadline) > 0)
+            tu_sleep_ms(5);
+        rd_kafka_destroy(rk);
     }
     pipeline_sh("mm2-kill");
     print_message("B3: MirrorMaker killed (-9) with %ld of 3000 copied\n",
@@ -401,9 +423,10 @@ static void test_pipeline_faults(void **state)
     total_dc2 = held_all(t2);
     assert_int_equal(total_dc1, 1000 + 100 + 3000 + dups + 400);
     assert_int_equal(total_dc2, 500 + 500 + 150);
+    /* No chaperone.tier: the plugin's default, consumer-<group.id>. */
     assert_int_equal(
         sh("kcat -b %s -C -t %s -o beginning -e -q -X group.id=etl "
-           "-X plugin.library.paths=%s -X chaperone.tier=consumer-etl "
+           "-X plugin.library.paths=%s "
            "-X chaperone.datacenter=aggregate -X chaperone.audit.topic=%s "
            "-X 'chaperone.topic.map.strip.regex=%s' >/dev/null "
            "2>>'%s/kcat.log'",
@@ -411,7 +434,7 @@ static void test_pipeline_faults(void **state)
         0);
     assert_int_equal(
         sh("kcat -b %s -C -t %s -o beginning -c %ld -q -X group.id=etl "
-           "-X plugin.library.paths=%s -X chaperone.tier=consumer-etl "
+           "-X plugin.library.paths=%s "
            "-X chaperone.datacenter=aggregate -X chaperone.audit.topic=%s "
            "-X 'chaperone.topic.map.strip.regex=%s' >/dev/null "
            "2>>'%s/kcat.log'",
@@ -523,6 +546,12 @@ static void test_pipeline_faults(void **state)
         if (!strstr(out, line))
             fail_msg("check's output lacks: %s", line);
     }
+    snprintf(args, sizeof(args),
+             "report --topic %s --from %" PRId64 " --to %" PRId64
+             " --pipeline %s",
+             topic, bucket(0), bucket(5), pipeline);
+    assert_int_equal(chaperone(args, out, sizeof(out)), 0);
+    print_message("%s", out);
     /* report's totals line per hop, as CSV. */
     snprintf(args, sizeof(args),
              "report --topic %s --from %" PRId64 " --to %" PRId64
@@ -535,6 +564,41 @@ static void test_pipeline_faults(void **state)
              bucket(0), bucket(5), 5650 + dups, 150 + dups);
     if (!strstr(out, want))
         fail_msg("report's CSV lacks \"%s\":\n%s", want, out);
+    /* The same through the collector's query API (report.pipeline set). */
+    {
+        httpc_resp_t r;
+        char path[512];
+        json_t *doc, *v;
+        snprintf(path, sizeof(path),
+                 "/api/v1/topics/%s/pipeline?from=%" PRId64 "&to=%" PRId64,
+                 topic, bucket(0), bucket(5));
+        assert_int_equal(
+            httpc_request(api_port, "GET", path, NULL, 0, 30000, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(doc = json_loads(r.body, 0, NULL));
+        v = json_object_get(doc, "violations");
+        assert_int_equal(json_array_size(v), 4);
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(v, 2), "fault")),
+            "DUPLICATION");
+        assert_int_equal(json_integer_value(json_object_get(
+                             json_array_get(v, 2), "duplicated")),
+                         150 + dups);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_array_get(v, 3), "loss")),
+            150);
+        json_decref(doc);
+        httpc_free(&r);
+        snprintf(path, sizeof(path),
+                 "/pipeline/%s?from=%" PRId64 "&to=%" PRId64 "&hop=1", topic,
+                 bucket(0), bucket(5));
+        assert_int_equal(
+            httpc_request(api_port, "GET", path, NULL, 0, 30000, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "data-hop=\"1\" data-violations=\"2\" "
+                                       "data-loss=\"200\""));
+        httpc_free(&r);
+    }
     print_message("pipeline e2e: %.1f s\n",
                   (double)(tu_now_ms() - t_start) / 1000.0);
     passed = true;
