@@ -271,8 +271,9 @@ static void sc_reconnect(void **state)
         CHP_ERR_DB);
     assert_int_equal(pc.ops->seen(pc.s, up, 1, &seen, errstr, sizeof(errstr)),
                      CHP_ERR_DB);
-    assert_int_equal(pc.ops->offset(pc.s, "x", 0, &v, errstr, sizeof(errstr)),
-                     CHP_ERR_DB);
+    assert_int_equal(
+        pc.ops->offset(pc.s, SC_CLUSTER, "x", 0, &v, errstr, sizeof(errstr)),
+        CHP_ERR_DB);
     assert_true(tu_now_ms() - t0 < 10000);
 
     /* Back: the next call reconnects. */
