@@ -82,7 +82,8 @@ int coll_consumer_resync(collector_t *c)
     rd_kafka_error_t *error;
     int rc = 0;
 
-    if (rd_kafka_assignment(c->consumer, &parts) || !parts)
+    /* No consumer (tests drive the flush alone): nothing assigned. */
+    if (!c->consumer || rd_kafka_assignment(c->consumer, &parts) || !parts)
         return 0;
     if (parts->cnt > 0 && (rc = offsets_from_store(c, parts)) == 0) {
         /* Asynchronous: records fetched before the seek are discarded by
@@ -341,7 +342,7 @@ void coll_consumer_pause(collector_t *c, bool pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
 
-    if (rd_kafka_assignment(c->consumer, &parts) || !parts)
+    if (!c->consumer || rd_kafka_assignment(c->consumer, &parts) || !parts)
         return;
     /* A paused partition's prefetched messages are discarded; resume()
      * fetches again from the last message handed to us + 1, which is
@@ -357,7 +358,7 @@ void coll_consumer_commit(collector_t *c, const store_offset_t *offsets,
 {
     rd_kafka_topic_partition_list_t *parts;
 
-    if (n == 0)
+    if (n == 0 || !c->consumer)
         return;
     parts = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)

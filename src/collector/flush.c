@@ -199,7 +199,7 @@ int coll_flush(collector_t *c)
     c->first_pending_ms = 0;
     metric_set(c->m.pending, 0);
     if (c->retrying)
-        chp_info("collector: database writable again after %llu failed "
+        chp_info("collector: flushing again after %llu failed "
                  "flush(es); consumption resumed",
                  (unsigned long long)c->failures_in_row);
     retry_done(c);
