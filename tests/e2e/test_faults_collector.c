@@ -35,6 +35,7 @@ static pid_t stopped_broker; /* SIGSTOPped: SIGCONT in teardown */
 static proc_t *live[8];
 static int n_live;
 static char kafka2_run[300]; /* second cluster's CHP_RUN_DIR, if started */
+static int last_http_port;   /* of the collector started last */
 
 typedef struct totals {
     uint64_t count, failed, dropped, aborted, records;
@@ -124,7 +125,8 @@ static void coll_start(proc_t *p, const char *name, const char *bs,
     snprintf(kv[k++], sizeof(kv[0]), "kafka.bootstrap.servers=%s", bs);
     snprintf(kv[k++], sizeof(kv[0]), "audit.topic=%s", audit);
     snprintf(kv[k++], sizeof(kv[0]), "db.url=%s", url);
-    snprintf(kv[k++], sizeof(kv[0]), "http.port=%d", httpc_free_port());
+    last_http_port = httpc_free_port();
+    snprintf(kv[k++], sizeof(kv[0]), "http.port=%d", last_http_port);
     snprintf(kv[k++], sizeof(kv[0]), "collector.flush.interval.ms=200");
     snprintf(kv[k++], sizeof(kv[0]), "collector.retry.max.ms=2000");
     snprintf(kv[k++], sizeof(kv[0]), "kafka.session.timeout.ms=6000");
@@ -247,6 +249,25 @@ static void wait_exact(const char *url, const char *src, const char *dc,
             want->aborted);
 }
 
+/* A metric of the collector on port (summed over labels), -1 if none. */
+static double metric(int port, const char *name)
+{
+    httpc_resp_t r;
+    double sum = -1;
+    size_t nl = strlen(name);
+
+    if (httpc_request(port, "GET", "/metrics", NULL, 0, 2000, &r) != 0)
+        return -1;
+    for (char *line = r.body; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (!strncmp(line, name, nl) && (line[nl] == ' ' || line[nl] == '{'))
+            sum = (sum < 0 ? 0 : sum) + strtod(strchr(line, ' ') + 1, NULL);
+        line = next ? next + 1 : NULL;
+    }
+    httpc_free(&r);
+    return sum;
+}
+
 /* ------------------------------------------------- SIGTERM, Kafka away */
 
 static pid_t broker_pid(void)
@@ -277,7 +298,7 @@ static void test_sigterm_kafka_unreachable(void **state)
     proc_t c;
     rd_kafka_t *rk;
     int64_t t0, took;
-    int st;
+    int st, port;
 
     (void)state;
     if (!bp) {
@@ -291,18 +312,30 @@ static void test_sigterm_kafka_unreachable(void **state)
     assert_int_equal(tu_create_topic(brokers, audit, 3, err, sizeof(err)), 0);
     rk = producer(brokers);
     produce(rk, audit, src, "dc1", 3000, &want);
-    coll_start(
-        &c, id, brokers, audit, url,
-        (const char *const[]){"collector.shutdown.timeout.ms=10000", NULL});
+    coll_start(&c, id, brokers, audit, url,
+               (const char *const[]){"collector.shutdown.timeout.ms=10000",
+                                     "collector.flush.interval.ms=4000", NULL});
+    port = last_http_port;
     wait_exact(url, src, NULL, &want, &c, "before the broker stops");
 
-    /* More arrives, then the broker stops answering; SIGTERM. */
+    /* More arrives and is consumed; the broker stops answering before
+     * the flush, so the flush's group commit waits for a broker (what
+     * used to hang the close for minutes); then SIGTERM. */
     produce(rk, audit, src, "dc1", 2000, &want);
     rd_kafka_destroy(rk);
-    tu_sleep_ms(300);
+    while (metric(port, "chaperone_collector_records_consumed_total") <
+           (double)want.records) {
+        assert_false(proc_exited(&c));
+        tu_sleep_ms(20);
+    }
     assert_int_equal(kill(bp, SIGSTOP), 0);
     stopped_broker = bp;
-    tu_sleep_ms(2000);
+    /* The flush (database only) goes through while the broker is away. */
+    while (metric(port, "chaperone_collector_pending_records") != 0) {
+        assert_false(proc_exited(&c));
+        tu_sleep_ms(100);
+    }
+    tu_sleep_ms(1000);
     wait_started(&c);
     t0 = tu_now_ms();
     st = proc_stop(&c, SIGTERM, 120000);
