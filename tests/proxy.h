@@ -115,8 +115,8 @@ static void px_pump(proxy_t *p, int i, int k)
     if (k == 1 && p->cut_pending[i]) {
         /* The server's answer to the COMMIT: the client never gets it. */
         p->cut_pending[i] = false;
+        atomic_fetch_add(&p->cuts, 1); /* before the client can see it */
         px_close_pair(p, i);
-        atomic_fetch_add(&p->cuts, 1);
         return;
     }
     if (k == 0 && atomic_load(&p->cut_armed) &&

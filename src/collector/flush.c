@@ -83,7 +83,7 @@ static void flush_failed(collector_t *c, char *why)
                                                             : c->backoff_ms * 2;
     }
     c->next_retry_ms = now + c->backoff_ms;
-    health_fail(c->health, "database: %s", coll_one_line(why));
+    health_fail(c->health, "flush: %s", coll_one_line(why));
     metric_set(c->m.retrying, 1);
     metric_set(c->m.backoff_ms, (double)c->backoff_ms);
     chp_warn("collector: flush of %zu record(s) failed (%llu in a row; "
@@ -140,6 +140,8 @@ static void stale(collector_t *c, char *why)
     c->first_pending_ms = 0;
     metric_set(c->m.pending, 0);
     retry_done(c);
+    /* The database answered and the collector follows it again. */
+    health_ok(c->health);
     if (coll_consumer_resync(c) != 0)
         chp_info("collector: stopping before the stored offsets were read "
                  "again");

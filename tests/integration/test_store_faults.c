@@ -87,6 +87,8 @@ static void coll_init(collector_t *c, const char *db_url, const char *rurl,
     memset(c, 0, sizeof(*c));
     snprintf(c->cluster, sizeof(c->cluster), "%s", cluster);
     c->retry_max_ms = 1000;
+    assert_non_null(c->metrics = metrics_new());
+    assert_non_null(c->health = health_new(c->metrics, NULL));
     assert_non_null(c->batch = coll_batch_new(true));
     if (store_open(db_url, &c->ops, &c->store, errstr, sizeof(errstr)))
         fail_msg("store_open: %s", errstr);
@@ -97,6 +99,8 @@ static void coll_init(collector_t *c, const char *db_url, const char *rurl,
 static void coll_fini(collector_t *c)
 {
     coll_batch_destroy(c->batch);
+    health_destroy(c->health);
+    metrics_destroy(c->metrics);
     if (c->redis)
         dedup_redis_destroy(c->redis);
     c->ops->close(c->store);
@@ -168,7 +172,7 @@ static void test_uncertain_commit(void **state)
     fault_ctx_t *f = *state;
     sc_ctx_t *c = &f->sc;
     proxy_t px, rpx;
-    char host[256], purl[512], rurl[512] = "", cluster[64];
+    char host[256], purl[512], rurl[512] = "", cluster[64], why[512];
     collector_t a, b;
     topic_t t;
     int64_t pos;
@@ -216,9 +220,14 @@ static void test_uncertain_commit(void **state)
         assert_int_equal(coll_flush(&a), -1);
         assert_int_equal(coll_flush(&a), -1);
         assert_int_equal(sc_offset_of(c, cluster, t.name, PART), 40);
+        /* /health says why. */
+        assert_false(health_check(a.health, why, sizeof(why)));
+        assert_non_null(strstr(why, "redis"));
+        assert_int_equal(health_failures(a.health), 2);
         px_command(&rpx, PX_UP);
     }
     flush_until_done(&a);
+    assert_true(health_check(a.health, why, sizeof(why)));
     assert_int_equal(sc_offset_of(c, cluster, t.name, PART), 50);
 
     /* 50..60: collector a holds a batch when b takes the partition over,
