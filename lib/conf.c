@@ -209,6 +209,18 @@ static const chp_conf_prop_t props[] = {
      .scope = S_COLL, .defval = "30000",
      .desc = "Upper bound of the back-off between retries while the "
              "database is unreachable."},
+    {"collector.cluster", STR(.flags = 0), .group = G_COLL, .scope = S_COLL,
+     .defval = "",
+     .desc = "Name of the audit cluster this collector reads; the stored "
+             "audit-topic offsets are keyed by it, so collectors of several "
+             "clusters share one database. Empty: the cluster's id as Kafka "
+             "reports it."},
+    {"collector.shutdown.timeout.ms", INT(1000, 600000), .group = G_COLL,
+     .scope = S_COLL, .defval = "30000",
+     .desc = "On SIGTERM/SIGINT the collector exits within this time, "
+             "whatever is unreachable: it flushes what it can (at most half "
+             "of it, 15 s at most), then leaves the consumer group; what "
+             "was not stored is read again at the next start."},
 
     /* ---------------------------------------------------------- report */
     {"report.lateness.s", INT(0, 604800), .group = G_REPORT,
