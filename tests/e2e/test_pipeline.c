@@ -5,7 +5,9 @@
  * worker per regional cluster (kafka-regional), a worker on the aggregate
  * (kafka-aggregate, mapping dc1./dc2. back to the source topic), a consumer
  * with the plugin on the aggregate (consumer-etl), a collector per cluster
- * writing one SQLite database.  Each fault lives in its own bucket of event
+ * writing one SQLite database (one audit topic name everywhere; the
+ * collectors are restarted half-way and must resume from their own
+ * cluster's offsets).  Each fault lives in its own bucket of event
  * time and must be found exactly at its hop with exactly its count, every
  * other hop complete:
  *   B0  nothing wrong
@@ -35,11 +37,13 @@
 #include "testutil.h"
 
 #define WAIT_MS 180000
-#define N_PROCS 6
+#define N_PROCS 9
 
 static const char *dc1, *dc2, *agg, *src_dir, *bin_dir;
 static char topic[128], workdir[512], dburl[700], plugin[1024];
-static char audit_dc1[160], audit_dc2[160], audit_agg[160];
+/* One audit topic name in every cluster: the collectors key what they
+ * store about their source by cluster (collector.cluster). */
+static char audit_topic[160];
 static int64_t base; /* B0's start */
 static proc_t procs[N_PROCS];
 static int n_procs;
@@ -207,16 +211,17 @@ static void worker(const char *name, const char *brokers, const char *audit,
 }
 
 /* One collector per cluster (a worker's audit messages stay in its own
- * cluster), all writing one database.  Until the collectors key their
- * stored offsets by cluster, each cluster's audit topic has its own name. */
-static int collector(const char *name, const char *brokers, const char *audit)
+ * cluster, in one transaction with its offsets), all writing one database;
+ * each stores its audit-topic offsets under its cluster's id. */
+static int collector(const char *name, const char *group, const char *brokers,
+                     const char *audit)
 {
     char kv[6][800];
     const char *v[7];
 
     snprintf(kv[0], sizeof(kv[0]), "kafka.bootstrap.servers=%s", brokers);
     snprintf(kv[1], sizeof(kv[0]), "audit.topic=%s", audit);
-    snprintf(kv[2], sizeof(kv[0]), "collector.group.id=%s-%s", name, topic);
+    snprintf(kv[2], sizeof(kv[0]), "collector.group.id=%s-%s", group, topic);
     snprintf(kv[3], sizeof(kv[0]), "db.url=%s", dburl);
     snprintf(kv[4], sizeof(kv[0]), "collector.flush.interval.ms=200");
     snprintf(kv[5], sizeof(kv[0]), "report.pipeline=%s", pipeline);
@@ -352,18 +357,18 @@ static void test_pipeline_faults(void **state)
     assert_int_equal(tu_create_topic(agg, t1, 1, err, sizeof(err)), 0);
     assert_int_equal(tu_create_topic(agg, t2, 1, err, sizeof(err)), 0);
     pipeline_sh("mm2-start");
-    collector("collector-dc1", dc1, audit_dc1);
-    collector("collector-dc2", dc2, audit_dc2);
-    api_port = collector("collector-agg", agg, audit_agg);
-    worker("worker-dc1", dc1, audit_dc1, "kafka-regional", "dc1", topic, "");
-    worker("worker-dc2", dc2, audit_dc2, "kafka-regional", "dc2", topic, "");
+    collector("collector-dc1", "coll-dc1", dc1, audit_topic);
+    collector("collector-dc2", "coll-dc2", dc2, audit_topic);
+    api_port = collector("collector-agg", "coll-agg", agg, audit_topic);
+    worker("worker-dc1", dc1, audit_topic, "kafka-regional", "dc1", topic, "");
+    worker("worker-dc2", dc2, audit_topic, "kafka-regional", "dc2", topic, "");
     snprintf(args, sizeof(args), "%s,%s", t1, t2);
-    worker("worker-agg", agg, audit_agg, "kafka-aggregate", "aggregate", args,
+    worker("worker-agg", agg, audit_topic, "kafka-aggregate", "aggregate", args,
            map);
 
     /* B0: nothing wrong. */
-    assert_int_equal(produce(dc1, "dc1", audit_dc1, 0, 1000, -1), 0);
-    assert_int_equal(produce(dc2, "dc2", audit_dc2, 0, 500, -1), 0);
+    assert_int_equal(produce(dc1, "dc1", audit_topic, 0, 1000, -1), 0);
+    assert_int_equal(produce(dc2, "dc2", audit_topic, 0, 500, -1), 0);
     wait_held(t1, 0, 1000);
     wait_held(t2, 0, 500);
     wait_stored("kafka-aggregate", NULL, 0, 1500);
@@ -373,7 +378,7 @@ static void test_pipeline_faults(void **state)
      * regional worker, then the first 200 of them deleted (offsets 1000 to
      * 1199: everything before 1200) before MirrorMaker copies them. */
     pipeline_sh("mm2-stop");
-    assert_int_equal(produce(dc1, "dc1", audit_dc1, 1, 300, -1), 0);
+    assert_int_equal(produce(dc1, "dc1", audit_topic, 1, 300, -1), 0);
     wait_stored("kafka-regional", "dc1", 1, 300);
     snprintf(args, sizeof(args), "delete-records dc1 %s 0 1200", topic);
     pipeline_sh(args);
@@ -382,9 +387,18 @@ static void test_pipeline_faults(void **state)
 
     /* B2: 37 events counted by producer@dc2 but never sent (a partition
      * that does not exist: delivery fails, kcat exits 1). */
-    assert_int_equal(produce(dc2, "dc2", audit_dc2, 2, 500, -1), 0);
-    assert_int_not_equal(produce(dc2, "dc2", audit_dc2, 2, 37, 5), 0);
+    assert_int_equal(produce(dc2, "dc2", audit_topic, 2, 500, -1), 0);
+    assert_int_not_equal(produce(dc2, "dc2", audit_topic, 2, 37, 5), 0);
     wait_held(t2, 2, 500);
+
+    /* The three collectors restarted: each resumes from its own cluster's
+     * offsets (the same audit topic name and partition in every cluster),
+     * or the totals below would be off. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(proc_stop(&procs[i], SIGTERM, 60000), 0);
+    collector("collector-dc1b", "coll-dc1", dc1, audit_topic);
+    collector("collector-dc2b", "coll-dc2", dc2, audit_topic);
+    api_port = collector("collector-aggb", "coll-agg", agg, audit_topic);
 
     /* B3: 150 records written straight into the aggregate, and
      * MirrorMaker killed with -9 while it copies 3000 records, then
@@ -393,7 +407,7 @@ static void test_pipeline_faults(void **state)
                         t2, events(3, 150, "agg"), workdir),
                      0);
     pipeline_sh("mm2-stop");
-    assert_int_equal(produce(dc1, "dc1", audit_dc1, 3, 3000, -1), 0);
+    assert_int_equal(produce(dc1, "dc1", audit_topic, 3, 3000, -1), 0);
     {
         rd_kafka_t *rk = tu_producer(agg, NULL);
         int64_t deadline = tu_now_ms() + WAIT_MS, before;
@@ -412,7 +426,7 @@ static void test_pipeline_faults(void **state)
 
     /* B4: after B3 in dc1, so once B4 is in the aggregate, MirrorMaker
      * has copied B3 again as far as it will. */
-    assert_int_equal(produce(dc1, "dc1", audit_dc1, 4, 400, -1), 0);
+    assert_int_equal(produce(dc1, "dc1", audit_topic, 4, 400, -1), 0);
     wait_held(t1, 4, 400);
     dups = held(t1, 3) - 3000;
     assert_true(dups >= 0);
@@ -430,7 +444,7 @@ static void test_pipeline_faults(void **state)
            "-X chaperone.datacenter=aggregate -X chaperone.audit.topic=%s "
            "-X 'chaperone.topic.map.strip.regex=%s' >/dev/null "
            "2>>'%s/kcat.log'",
-           agg, t2, plugin, audit_agg, map, workdir),
+           agg, t2, plugin, audit_topic, map, workdir),
         0);
     assert_int_equal(
         sh("kcat -b %s -C -t %s -o beginning -c %ld -q -X group.id=etl "
@@ -438,7 +452,7 @@ static void test_pipeline_faults(void **state)
            "-X chaperone.datacenter=aggregate -X chaperone.audit.topic=%s "
            "-X 'chaperone.topic.map.strip.regex=%s' >/dev/null "
            "2>>'%s/kcat.log'",
-           agg, t1, total_dc1 - 150, plugin, audit_agg, map, workdir),
+           agg, t1, total_dc1 - 150, plugin, audit_topic, map, workdir),
         0);
 
     /* Everything stored. */
@@ -551,7 +565,7 @@ static void test_pipeline_faults(void **state)
              " --pipeline %s",
              topic, bucket(0), bucket(5), pipeline);
     assert_int_equal(chaperone(args, out, sizeof(out)), 0);
-    print_message("%s", out);
+    fputs(out, stdout); /* print_message cuts long texts */
     /* report's totals line per hop, as CSV. */
     snprintf(args, sizeof(args),
              "report --topic %s --from %" PRId64 " --to %" PRId64
@@ -639,9 +653,7 @@ static int setup(void **state)
     snprintf(dburl, sizeof(dburl), "sqlite://%s/audit.db", workdir);
     snprintf(plugin, sizeof(plugin), "%s/libchaperone_interceptor.so", bin_dir);
     tu_unique_name(topic, sizeof(topic), "orders");
-    snprintf(audit_dc1, sizeof(audit_dc1), "chaperone-audit-dc1-%s", topic);
-    snprintf(audit_dc2, sizeof(audit_dc2), "chaperone-audit-dc2-%s", topic);
-    snprintf(audit_agg, sizeof(audit_agg), "chaperone-audit-agg-%s", topic);
+    snprintf(audit_topic, sizeof(audit_topic), "chaperone-audit-%s", topic);
     /* Two hours ago: every bucket final under the default lateness. */
     base = (int64_t)time(NULL) / 600 * 600 - 12 * 600;
     return 0;
