@@ -337,6 +337,7 @@ static void topics(call_t *c)
         rep_grid_free(&g);
     }
     view.from = from;
+    view.pipeline_arg = *api->pipeline ? api->pipeline : NULL;
     view.to = to;
     if (c->html)
         answer(c, dash_index_html(rows, n, &view), "text/html; charset=utf-8");

@@ -566,6 +566,50 @@ static void test_pipeline_page(void **state)
     free(r.body);
 }
 
+/* With report.pipeline set: the index and the topic page link to the
+ * pipeline page, which uses it without ?pipeline=. */
+static void test_pipeline_configured(void **state)
+{
+    chp_conf_t *conf = chp_conf_new();
+    char err[512], kv[256];
+    api_t *a;
+    http_resp_t r = {0};
+    api_param_t range[] = {{"from", "1478311200"},
+                           {"to", "2016-11-05T03:00:00Z"}};
+
+    (void)state;
+    snprintf(kv, sizeof(kv), "db.url=%s", url);
+    assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
+    assert_int_equal(chp_conf_set_kv(conf, "report.pipeline=producer,regional",
+                                     err, sizeof(err)),
+                     CHP_OK);
+    assert_non_null(a = api_new(conf, err, sizeof(err)));
+    chp_conf_destroy(conf);
+    api_dispatch(a, "GET", "/", range, 2, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "<th>pipeline</th>"));
+    assert_non_null(
+        strstr(r.body, "<a class=\"pipeline\" href=\"/pipeline/clicks\">"));
+    free(r.body);
+    memset(&r, 0, sizeof(r));
+    api_dispatch(a, "GET", "/topic/clicks", range, 2, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "id=\"pipeline-link\" "
+                                   "href=\"/pipeline/clicks\""));
+    free(r.body);
+    memset(&r, 0, sizeof(r));
+    api_dispatch(a, "GET", "/api/v1/topics/clicks/pipeline", range, 2, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"loss\":10,"));
+    free(r.body);
+    api_destroy(a);
+    /* Without it, no link. */
+    r = get("/", NULL);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body, "<th>pipeline</th>"));
+    free(r.body);
+}
+
 static void test_dashboard_errors_are_pages(void **state)
 {
     http_resp_t r = get("/topic/nosuch", NULL);
@@ -688,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_json),
         cmocka_unit_test(test_pipeline_errors),
         cmocka_unit_test(test_pipeline_page),
+        cmocka_unit_test(test_pipeline_configured),
         cmocka_unit_test(test_database_unavailable),
         cmocka_unit_test(test_through_the_server),
     };
