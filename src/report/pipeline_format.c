@@ -273,6 +273,24 @@ static json_t *tiers_json(const rep_pipe_t *p)
     return a;
 }
 
+/* p->others ("a, b") as ["a", "b"]. */
+static json_t *others_json(const rep_pipe_t *p)
+{
+    json_t *a = json_array();
+    const char *s = p->others;
+
+    while (a && *s) {
+        const char *e = strstr(s, ", ");
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (json_array_append_new(a, json_stringn(s, len)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+        s += len + (e ? 2 : 0);
+    }
+    return a;
+}
+
 json_t *rep_pipe_json(const rep_pipe_t *p)
 {
     char a[REP_TIME_MAX], z[REP_TIME_MAX];
@@ -286,8 +304,8 @@ json_t *rep_pipe_json(const rep_pipe_t *p)
         !put(doc, "fromTime", json_string(a)) ||
         !put(doc, "toTime", json_string(z)) ||
         !put(doc, "pipeline", tiers_json(p)) ||
-        !put(doc, "otherTiers", json_string(p->others)) ||
-        !put(doc, "hops", hops) || !put(doc, "buckets", buckets))
+        !put(doc, "otherTiers", others_json(p)) || !put(doc, "hops", hops) ||
+        !put(doc, "buckets", buckets))
         goto fail;
     for (size_t i = 0; i < p->n_hops; i++)
         if (json_array_append_new(hops, hop_json(p, &p->hops[i], -1)) != 0)

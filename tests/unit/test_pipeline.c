@@ -169,6 +169,7 @@ static void test_spec_arg_names_the_key(void **state)
 static void test_layout(void **state)
 {
     rep_pipe_t p;
+    char *js;
 
     (void)state;
     fixture(&p);
@@ -192,6 +193,9 @@ static void test_layout(void **state)
     assert_int_equal(p.tiers[2].total, 4463);
     assert_int_equal(p.tiers[3].total, 4368);
     assert_int_equal(p.tiers[1].count[0], 1500); /* two hosts summed */
+    js = rep_pipe_format_json(&p, false);
+    assert_non_null(strstr(js, "\"otherTiers\":[\"other\"]"));
+    free(js);
     rep_pipe_free(&p);
 }
 
@@ -474,7 +478,7 @@ static void test_json(void **state)
         "\"total\":100,\"datacenters\":[\"dc1\"]},{\"tier\":"
         "\"kafka-regional\",\"total\":98,\"datacenters\":[\"dc1\"]},"
         "{\"tier\":\"kafka-aggregate\",\"total\":99,\"datacenters\":"
-        "[\"agg\"]}],\"otherTiers\":\"\",\"hops\":[{\"from\":\"producer\","
+        "[\"agg\"]}],\"otherTiers\":[],\"hops\":[{\"from\":\"producer\","
         "\"to\":\"kafka-regional\",\"perDatacenter\":true,\"cells\":"
         "[{\"datacenter\":\"dc1\",\"upstream\":100,\"downstream\":98,"
         "\"loss\":2,\"duplicated\":0,\"completeness\":0.98,\"unexpected\":"
