@@ -24,25 +24,40 @@ static const char style[] =
     "outline:2px solid #888;border-radius:6px}\n"
     "</style>\n";
 
+/* s percent-encoded for a query string (nothing left to escape for HTML). */
+static void url_encode(rep_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || strchr("-_.~,:", c))
+            rep_buf_putn(b, (const char *)&c, 1);
+        else
+            rep_buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+    }
+}
+
 /* The query string of a link: the page's own parameters, hop replaced. */
 static void link(rep_buf_t *b, const char *topic, const dash_view_t *v,
                  long hop)
 {
     const char *names[] = {"from", "to", "pipeline"};
     const char *vals[] = {v->from_arg, v->to_arg, v->pipeline_arg};
-    char sep = '?';
+    const char *sep = "?";
 
     rep_buf_puts(b, "/pipeline/");
-    rep_buf_html(b, topic);
+    url_encode(b, topic);
     for (size_t i = 0; i < 3; i++) {
         if (!vals[i])
             continue;
-        rep_buf_printf(b, "%c%s=", sep, names[i]);
-        rep_buf_html(b, vals[i]); /* the browser sent it URL-safe enough */
-        sep = '&';
+        rep_buf_printf(b, "%s%s=", sep, names[i]);
+        url_encode(b, vals[i]);
+        sep = "&amp;";
     }
     if (hop >= 0)
-        rep_buf_printf(b, "%chop=%ld", sep, hop);
+        rep_buf_printf(b, "%shop=%ld", sep, hop);
 }
 
 /* Per hop: violations in final buckets and the lowest total completeness

@@ -535,6 +535,11 @@ static void test_pipeline_errors(void **state)
     r = get("/api/v1/topics/nope/pipeline", "pipeline", "a,b", NULL);
     assert_int_equal(r.status, 404);
     free(r.body);
+    r = get("/pipeline/clicks", "pipeline", "producer,regional", "from",
+            "2016-11-05T02:00:00+00:00", "to", "2016-11-05T03:00:00Z", NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "from=2016-11-05T02:00:00%2B00:00&amp;"));
+    free(r.body);
     r = get("/pipeline/clicks", "pipeline", "producer,regional", "hop", "1",
             NULL);
     assert_int_equal(r.status, 400);
@@ -560,6 +565,10 @@ static void test_pipeline_page(void **state)
                                    "data-hop=\"0\">"));
     /* One lossy bucket in the drill-down, the hop's line in the summary. */
     assert_int_equal(count(r.body, "<tr class=\"bad\">"), 2);
+    /* Links keep the page's parameters, encoded. */
+    assert_non_null(strstr(r.body, "href=\"/pipeline/clicks?from=1478311200"
+                                   "&amp;to=2016-11-05T03:00:00Z&amp;"
+                                   "pipeline=producer,regional&amp;hop=0\""));
     assert_non_null(strstr(r.body, "<td>2016-11-05T02:30:00Z</td><td>dc1</td>"
                                    "<td>1000</td><td>990</td><td>10</td>"
                                    "<td>0</td><td>99.0000%</td>"));
