@@ -141,11 +141,11 @@ static double run_collector(const store_ops_t *ops, store_t *s,
             res != COLL_ADDED)
             die("coll_batch_add", err);
         if (coll_batch_records(b) == FLUSH || i == MSGS - 1) {
-            if (coll_batch_flush(b, ops, s, seen_in_store, &d, true, &st, err,
-                                 sizeof(err)) != CHP_OK)
+            if (coll_batch_flush(b, ops, s, "bench", seen_in_store, &d, true,
+                                 &st, err, sizeof(err)) != CHP_OK)
                 die("flush", err);
             rows += st.rows;
-            coll_batch_reset(b);
+            coll_batch_committed(b);
         }
     }
     double secs = (double)(bench_ns() - t0) / 1e9;

@@ -62,6 +62,14 @@ static const chp_conf_prop_t props[] = {
      .scope = S_AUDITORS | S_CTL | S_COLL, .defval = "chaperone-audit",
      .desc = "Topic the audit messages are published to and the collector "
              "reads; it is never audited itself."},
+    {"topic.map.strip.regex", STR(.flags = 0), .group = G_COMMON,
+     .scope = S_AUDITORS, .defval = "",
+     .desc = "POSIX extended regular expression: the first part of a topic "
+             "name it matches is removed, and the topic is audited under "
+             "what is left, so a replica speaks of its source topic. With "
+             "MirrorMaker 2's default replication policy, `^(dc1|dc2)\\.` "
+             "audits `dc1.orders` as `orders`. A name that would become "
+             "empty or illegal is kept as it is. Empty: off."},
     {"bucket.seconds", INT(1, 86400), .group = G_COMMON,
      .scope = S_AUDITORS | S_REPORT, .defval = "600",
      .desc = "Width of an event-time bucket, in seconds."},
@@ -201,6 +209,18 @@ static const chp_conf_prop_t props[] = {
      .scope = S_COLL, .defval = "30000",
      .desc = "Upper bound of the back-off between retries while the "
              "database is unreachable."},
+    {"collector.cluster", STR(.flags = 0), .group = G_COLL, .scope = S_COLL,
+     .defval = "",
+     .desc = "Name of the audit cluster this collector reads; the stored "
+             "audit-topic offsets are keyed by it, so collectors of several "
+             "clusters share one database. Empty: the cluster's id as Kafka "
+             "reports it."},
+    {"collector.shutdown.timeout.ms", INT(1000, 600000), .group = G_COLL,
+     .scope = S_COLL, .defval = "30000",
+     .desc = "On SIGTERM/SIGINT the collector exits within this time, "
+             "whatever is unreachable: it flushes what it can (at most half "
+             "of it, 15 s at most), then leaves the consumer group; what "
+             "was not stored is read again at the next start."},
 
     /* ---------------------------------------------------------- report */
     {"report.lateness.s", INT(0, 604800), .group = G_REPORT,
@@ -213,6 +233,15 @@ static const chp_conf_prop_t props[] = {
              "(`chaperone report`, `check`, the query API and the "
              "dashboard). Empty: per topic, the tier with the largest total "
              "count over the range looked at."},
+    {"report.pipeline", STR(.flags = F_LIST), .group = G_REPORT,
+     .scope = S_REPORT | S_COLL, .defval = "",
+     .desc = "Ordered tiers of the pipeline, e.g. "
+             "`producer,kafka-regional,kafka-aggregate,consumer-etl`: "
+             "`report`, `check`, the query API and the dashboard then "
+             "compare each tier with the one before it (loss, duplication "
+             "and added latency per hop, per datacenter where both tiers "
+             "report the same datacenters; see docs/pipeline.md). Empty: "
+             "every tier is compared with the reference tier."},
     {"report.max.loss.percent", DBL(0.0, 100.0), .group = G_REPORT,
      .scope = S_REPORT | S_COLL, .defval = "0.01",
      .desc = "`chaperone check` fails when a closed bucket of some tier "

@@ -21,6 +21,7 @@
 
 #include "bucket.h"
 #include "sketch.h"
+#include "topicmap.h"
 #include "tracker.h"
 
 #define CHP_TRACKER_SHARDS 16
@@ -40,7 +41,9 @@ typedef struct ttopic {
     const chp_tsx_t *tsx; /* the topic's timestamp rules (tracker owns) */
     tbucket_t *buckets;   /* most recently used first */
     size_t len;
-    char name[]; /* NUL-terminated */
+    const char *audit; /* the name audited under (topicmap.h): name, or
+                          the mapped copy after it */
+    char name[];       /* NUL-terminated */
 } ttopic_t;
 
 /* Cache-line aligned: writers on different shards share no line. */
@@ -84,6 +87,7 @@ struct chp_tracker {
     chp_tsx_t *default_tsx;
     topic_rule_t *rules;
     size_t n_rules;
+    chp_topicmap_t *map; /* topic.map.strip.regex; NULL: names as they are */
     char tier[CHP_NAME_MAX];
     char datacenter[CHP_NAME_MAX];
     char hostname[CHP_NAME_MAX];
@@ -147,10 +151,16 @@ static inline uint64_t topic_hash(const char *s, size_t *lenp)
     return h;
 }
 
-static const chp_tsx_t *rules_for(const chp_tracker_t *t, const char *topic)
+/* The rules of the topic's own name, else of its audit name (so that
+ * timestamp.topic.orders covers dc1.orders too), else the default. */
+static const chp_tsx_t *rules_for(const chp_tracker_t *t, const char *topic,
+                                  const char *audit)
 {
     for (size_t i = 0; i < t->n_rules; i++)
         if (!strcmp(t->rules[i].topic, topic))
+            return t->rules[i].tsx;
+    for (size_t i = 0; i < t->n_rules; i++)
+        if (!strcmp(t->rules[i].topic, audit))
             return t->rules[i].tsx;
     return t->default_tsx;
 }
@@ -179,9 +189,11 @@ static int shard_grow(shard_t *s)
 /* Finds or creates the shard's entry for topic.  Called with s->lock. */
 static ttopic_t *shard_topic(chp_tracker_t *t, shard_t *s, const char *topic)
 {
-    size_t len;
+    size_t len, alen = 0;
     uint64_t h;
     ttopic_t *tp;
+    char mapped[CHP_NAME_MAX];
+    const char *audit;
 
     if (s->last && !strcmp(s->last->name, topic))
         return s->last;
@@ -193,13 +205,21 @@ static ttopic_t *shard_topic(chp_tracker_t *t, shard_t *s, const char *topic)
     }
     if (s->n_topics >= s->tab_size && shard_grow(s) == -1)
         return NULL;
-    tp = calloc(1, sizeof(*tp) + len + 1);
+    /* Mapped once per topic and shard: the per-message path only ever
+     * sees the cached entry. */
+    audit = chp_topicmap_apply(t->map, topic, mapped, sizeof(mapped));
+    if (audit != topic)
+        alen = strlen(audit) + 1;
+    tp = calloc(1, sizeof(*tp) + len + 1 + alen);
     if (!tp)
         return NULL;
     memcpy(tp->name, topic, len + 1);
+    tp->audit = tp->name;
+    if (alen)
+        tp->audit = memcpy(tp->name + len + 1, audit, alen);
     tp->len = len;
     tp->hash = h;
-    tp->tsx = rules_for(t, topic);
+    tp->tsx = rules_for(t, topic, tp->audit);
     tp->next = s->tab[h & (s->tab_size - 1)];
     s->tab[h & (s->tab_size - 1)] = tp;
     s->n_topics++;
@@ -394,7 +414,7 @@ static int shard_snapshot(shard_t *s, snapvec_t *sv)
                     }
                 } else {
                     snap_t *sn = &sv->v[sv->n++];
-                    sn->topic = tp->name;
+                    sn->topic = tp->audit;
                     sn->begin = b->begin;
                     sn->c = b->c;
                     sn->sk = b->sk;
@@ -648,6 +668,9 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
         snprintf(errstr, errstr_size, "\"timestamp\": %s", sub);
         goto fail;
     }
+    if ((err = chp_topicmap_new(chp_conf_get_str(conf, "topic.map.strip.regex"),
+                                &t->map, errstr, errstr_size)) != CHP_OK)
+        goto fail;
     ctx[0] = t;
     ctx[3] = &subsize;
     if ((err = chp_conf_prefix_foreach(conf, "timestamp.topic.",
@@ -721,6 +744,7 @@ CHP_EXPORT void chp_tracker_destroy(chp_tracker_t *t)
     free(t->scratch.pool);
     free(t->scratch.v);
     chp_tsx_destroy(t->default_tsx);
+    chp_topicmap_destroy(t->map);
     pthread_mutex_destroy(&t->emit_lock);
     pthread_mutex_destroy(&t->thr_lock);
     pthread_cond_destroy(&t->thr_cond);

@@ -26,6 +26,7 @@
 #include "chaperone.h"
 #include "kafkaconf.h"
 #include "log.h"
+#include "topicmap.h"
 #include "tracker.h"
 
 #define PREFIX "chaperone."
@@ -88,6 +89,13 @@ static chp_err_t validate(plugconf_t *pc, const char *key, const char *val,
             return CHP_ERR_INVALID_ARG;
         }
         chp_tsx_destroy(tsx);
+    } else if (!strcmp(key, "topic.map.strip.regex")) {
+        chp_topicmap_t *m = NULL;
+        if (chp_topicmap_new(val, &m, sub, sizeof(sub)) != CHP_OK) {
+            snprintf(errstr, errstr_size, "%s%s: %s", PREFIX, key, sub);
+            return CHP_ERR_INVALID_ARG;
+        }
+        chp_topicmap_destroy(m);
     } else if (!strncmp(key, "kafka.", 6)) {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         chp_err_t err = chp_kafka_conf_set(kc, key + 6, val, sub, sizeof(sub));

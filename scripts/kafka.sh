@@ -8,7 +8,8 @@
 #   scripts/kafka.sh start|stop|status|restart
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
-#              CHP_RUN_DIR (.cache/run): throwaway data and logs live there.
+#              CHP_RUN_DIR (.cache/run): throwaway data and logs live there,
+#              KAFKA_HEAP_OPTS (-Xms256m -Xmx768m).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,7 +90,8 @@ start() {
   local cp; cp=$(classpath)
   rm -rf "$run"; mkdir -p "$run/data"
   write_config
-  local jopts=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+  local heap; read -r -a heap <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
+  local jopts=("${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true
                "-Dlog4j.configuration=file:$run/log4j.properties")
   local id
   id=$(java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool random-uuid 2>>"$run/format.log") \

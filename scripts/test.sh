@@ -2,7 +2,9 @@
 # The whole test run behind `make test` and .ci/run:
 #   1. unit tests under ASan + UBSan   (build-asan/)
 #   2. libFuzzer targets, bounded time (build-fuzz/, clang, ASan + UBSan)
-#   3. start the real services: Kafka 3.9 (KRaft), MariaDB, PostgreSQL, Redis
+#   3. start the real services: Kafka 3.9 (KRaft), MariaDB, PostgreSQL, Redis,
+#      and the pipeline topology (scripts/pipeline.sh: three clusters and
+#      MirrorMaker 2)
 #   4. every test (unit, integration, e2e) in the normal build (build/);
 #      its CTest summary is the last thing printed.
 # The services are stopped on exit, whatever happened.
@@ -25,6 +27,7 @@ stop_services() {
   # Absolute paths: the trap runs after the `cd build` below.
   "$top/scripts/services.sh" stop all >>"$logs/services.log" 2>&1 || true
   "$top/scripts/kafka.sh" stop >>"$logs/kafka.log" 2>&1 || true
+  "$top/scripts/pipeline.sh" stop >>"$logs/pipeline.log" 2>&1 || true
 }
 
 step "build (RelWithDebInfo) in build/"
@@ -51,6 +54,10 @@ trap stop_services EXIT
 eval "$(./scripts/services.sh env)"
 export CHP_TEST_BROKERS=127.0.0.1:${KAFKA_PORT:-9092}
 export CHP_TEST_MYSQL_URL CHP_TEST_PG_URL CHP_TEST_REDIS_URL
+# The multi-datacenter topology (dc1, dc2, aggregate, MirrorMaker 2) for
+# tests/e2e/test_pipeline.c; ports CHP_PIPE_{DC1,DC2,AGG}_PORT.
+./scripts/pipeline.sh start
+eval "$(./scripts/pipeline.sh env)"
 
 step "all tests (unit, integration, e2e) in build/"
 cd build

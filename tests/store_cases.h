@@ -113,12 +113,16 @@ static TU_UNUSED store_row_t sc_row(const sc_ctx_t *c, const char *suffix,
     return r;
 }
 
-static TU_UNUSED chp_err_t sc_flush(sc_ctx_t *c, const store_row_t *rows,
-                                    size_t n_rows, const char *const *uuids,
-                                    size_t n_uuids,
-                                    const store_offset_t *offsets,
-                                    size_t n_offsets, char *errstr,
-                                    size_t errstr_size)
+#define SC_CLUSTER "sc-cluster"
+
+/* A flush of cluster with dedup_in_db as given. */
+static TU_UNUSED chp_err_t sc_flush_as(sc_ctx_t *c, const char *cluster,
+                                       bool dedup_in_db,
+                                       const store_row_t *rows, size_t n_rows,
+                                       const char *const *uuids, size_t n_uuids,
+                                       const store_offset_t *offsets,
+                                       size_t n_offsets, char *errstr,
+                                       size_t errstr_size)
 {
     store_batch_t b = {
         .rows = rows,
@@ -127,10 +131,34 @@ static TU_UNUSED chp_err_t sc_flush(sc_ctx_t *c, const store_row_t *rows,
         .n_uuids = n_uuids,
         .offsets = offsets,
         .n_offsets = n_offsets,
-        .dedup_in_db = true,
+        .cluster = cluster,
+        .dedup_in_db = dedup_in_db,
     };
 
     return c->ops->flush(c->s, &b, errstr, errstr_size);
+}
+
+static TU_UNUSED chp_err_t sc_flush(sc_ctx_t *c, const store_row_t *rows,
+                                    size_t n_rows, const char *const *uuids,
+                                    size_t n_uuids,
+                                    const store_offset_t *offsets,
+                                    size_t n_offsets, char *errstr,
+                                    size_t errstr_size)
+{
+    return sc_flush_as(c, SC_CLUSTER, true, rows, n_rows, uuids, n_uuids,
+                       offsets, n_offsets, errstr, errstr_size);
+}
+
+static TU_UNUSED int64_t sc_offset_of(sc_ctx_t *c, const char *cluster,
+                                      const char *topic, int32_t partition)
+{
+    char errstr[512] = "";
+    int64_t v = -2;
+
+    if (c->ops->offset(c->s, cluster, topic, partition, &v, errstr,
+                       sizeof(errstr)) != CHP_OK)
+        fail_msg("%s: offset: %s", c->name, errstr);
+    return v;
 }
 
 #define SC_FLUSH_OK(c, rows, n_rows, uuids, n_uuids, offs, n_offs)             \
@@ -481,39 +509,135 @@ static TU_UNUSED void sc_offsets(void **state)
 {
     sc_ctx_t *c = *state;
     store_offset_t o[2];
-    char errstr[512] = "";
-    int64_t v = 0;
 
     memset(o, 0, sizeof(o));
     sc_topic(c, "audit", o[0].topic);
     sc_topic(c, "audit", o[1].topic);
     o[0].partition = 0;
     o[0].next_offset = 100;
+    o[0].prev_offset = -1;
     o[1].partition = 7;
     o[1].next_offset = 5;
-    assert_int_equal(
-        c->ops->offset(c->s, o[0].topic, 0, &v, errstr, sizeof(errstr)),
-        CHP_OK);
-    assert_int_equal(v, -1);
+    o[1].prev_offset = -1;
+    assert_int_equal(sc_offset_of(c, SC_CLUSTER, o[0].topic, 0), -1);
     SC_FLUSH_OK(c, NULL, 0, NULL, 0, o, 2);
-    assert_int_equal(
-        c->ops->offset(c->s, o[0].topic, 0, &v, errstr, sizeof(errstr)),
-        CHP_OK);
-    assert_int_equal(v, 100);
-    assert_int_equal(
-        c->ops->offset(c->s, o[0].topic, 7, &v, errstr, sizeof(errstr)),
-        CHP_OK);
-    assert_int_equal(v, 5);
-    assert_int_equal(
-        c->ops->offset(c->s, o[0].topic, 1, &v, errstr, sizeof(errstr)),
-        CHP_OK);
-    assert_int_equal(v, -1);
+    assert_int_equal(sc_offset_of(c, SC_CLUSTER, o[0].topic, 0), 100);
+    assert_int_equal(sc_offset_of(c, SC_CLUSTER, o[0].topic, 7), 5);
+    assert_int_equal(sc_offset_of(c, SC_CLUSTER, o[0].topic, 1), -1);
+    o[0].prev_offset = 100;
     o[0].next_offset = 1LL << 40;
     SC_FLUSH_OK(c, NULL, 0, NULL, 0, o, 1);
-    assert_int_equal(
-        c->ops->offset(c->s, o[0].topic, 0, &v, errstr, sizeof(errstr)),
-        CHP_OK);
-    assert_int_equal(v, 1LL << 40);
+    assert_int_equal(sc_offset_of(c, SC_CLUSTER, o[0].topic, 0), 1LL << 40);
+}
+
+/* The offset compare-and-set, with dedup in the database and without it
+ * (dedup=redis): a replayed batch (its COMMIT reached the server, the
+ * client never heard) applies once; a stale collector's batch never
+ * applies, and no offset moves backwards; clusters do not share offsets. */
+static TU_UNUSED void sc_offsets_cas(void **state)
+{
+    sc_ctx_t *c = *state;
+    char id[2][CHP_UUID_MAX];
+    const char *up[2] = {id[0], id[1]};
+    char errstr[512] = "";
+    sc_rows_t *got = calloc(1, sizeof(*got));
+
+    assert_non_null(got);
+    sc_uuid(c, 0, id[0]);
+    sc_uuid(c, 1, id[1]);
+    for (int mode = 0; mode < 2; mode++) {
+        bool in_db = mode == 0;
+        store_row_t r = sc_row(c, in_db ? "cas-db" : "cas-redis", 600, "t", 5);
+        store_offset_t o;
+
+        memset(&o, 0, sizeof(o));
+        sc_topic(c, in_db ? "cas-audit-db" : "cas-audit-redis", o.topic);
+        o.partition = 3;
+        o.prev_offset = -1;
+        o.next_offset = 10;
+        /* First batch: no offset stored yet. */
+        assert_int_equal(sc_flush_as(c, SC_CLUSTER, in_db, &r, 1, up, 1, &o, 1,
+                                     errstr, sizeof(errstr)),
+                         CHP_OK);
+        /* Its replay: refused, nothing added. */
+        assert_int_equal(sc_flush_as(c, SC_CLUSTER, in_db, &r, 1, up, 1, &o, 1,
+                                     errstr, sizeof(errstr)),
+                         STORE_ERR_STALE);
+        assert_non_null(strstr(errstr, "stale"));
+        /* The next batch, then its replay. */
+        o.prev_offset = 10;
+        o.next_offset = 20;
+        assert_int_equal(sc_flush_as(c, SC_CLUSTER, in_db, &r, 1, up + 1, 1, &o,
+                                     1, errstr, sizeof(errstr)),
+                         CHP_OK);
+        assert_int_equal(sc_flush_as(c, SC_CLUSTER, in_db, &r, 1, up + 1, 1, &o,
+                                     1, errstr, sizeof(errstr)),
+                         STORE_ERR_STALE);
+        /* A collector that started from 10 and lost the partition. */
+        o.prev_offset = 10;
+        o.next_offset = 15;
+        assert_int_equal(sc_flush_as(c, SC_CLUSTER, in_db, &r, 1, NULL, 0, &o,
+                                     1, errstr, sizeof(errstr)),
+                         STORE_ERR_STALE);
+        /* Backwards, even from the stored offset. */
+        o.prev_offset = 20;
+        o.next_offset = 15;
+        assert_int_equal(sc_flush_as(c, SC_CLUSTER, in_db, &r, 1, NULL, 0, &o,
+                                     1, errstr, sizeof(errstr)),
+                         STORE_ERR_STALE);
+        assert_int_equal(sc_offset_of(c, SC_CLUSTER, o.topic, 3), 20);
+        sc_query(c, r.topic, 0, 5000, got);
+        assert_int_equal(got->n, 1);
+        assert_int_equal(got->v[0].count, 10); /* two batches of 5 */
+        sc_rows_clear(got);
+        if (in_db) {
+            bool seen[2] = {false, false};
+
+            assert_int_equal(
+                c->ops->seen(c->s, up, 2, seen, errstr, sizeof(errstr)),
+                CHP_OK);
+            assert_true(seen[0] && seen[1]);
+        }
+        /* Another cluster with the same topic name: its own offsets. */
+        assert_int_equal(sc_offset_of(c, "sc-other", o.topic, 3), -1);
+        o.prev_offset = -1;
+        o.next_offset = 7;
+        assert_int_equal(sc_flush_as(c, "sc-other", in_db, &r, 1, NULL, 0, &o,
+                                     1, errstr, sizeof(errstr)),
+                         CHP_OK);
+        assert_int_equal(sc_offset_of(c, "sc-other", o.topic, 3), 7);
+        assert_int_equal(sc_offset_of(c, SC_CLUSTER, o.topic, 3), 20);
+        sc_uuid(c, 2 + 2 * mode, id[0]);
+        sc_uuid(c, 3 + 2 * mode, id[1]);
+    }
+    free(got);
+}
+
+/* deliveryFailedCount, auditDroppedCount and abortedCount: own columns,
+ * summed like count. */
+static TU_UNUSED void sc_side_counts(void **state)
+{
+    sc_ctx_t *c = *state;
+    store_row_t r = sc_row(c, "side", 600, "producer", 100);
+    sc_rows_t *got = calloc(1, sizeof(*got));
+
+    assert_non_null(got);
+    r.delivery_failed_count = 3;
+    r.audit_dropped_count = 5;
+    r.aborted_count = 7;
+    SC_FLUSH_OK(c, &r, 1, NULL, 0, NULL, 0);
+    r.delivery_failed_count = 1LL << 33;
+    r.audit_dropped_count = 2;
+    r.aborted_count = 0;
+    SC_FLUSH_OK(c, &r, 1, NULL, 0, NULL, 0);
+    sc_query(c, r.topic, 0, 5000, got);
+    assert_int_equal(got->n, 1);
+    assert_int_equal(got->v[0].count, 200);
+    assert_int_equal(got->v[0].delivery_failed_count, (1LL << 33) + 3);
+    assert_int_equal(got->v[0].audit_dropped_count, 7);
+    assert_int_equal(got->v[0].aborted_count, 7);
+    sc_rows_clear(got);
+    free(got);
 }
 
 /* A batch with a uuid already stored (or twice in it) fails as a whole:
@@ -528,13 +652,13 @@ static TU_UNUSED void sc_rollback(void **state)
     const char *first[1], *dup_in_batch[3], *dup_stored[2];
     char errstr[512] = "";
     bool seen[3];
-    int64_t v;
     sc_rows_t *got = calloc(1, sizeof(*got));
 
     assert_non_null(got);
     memset(&o, 0, sizeof(o));
     sc_topic(c, "raudit", o.topic);
     o.next_offset = 42;
+    o.prev_offset = -1;
     for (int i = 0; i < 3; i++)
         sc_uuid(c, i, id[i]);
     first[0] = id[0];
@@ -557,9 +681,7 @@ static TU_UNUSED void sc_rollback(void **state)
     sc_query(c, r[0].topic, 0, 5000, got);
     assert_int_equal(got->n, 1);
     assert_int_equal(got->v[0].count, 10);
-    assert_int_equal(
-        c->ops->offset(c->s, o.topic, 0, &v, errstr, sizeof(errstr)), CHP_OK);
-    assert_int_equal(v, -1);
+    assert_int_equal(sc_offset_of(c, SC_CLUSTER, o.topic, 0), -1);
     assert_int_equal(
         c->ops->seen(c->s, dup_in_batch, 2, seen, errstr, sizeof(errstr)),
         CHP_OK);
@@ -684,6 +806,10 @@ static TU_UNUSED void sc_names(void **state)
         cmocka_unit_test_prestate_setup_teardown(sc_seen, sc_setup,            \
                                                  sc_teardown, ctx),            \
         cmocka_unit_test_prestate_setup_teardown(sc_offsets, sc_setup,         \
+                                                 sc_teardown, ctx),            \
+        cmocka_unit_test_prestate_setup_teardown(sc_offsets_cas, sc_setup,     \
+                                                 sc_teardown, ctx),            \
+        cmocka_unit_test_prestate_setup_teardown(sc_side_counts, sc_setup,     \
                                                  sc_teardown, ctx),            \
         cmocka_unit_test_prestate_setup_teardown(sc_rollback, sc_setup,        \
                                                  sc_teardown, ctx),            \

@@ -41,6 +41,12 @@ struct coll_batch {
     size_t *part_records;  /* records added per partition */
     size_t nparts, capparts;
     size_t records;
+
+    /* The stored next offset of every partition known (next_offset; -1:
+     * none stored): a partition's prev_offset when it enters a batch.
+     * Survives resets. */
+    store_offset_t *pos;
+    size_t npos, cappos;
 };
 
 coll_batch_t *coll_batch_new(bool combine_hosts)
@@ -71,6 +77,7 @@ void coll_batch_destroy(coll_batch_t *b)
     free(b->uslots);
     free(b->parts);
     free(b->part_records);
+    free(b->pos);
     free(b);
 }
 
@@ -153,6 +160,45 @@ static chp_err_t grow_uuid_set(coll_batch_t *b)
     return CHP_OK;
 }
 
+static store_offset_t *pos_find(const coll_batch_t *b, const char *topic,
+                                int32_t partition)
+{
+    for (size_t i = 0; i < b->npos; i++)
+        if (b->pos[i].partition == partition && !strcmp(b->pos[i].topic, topic))
+            return &b->pos[i];
+    return NULL;
+}
+
+chp_err_t coll_batch_set_position(coll_batch_t *b, const char *topic,
+                                  int32_t partition, int64_t stored)
+{
+    store_offset_t *p = pos_find(b, topic, partition);
+
+    if (!p) {
+        if (reserve((void **)&b->pos, &b->cappos, b->npos, 1, sizeof(*b->pos)))
+            return CHP_ERR_NOMEM;
+        p = &b->pos[b->npos++];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->topic, sizeof(p->topic), "%s", topic);
+        p->partition = partition;
+    }
+    p->next_offset = stored < 0 ? -1 : stored;
+    p->prev_offset = -1;
+    return CHP_OK;
+}
+
+chp_err_t coll_batch_committed(coll_batch_t *b)
+{
+    chp_err_t err = CHP_OK;
+
+    for (size_t i = 0; i < b->nparts && !err; i++)
+        err =
+            coll_batch_set_position(b, b->parts[i].topic, b->parts[i].partition,
+                                    b->parts[i].next_offset);
+    coll_batch_reset(b);
+    return err;
+}
+
 /* Index of (topic, partition) in parts, added if new; -1 on ENOMEM.  A
  * collector reads one topic with a handful of partitions: a scan is
  * cheaper than any table. */
@@ -168,10 +214,14 @@ static long part_index(coll_batch_t *b, const char *topic, int32_t partition)
                 sizeof(*b->part_records)))
         return -1;
     store_offset_t *p = &b->parts[b->nparts];
+    const store_offset_t *known = pos_find(b, topic, partition);
     memset(p, 0, sizeof(*p));
     snprintf(p->topic, sizeof(p->topic), "%s", topic);
     p->partition = partition;
     p->next_offset = -1;
+    /* Unknown (never set): "none stored", which the store refuses if one
+     * is, so a guess can only make the batch stale, never apply twice. */
+    p->prev_offset = known ? known->next_offset : -1;
     b->part_records[b->nparts] = 0;
     return (long)b->nparts++;
 }
@@ -277,6 +327,7 @@ static chp_err_t rebuild(coll_batch_t *b, rec_pred_t *keep, void *opaque,
         if (p < 0)
             goto cleanup;
         nb->parts[p].next_offset = b->parts[i].next_offset;
+        nb->parts[p].prev_offset = b->parts[i].prev_offset;
         nb->part_records[p] = b->part_records[i];
         nb->records += b->part_records[i];
     }
@@ -303,6 +354,12 @@ static chp_err_t rebuild(coll_batch_t *b, rec_pred_t *keep, void *opaque,
         nb->part_records[np]--;
         nb->parts[np].next_offset = p->next_offset;
     }
+    /* The known positions stay with b. */
+    nb->pos = b->pos;
+    nb->npos = b->npos;
+    nb->cappos = b->cappos;
+    b->pos = NULL;
+    b->npos = b->cappos = 0;
     tmp = *b;
     *b = *nb;
     *nb = tmp;
@@ -404,11 +461,12 @@ cleanup:
 }
 
 chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops, store_t *s,
-                           coll_seen_fn_t *seen, void *seen_opaque,
-                           bool dedup_in_db, coll_flush_stats_t *st,
-                           char *errstr, size_t errstr_size)
+                           const char *cluster, coll_seen_fn_t *seen,
+                           void *seen_opaque, bool dedup_in_db,
+                           coll_flush_stats_t *st, char *errstr,
+                           size_t errstr_size)
 {
-    store_batch_t sb = {.dedup_in_db = dedup_in_db};
+    store_batch_t sb = {.dedup_in_db = dedup_in_db, .cluster = cluster};
     chp_err_t err;
 
     memset(st, 0, sizeof(*st));

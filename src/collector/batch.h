@@ -25,8 +25,24 @@ typedef struct coll_batch coll_batch_t;
 /* An empty batch; NULL on ENOMEM. */
 coll_batch_t *coll_batch_new(bool combine_hosts);
 void coll_batch_destroy(coll_batch_t *b);
-/* Empties the batch (after a committed flush). */
+/* Empties the batch (what it held is dropped); the known positions
+ * stay. */
 void coll_batch_reset(coll_batch_t *b);
+
+/*
+ * Sets the stored next offset of (topic, partition) (-1: none stored), as
+ * read from the store on assignment: the offset the next batch of that
+ * partition starts from (store_offset_t.prev_offset), which its flush
+ * requires the store to still hold.  CHP_ERR_NOMEM.
+ */
+chp_err_t coll_batch_set_position(coll_batch_t *b, const char *topic,
+                                  int32_t partition, int64_t stored);
+
+/* After a committed flush: every partition's next offset becomes its
+ * known position, and the batch is emptied.  CHP_ERR_NOMEM (the batch is
+ * emptied anyway; a position not recorded makes the next flush of that
+ * partition stale, never wrong). */
+chp_err_t coll_batch_committed(coll_batch_t *b);
 
 /*
  * Adds the record at offset of (topic, partition): decodes it, drops it if
@@ -76,14 +92,16 @@ typedef struct coll_flush_stats {
 /*
  * One flush: asks seen (if not NULL) which uuids are already stored and
  * takes their messages out, then writes rows, uuids (dedup_in_db) and
- * offsets in one store transaction.  The batch is not reset: on success the
- * caller still reads its uuids and offsets, then resets it; on failure it
- * holds everything for the retry (minus the messages found seen, which are
- * already stored for good).
+ * offsets of cluster (compare-and-set from the known positions) in one
+ * store transaction; STORE_ERR_STALE when the store holds other offsets.  The
+ * batch is not reset: on success the caller still reads its uuids and offsets,
+ * then resets it; on failure it holds everything for the retry (minus the
+ * messages found seen, which are already stored for good).
  */
 chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops, store_t *s,
-                           coll_seen_fn_t *seen, void *seen_opaque,
-                           bool dedup_in_db, coll_flush_stats_t *st,
-                           char *errstr, size_t errstr_size);
+                           const char *cluster, coll_seen_fn_t *seen,
+                           void *seen_opaque, bool dedup_in_db,
+                           coll_flush_stats_t *st, char *errstr,
+                           size_t errstr_size);
 
 #endif

@@ -16,9 +16,12 @@
  * never read.  A failing database pauses consumption and is retried with
  * back-off (flush.c); the collector never exits for it.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "collector/collector.h"
 #include "commands.h"
@@ -84,7 +87,12 @@ static void setup_metrics(collector_t *c)
     ADD(redis_mark_failures, "redis_mark_failures_total",
         "Flushes whose uuids could not be marked in Redis afterwards.",
         METRIC_COUNTER, NULL);
+    ADD(stale_batches, "stale_batches_total",
+        "Batches dropped because the stored offsets had moved on (a replay "
+        "after an uncertain COMMIT, or partitions another collector owns).",
+        METRIC_COUNTER, NULL);
 #undef ADD
+    c->health = health_new(m, NULL);
 }
 
 /* Opens the database, waiting (with back-off) while a server is
@@ -106,6 +114,7 @@ static int open_store(collector_t *c, char *errstr, size_t errstr_size)
         if ((err != CHP_ERR_DB && err != CHP_ERR_IO) ||
             ops == &store_sqlite_ops)
             return -1;
+        health_fail(c->health, "database: %s", coll_one_line(errstr));
         chp_warn("collector: database not available (retrying in %lld ms): "
                  "%s",
                  (long long)backoff, coll_one_line(errstr));
@@ -126,8 +135,48 @@ static void collector_free(collector_t *c)
     coll_dedup_close(c);
     if (c->store)
         c->ops->close(c->store);
+    health_destroy(c->health);
     metrics_destroy(c->metrics);
     free(c->audit_topic);
+}
+
+/* ------------------------------------------------------------ shutdown */
+
+static int64_t watchdog_ms;
+static int watchdog_code;
+
+/* The shutdown's bound: librdkafka's close and destroy wait for brokers
+ * that may never answer (minutes, not seconds).  What matters is stored
+ * by then (final_flush), and whatever is not is read again from the
+ * stored offsets, so exiting here loses and doubles nothing. */
+static void *watchdog(void *arg)
+{
+    struct timespec ts = {(time_t)(watchdog_ms / 1000),
+                          (long)(watchdog_ms % 1000) * 1000000L};
+
+    (void)arg;
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    chp_warn("collector: shutdown did not finish within "
+             "collector.shutdown.timeout.ms=%lld (Kafka or the database "
+             "unreachable); exiting now, the next start resumes from the "
+             "stored offsets",
+             (long long)watchdog_ms);
+    _exit(watchdog_code);
+    return NULL;
+}
+
+static void watchdog_start(int64_t timeout_ms, int code)
+{
+    pthread_t t;
+
+    watchdog_ms = timeout_ms;
+    watchdog_code = code;
+    if (pthread_create(&t, NULL, watchdog, NULL) == 0)
+        pthread_detach(t);
+    else
+        chp_warn("collector: cannot start the shutdown watchdog; the "
+                 "shutdown is not bounded");
 }
 
 /* SIGTERM/SIGINT: store what was consumed, retrying for a bounded time.
@@ -135,7 +184,11 @@ static void collector_free(collector_t *c)
  * not either, so the next start reads it again. */
 static void final_flush(collector_t *c)
 {
-    int64_t deadline = chp_now_ms() + COLL_SHUTDOWN_FLUSH_MS;
+    /* Half the bound at most: closing the consumer needs time too. */
+    int64_t budget = c->shutdown_timeout_ms / 2 < COLL_SHUTDOWN_FLUSH_MS
+                         ? c->shutdown_timeout_ms / 2
+                         : COLL_SHUTDOWN_FLUSH_MS;
+    int64_t deadline = chp_now_ms() + budget;
 
     while (coll_batch_records(c->batch) > 0 && coll_flush(c) != 0 &&
            chp_now_ms() < deadline) {
@@ -181,6 +234,9 @@ static void run(collector_t *c)
             timeout =
                 (int)(c->next_retry_ms > now ? c->next_retry_ms - now : 0);
         if ((m = rd_kafka_consumer_poll(c->consumer, timeout))) {
+            /* Records flow: Kafka is back (the database may not be). */
+            if (!m->err && c->kafka_down && !c->retrying)
+                health_ok(c->health);
             coll_consume(c, m);
             rd_kafka_message_destroy(m);
         }
@@ -214,6 +270,8 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
     c.flush_interval_ms = chp_conf_get_int(conf, "collector.flush.interval.ms");
     c.flush_max = chp_conf_get_int(conf, "collector.flush.max.messages");
     c.retry_max_ms = chp_conf_get_int(conf, "collector.retry.max.ms");
+    c.shutdown_timeout_ms =
+        chp_conf_get_int(conf, "collector.shutdown.timeout.ms");
     if (!c.audit_topic || !(c.batch = coll_batch_new(c.combine_hosts))) {
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
@@ -228,6 +286,7 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
                                      api_handle, c.api, c.metrics, err,
                                      sizeof(err))))
         goto fail;
+    http_server_set_health(c.http, c.health);
     chp_info("collector: dashboard, /api/v1 and /metrics on http://%s:%d/",
              chp_conf_get_str(conf, "http.address"), http_server_port(c.http));
     if (open_store(&c, err, sizeof(err)) != 0) {
@@ -240,11 +299,20 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
     if (coll_dedup_open(&c, err, sizeof(err)) != 0 ||
         coll_consumer_new(&c, err, sizeof(err)) != 0)
         goto fail;
-    chp_info("collector: storing %s into %s (%s, dedup=%s)", c.audit_topic,
-             c.ops->scheme, chp_conf_get_str(conf, "collector.group.id"),
+    if (coll_consumer_cluster(&c) != 0) {
+        watchdog_start(c.shutdown_timeout_ms, 0);
+        collector_free(&c);
+        return 0;
+    }
+    chp_info("collector: storing %s of cluster %s into %s (%s, dedup=%s)",
+             c.audit_topic, c.cluster, c.ops->scheme,
+             chp_conf_get_str(conf, "collector.group.id"),
              chp_conf_get_str(conf, "dedup"));
 
     run(&c);
+    /* From here on the process exits within the bound, whatever is
+     * unreachable. */
+    watchdog_start(c.shutdown_timeout_ms, c.fatal ? 1 : 0);
     if (!c.fatal)
         final_flush(&c);
     collector_free(&c);

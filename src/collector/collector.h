@@ -23,10 +23,12 @@
 #include "collector/batch.h"
 #include "collector/store.h"
 #include "daemon.h"
+#include "health.h"
 
 /* First wait after a failed flush; doubled up to collector.retry.max.ms. */
 #define COLL_BACKOFF_MIN_MS 250
-/* How long SIGTERM/SIGINT keeps retrying the last flush. */
+/* How long SIGTERM/SIGINT keeps retrying the last flush, at most (and at
+ * most half of collector.shutdown.timeout.ms). */
 #define COLL_SHUTDOWN_FLUSH_MS 15000
 /* Retention runs at start and then this often. */
 #define COLL_RETENTION_EVERY_MS (3600 * 1000)
@@ -35,14 +37,21 @@ typedef struct coll_metrics {
     metric_t *consumed, *undecodable, *dup_batch, *dup_store, *stored, *rows,
         *flushes, *flush_failures, *retrying, *backoff_ms, *flush_ms,
         *flush_ms_total, *pending, *lag, *partitions, *retention_runs,
-        *retention_failures, *redis_mark_failures;
+        *retention_failures, *redis_mark_failures, *stale_batches;
 } coll_metrics_t;
 
 typedef struct collector {
     const chp_conf_t *conf;
     char *audit_topic;
+    /* The audit cluster: collector.cluster, else its Kafka cluster id.
+     * Stored offsets are keyed by it. */
+    char cluster[CHP_NAME_MAX];
     rd_kafka_t *consumer;
     bool cooperative; /* incremental rebalance protocol (in rebalance_cb) */
+    /* error_cb saw every broker down; cleared by the next record or
+     * assignment.  Shutdown then skips the group leave, which would wait
+     * for a broker. */
+    bool kafka_down;
 
     const store_ops_t *ops;
     store_t *store;
@@ -65,14 +74,24 @@ typedef struct collector {
     int64_t undecodable_logged_ms;
     uint64_t undecodable_quiet; /* not logged since the last line */
 
+    int64_t shutdown_timeout_ms;
+
     metrics_t *metrics;
     coll_metrics_t m;
+    health_t *health; /* ok after each flush; fails with the DB/Kafka cause */
     http_server_t *http;
     struct api *api; /* query API and dashboard (src/report/api.h) */
 } collector_t;
 
 /* consume.c */
 int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size);
+/* Sets c->cluster: collector.cluster, else the audit cluster's id, waiting
+ * for a broker (with back-off).  -1 when asked to stop while waiting. */
+int coll_consumer_cluster(collector_t *c);
+/* After a stale batch: reads every assigned partition's stored offset
+ * again and seeks there, so consumption resumes exactly after what is
+ * stored.  -1 only when shutting down. */
+int coll_consumer_resync(collector_t *c);
 /* Pauses (true) or resumes (false) every assigned partition. */
 void coll_consumer_pause(collector_t *c, bool pause);
 /* Commits the offsets of the flushed batch to the group, asynchronously:
@@ -82,6 +101,9 @@ void coll_consumer_commit(collector_t *c, const store_offset_t *offsets,
 /* Handles one consumed record (or consumer error). */
 void coll_consume(collector_t *c, rd_kafka_message_t *m);
 void coll_update_lag(collector_t *c);
+/* Leaves the group and destroys the consumer; when Kafka is down the group
+ * leave (which waits for a broker) is skipped.  The caller bounds the
+ * whole shutdown with a watchdog (collector.c). */
 void coll_consumer_close(collector_t *c);
 /* Sleeps ms milliseconds; with wake_on_stop, returns early once asked to
  * stop. */

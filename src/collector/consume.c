@@ -44,10 +44,11 @@ static int offsets_from_store(collector_t *c,
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         int64_t next = -1;
 
-        while (c->ops->offset(c->store, p->topic, p->partition, &next, err,
-                              sizeof(err)) != CHP_OK) {
+        while (c->ops->offset(c->store, c->cluster, p->topic, p->partition,
+                              &next, err, sizeof(err)) != CHP_OK) {
             if (daemon_stopping())
                 return -1;
+            health_fail(c->health, "database: %s", coll_one_line(err));
             chp_warn("collector: cannot read the stored offset of %s [%d] "
                      "(retrying in %lld ms): %s",
                      p->topic, (int)p->partition, (long long)backoff,
@@ -57,6 +58,13 @@ static int offsets_from_store(collector_t *c,
                 backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
         }
         p->offset = next < 0 ? RD_KAFKA_OFFSET_BEGINNING : next;
+        /* The position every flush of this partition starts from. */
+        if (coll_batch_set_position(c->batch, p->topic, p->partition, next) !=
+            CHP_OK) {
+            chp_err("collector: out of memory recording offsets");
+            c->fatal = true;
+            return -1;
+        }
         if (next < 0)
             chp_info("collector: %s [%d] starts at the beginning (no "
                      "stored offset)",
@@ -66,6 +74,27 @@ static int offsets_from_store(collector_t *c,
                      p->topic, (int)p->partition, (long long)next);
     }
     return 0;
+}
+
+int coll_consumer_resync(collector_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_error_t *error;
+    int rc = 0;
+
+    /* No consumer (tests drive the flush alone): nothing assigned. */
+    if (!c->consumer || rd_kafka_assignment(c->consumer, &parts) || !parts)
+        return 0;
+    if (parts->cnt > 0 && (rc = offsets_from_store(c, parts)) == 0) {
+        /* Asynchronous: records fetched before the seek are discarded by
+         * librdkafka (the partition's version moves on). */
+        if ((error = rd_kafka_seek_partitions(c->consumer, parts, 0))) {
+            chp_warn("collector: seek: %s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rc;
 }
 
 static void assign(collector_t *c, rd_kafka_topic_partition_list_t *parts,
@@ -142,6 +171,7 @@ static void on_assign(collector_t *c, rd_kafka_topic_partition_list_t *parts)
 {
     if (parts->cnt > 0)
         chp_info("collector: assigned %d partition(s)", parts->cnt);
+    c->kafka_down = false;
     if (offsets_from_store(c, parts) != 0) {
         /* Shutting down: take nothing rather than guess a position. */
         if (!c->cooperative)
@@ -186,6 +216,47 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ------------------------------------------------------------- set-up */
 
+/* librdkafka's errors, in the collector's own log line; losing every
+ * broker also makes /health say so until Kafka answers again. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    collector_t *c = opaque;
+
+    (void)rk;
+    chp_warn("collector: kafka: %s: %s", rd_kafka_err2name(err), reason);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+        err == RD_KAFKA_RESP_ERR__FATAL ||
+        err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        c->kafka_down = true;
+        health_fail(c->health, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+    }
+}
+
+int coll_consumer_cluster(collector_t *c)
+{
+    const char *conf = chp_conf_get_str(c->conf, "collector.cluster");
+    int64_t backoff = COLL_BACKOFF_MIN_MS;
+    char *id;
+
+    if (conf && *conf) {
+        snprintf(c->cluster, sizeof(c->cluster), "%s", conf);
+        return 0;
+    }
+    /* Known from the first metadata answer: waits for a broker. */
+    while (!(id = rd_kafka_clusterid(c->consumer, 2000))) {
+        if (daemon_stopping())
+            return -1;
+        chp_warn("collector: waiting for the audit cluster's id (set "
+                 "collector.cluster to name it instead)");
+        health_fail(c->health, "kafka: no broker answered (cluster id)");
+        coll_sleep_ms(backoff, true);
+        backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
+    }
+    snprintf(c->cluster, sizeof(c->cluster), "%s", id);
+    rd_kafka_mem_free(c->consumer, id);
+    return 0;
+}
+
 /* Commits to Kafka are for lag tools only; one refused during a rebalance
  * (stale generation) changes nothing, the next flush commits again. */
 static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -222,6 +293,7 @@ int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
         return -1;
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
     rd_kafka_conf_set_opaque(kc, c);
     if (!(c->consumer =
               rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size))) {
@@ -246,6 +318,17 @@ void coll_consumer_close(collector_t *c)
 {
     if (!c->consumer)
         return;
+    if (c->kafka_down) {
+        /* Leaving the group needs a broker: skip it (the group notices
+         * our absence after session.timeout.ms; nothing is lost, the
+         * next owner resumes from the stored offsets). */
+        chp_info("collector: Kafka unreachable: closing without leaving "
+                 "the group");
+        rd_kafka_destroy_flags(c->consumer,
+                               RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        c->consumer = NULL;
+        return;
+    }
     /* Revokes the assignment through rebalance_cb, which needs the store
      * and the batch: both outlive the consumer. */
     rd_kafka_consumer_close(c->consumer);
@@ -259,7 +342,7 @@ void coll_consumer_pause(collector_t *c, bool pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
 
-    if (rd_kafka_assignment(c->consumer, &parts) || !parts)
+    if (!c->consumer || rd_kafka_assignment(c->consumer, &parts) || !parts)
         return;
     /* A paused partition's prefetched messages are discarded; resume()
      * fetches again from the last message handed to us + 1, which is
@@ -275,7 +358,7 @@ void coll_consumer_commit(collector_t *c, const store_offset_t *offsets,
 {
     rd_kafka_topic_partition_list_t *parts;
 
-    if (n == 0)
+    if (n == 0 || !c->consumer)
         return;
     parts = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
@@ -340,6 +423,7 @@ void coll_consume(collector_t *c, rd_kafka_message_t *m)
             chp_warn("collector: consumer: %s", rd_kafka_message_errstr(m));
         return;
     }
+    c->kafka_down = false;
     err = coll_batch_add(c->batch, rd_kafka_topic_name(m->rkt), m->partition,
                          m->offset, m->payload, m->len, &res, why, sizeof(why));
     if (err == CHP_ERR_NOMEM && coll_flush(c) == 0)

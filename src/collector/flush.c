@@ -83,6 +83,7 @@ static void flush_failed(collector_t *c, char *why)
                                                             : c->backoff_ms * 2;
     }
     c->next_retry_ms = now + c->backoff_ms;
+    health_fail(c->health, "flush: %s", coll_one_line(why));
     metric_set(c->m.retrying, 1);
     metric_set(c->m.backoff_ms, (double)c->backoff_ms);
     chp_warn("collector: flush of %zu record(s) failed (%llu in a row; "
@@ -93,9 +94,12 @@ static void flush_failed(collector_t *c, char *why)
 }
 
 /* After the commit: with dedup=redis the uuids are marked only once their
- * counts are stored.  A crash in between cannot double-count these
- * records (their offsets are stored); only a later duplicate of one of
- * them would slip through, the original's own window. */
+ * counts are stored (marked first, a failed COMMIT would make the retry
+ * drop them as duplicates: lost).  A crash in between, or Redis down now,
+ * cannot double-count these records (their offsets are stored, and a
+ * replay of this batch is refused by the offset compare-and-set); only a
+ * later duplicate of one of them would slip through, the original's own
+ * window. */
 static void mark_in_redis(collector_t *c)
 {
     char err[512];
@@ -108,6 +112,39 @@ static void mark_in_redis(collector_t *c)
                  "counts are stored): %s",
                  n, coll_one_line(err));
     }
+}
+
+/* Leaves the retry state (the batch was stored or dropped). */
+static void retry_done(collector_t *c)
+{
+    if (c->retrying) {
+        c->retrying = false;
+        coll_consumer_pause(c, false);
+        metric_set(c->m.retrying, 0);
+        metric_set(c->m.backoff_ms, 0);
+    }
+    c->failures_in_row = 0;
+}
+
+/* The store holds other offsets than the batch started from: this batch
+ * (or a replay of it) is already stored, or another collector owns the
+ * partitions now.  Either way the store is right: drop the batch and
+ * resume from it. */
+static void stale(collector_t *c, char *why)
+{
+    metric_inc(c->m.stale_batches, 1);
+    chp_warn("collector: dropping a batch of %zu record(s): %s; resuming "
+             "from the stored offsets",
+             coll_batch_records(c->batch), coll_one_line(why));
+    coll_batch_reset(c->batch);
+    c->first_pending_ms = 0;
+    metric_set(c->m.pending, 0);
+    retry_done(c);
+    /* The database answered and the collector follows it again. */
+    health_ok(c->health);
+    if (coll_consumer_resync(c) != 0)
+        chp_info("collector: stopping before the stored offsets were read "
+                 "again");
 }
 
 int coll_flush(collector_t *c)
@@ -126,7 +163,7 @@ int coll_flush(collector_t *c)
      * our transaction, which rolled back.  Looking up again filters it
      * out; no reason to wait or pause for that. */
     for (int attempt = 0; attempt < 3; attempt++) {
-        e = coll_batch_flush(c->batch, c->ops, c->store,
+        e = coll_batch_flush(c->batch, c->ops, c->store, c->cluster,
                              c->redis ? seen_in_redis : seen_in_store, c,
                              c->redis == NULL, &st, err, sizeof(err));
         if (st.duplicates)
@@ -134,6 +171,10 @@ int coll_flush(collector_t *c)
         if (e != CHP_ERR_STATE)
             break;
         chp_info("collector: %s; filtering again", coll_one_line(err));
+    }
+    if (e == STORE_ERR_STALE) {
+        stale(c, err);
+        return 0; /* nothing left to store */
     }
     if (e != CHP_OK) {
         flush_failed(c, err);
@@ -154,19 +195,17 @@ int coll_flush(collector_t *c)
               "row(s) in %lld ms",
               st.messages, coll_batch_records(c->batch), st.rows,
               (long long)ms);
-    coll_batch_reset(c->batch);
+    if (coll_batch_committed(c->batch) != CHP_OK)
+        chp_warn("collector: out of memory recording the stored offsets; "
+                 "the next batch will be found stale and read again");
     c->first_pending_ms = 0;
     metric_set(c->m.pending, 0);
-    if (c->retrying) {
-        chp_info("collector: database writable again after %llu failed "
+    if (c->retrying)
+        chp_info("collector: flushing again after %llu failed "
                  "flush(es); consumption resumed",
                  (unsigned long long)c->failures_in_row);
-        c->retrying = false;
-        coll_consumer_pause(c, false);
-        metric_set(c->m.retrying, 0);
-        metric_set(c->m.backoff_ms, 0);
-    }
-    c->failures_in_row = 0;
+    retry_done(c);
+    health_ok(c->health);
     return 0;
 }
 

@@ -361,6 +361,9 @@ chp_err_t store_row_from_msg(store_row_t *row, const chp_auditmsg_t *m,
     row->no_time_count = m->no_time_count;
     row->malformed_count = m->malformed_count;
     row->negative_latency_count = m->negative_latency_count;
+    row->delivery_failed_count = m->delivery_failed_count;
+    row->audit_dropped_count = m->audit_dropped_count;
+    row->aborted_count = m->aborted_count;
     row->latency_sum_ms = m->latency_sum_ms;
     /* The original sends only the mean; the sum keeps means of merged rows
      * weighted by their counts. */
@@ -396,6 +399,9 @@ static chp_err_t row_add(store_row_t *dst, const store_row_t *src,
     dst->no_time_count += src->no_time_count;
     dst->malformed_count += src->malformed_count;
     dst->negative_latency_count += src->negative_latency_count;
+    dst->delivery_failed_count += src->delivery_failed_count;
+    dst->audit_dropped_count += src->audit_dropped_count;
+    dst->aborted_count += src->aborted_count;
     dst->latency_sum_ms += src->latency_sum_ms;
     dst->latency95 = fmax(dst->latency95, src->latency95);
     dst->latency99 = fmax(dst->latency99, src->latency99);
@@ -598,6 +604,30 @@ static chp_err_t flush_chunk(store_t *s, const store_row_t *rows, size_t n,
     return d->put_rows(s, s->ws_puts, n, now_s, errstr, errstr_size);
 }
 
+/* An offset that would not move forward is a stale batch, whatever the
+ * store holds: offsets never move backwards. */
+static chp_err_t check_offsets(const store_batch_t *b, char *errstr,
+                               size_t errstr_size)
+{
+    if (b->n_offsets && !b->cluster) {
+        store_errf(errstr, errstr_size, "store: offsets without a cluster");
+        return CHP_ERR_INVALID_ARG;
+    }
+    for (size_t i = 0; i < b->n_offsets; i++) {
+        const store_offset_t *o = &b->offsets[i];
+
+        if (o->next_offset <= o->prev_offset || o->next_offset < 0) {
+            store_errf(errstr, errstr_size,
+                       "stale batch: %s [%d] would move from offset %lld to "
+                       "%lld",
+                       o->topic, (int)o->partition, (long long)o->prev_offset,
+                       (long long)o->next_offset);
+            return STORE_ERR_STALE;
+        }
+    }
+    return CHP_OK;
+}
+
 chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
                           size_t errstr_size)
 {
@@ -606,9 +636,17 @@ chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
     chp_err_t err;
     size_t i, len;
 
+    if ((err = check_offsets(b, errstr, errstr_size)))
+        return err;
     if (b->n_rows && (err = workspace(s, errstr, errstr_size)))
         return err;
     if ((err = d->begin(s, errstr, errstr_size)))
+        goto fail;
+    /* Offsets first: a stale batch is found before any work, and the
+     * offset rows it locks serialise two collectors on one partition. */
+    if (b->n_offsets &&
+        (err = d->put_offsets(s, b->cluster, b->offsets, b->n_offsets, errstr,
+                              errstr_size)))
         goto fail;
     if (b->dedup_in_db && b->n_uuids &&
         (err = d->put_uuids(s, b->uuids, b->n_uuids, now, errstr, errstr_size)))
@@ -618,9 +656,6 @@ chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
         if ((err = flush_chunk(s, b->rows + i, len, now, errstr, errstr_size)))
             goto fail;
     }
-    if (b->n_offsets && (err = d->put_offsets(s, b->offsets, b->n_offsets,
-                                              errstr, errstr_size)))
-        goto fail;
     if ((err = d->commit(s, errstr, errstr_size)))
         goto fail;
     return CHP_OK;

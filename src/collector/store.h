@@ -5,18 +5,27 @@
  *
  *   audit_rows(time_begin, time_end, topic, tier, datacenter, host,
  *              count, total_bytes, no_time_count, malformed_count,
- *              negative_latency_count, latency_sum_ms,
+ *              negative_latency_count, delivery_failed_count,
+ *              audit_dropped_count, aborted_count, latency_sum_ms,
  *              mean_latency, latency_p95, latency_p99, max_latency,
  *              sketch, updated_at)
  *       PRIMARY KEY (time_begin, topic, tier, datacenter, host)
  *       INDEX (topic, time_begin)
  *   seen_uuids(uuid PRIMARY KEY, seen_at)          -- dedup=db
- *   source_offsets(topic, part, next_offset, PRIMARY KEY (topic, part))
+ *   source_offsets(cluster, topic, part, next_offset,
+ *                  PRIMARY KEY (cluster, topic, part))
  *   schema_version(version)
  *
  * Exactly once: one store_flush() is one database transaction holding the
  * row upserts (counts added, sketches merged), the seen uuids and the
- * audit-topic offsets.  Either all of it is committed or none of it.
+ * audit-topic offsets.  Either all of it is committed or none of it.  The
+ * offsets are written compare-and-set: each moves from the offset the
+ * batch started from (prev_offset) to its end, and the whole transaction
+ * is rolled back (STORE_ERR_STALE) when the stored offset is anything
+ * else, so a batch replayed after an uncertain COMMIT, or flushed by a
+ * collector that lost its partitions, never applies twice and an offset
+ * never moves backwards.  Offsets are keyed by the audit cluster too, so
+ * collectors of several clusters share one database.
  */
 #ifndef CHP_COLLECTOR_STORE_H
 #define CHP_COLLECTOR_STORE_H
@@ -27,7 +36,12 @@
 
 #include "chaperone.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
+
+/* store_ops_t.flush: an offset of the batch is not where the batch started
+ * (already applied, or another collector moved on); nothing was written.
+ * The caller drops the batch and resumes from the stored offsets. */
+#define STORE_ERR_STALE CHP_ERR_RANGE
 
 /* One aggregated row delta: the sum of the audit messages of one key. */
 typedef struct store_row {
@@ -38,6 +52,10 @@ typedef struct store_row {
     char host[CHP_NAME_MAX]; /* "combined" when combine.hosts=true */
     uint64_t count, total_bytes, no_time_count, malformed_count;
     uint64_t negative_latency_count;
+    /* Not part of count (docs/client.md): producer deliveries that failed,
+     * audit messages a reporter had to drop, messages of aborted
+     * transactions.  Summed like count. */
+    uint64_t delivery_failed_count, audit_dropped_count, aborted_count;
     double latency_sum_ms;
     /* Used when no sketch is known (original Chaperone's messages): the
      * stored p95/p99/max become the max of the old and the new values, as
@@ -46,11 +64,14 @@ typedef struct store_row {
     chp_sketch_t *sketch; /* NULL if none of the merged messages had one */
 } store_row_t;
 
-/* An audit-topic position: everything before next_offset is stored. */
+/* An audit-topic position: everything before next_offset is stored.  In a
+ * flush, prev_offset is the stored next offset the batch started from (-1:
+ * none stored yet); the write applies only if the store still holds it. */
 typedef struct store_offset {
     char topic[CHP_NAME_MAX];
     int32_t partition;
     int64_t next_offset;
+    int64_t prev_offset;
 } store_offset_t;
 
 /* What one flush writes, in one transaction. */
@@ -67,6 +88,7 @@ typedef struct store_batch {
     size_t n_uuids;
     const store_offset_t *offsets;
     size_t n_offsets;
+    const char *cluster; /* the audit cluster the offsets belong to */
     bool dedup_in_db;
 } store_batch_t;
 
@@ -82,17 +104,21 @@ typedef struct store_ops {
     /* Which of uuids[0..n) are already in seen_uuids: seen[i] set true. */
     chp_err_t (*seen)(store_t *s, const char *const *uuids, size_t n,
                       bool *seen, char *errstr, size_t errstr_size);
-    /* One transaction: upsert rows (adding counts, merging sketches,
-     * recomputing mean/p95/p99/max from the merged sketch), insert uuids
-     * (dedup_in_db), set offsets.  On any error, rolled back: CHP_ERR_DB
-     * with the server's message (retry later, e.g. the server is down),
-     * CHP_ERR_STATE for a uuid already stored (see store_batch_t).  Two
-     * rows with the same key in one batch are added together. */
+    /* One transaction: move the offsets (compare-and-set, first), upsert
+     * rows (adding counts, merging sketches, recomputing mean/p95/p99/max
+     * from the merged sketch), insert uuids (dedup_in_db).  On any error,
+     * rolled back: CHP_ERR_DB with the server's message (retry later, e.g.
+     * the server is down), CHP_ERR_STATE for a uuid already stored (see
+     * store_batch_t), STORE_ERR_STALE when an offset is not prev_offset
+     * (drop the batch).  Two rows with the same key in one batch are added
+     * together. */
     chp_err_t (*flush)(store_t *s, const store_batch_t *b, char *errstr,
                        size_t errstr_size);
-    /* The stored next offset of (topic, partition), -1 if none. */
-    chp_err_t (*offset)(store_t *s, const char *topic, int32_t partition,
-                        int64_t *next_offset, char *errstr,
+    /* The stored next offset of (cluster, topic, partition), -1 if none.
+     * An offset stored by schema 1 (no cluster) is adopted by the first
+     * cluster that asks for its (topic, partition). */
+    chp_err_t (*offset)(store_t *s, const char *cluster, const char *topic,
+                        int32_t partition, int64_t *next_offset, char *errstr,
                         size_t errstr_size);
     /* Deletes rows with time_begin < before_s and uuids seen before
      * uuid_before_s. */
@@ -106,8 +132,7 @@ typedef struct store_ops {
                        void (*cb)(const store_row_t *row, void *opaque),
                        void *opaque, char *errstr, size_t errstr_size);
     /* Distinct topics, ordered; cb per topic. */
-    chp_err_t (*topics)(store_t *s,
-                        void (*cb)(const char *topic, void *opaque),
+    chp_err_t (*topics)(store_t *s, void (*cb)(const char *topic, void *opaque),
                         void *opaque, char *errstr, size_t errstr_size);
     /* Closes and frees.  Backends reconnect inside their calls after a
      * connection failure, so a store survives a database restart. */

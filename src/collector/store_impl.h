@@ -63,7 +63,8 @@ typedef struct store_put {
 #define STORE_ROW_COLUMNS                                                      \
     "time_begin, time_end, topic, tier, datacenter, host, count, "             \
     "total_bytes, no_time_count, malformed_count, negative_latency_count, "    \
-    "latency_sum_ms, latency_p95, latency_p99, max_latency, sketch"
+    "latency_sum_ms, latency_p95, latency_p99, max_latency, sketch, "          \
+    "delivery_failed_count, audit_dropped_count, aborted_count"
 
 enum store_col {
     SC_TIME_BEGIN,
@@ -82,6 +83,9 @@ enum store_col {
     SC_P99,
     SC_MAX,
     SC_SKETCH,
+    SC_DELIVERY_FAILED,
+    SC_AUDIT_DROPPED,
+    SC_ABORTED,
     SC__COUNT
 };
 
@@ -91,7 +95,8 @@ enum store_col {
     "time_begin, time_end, topic, tier, datacenter, host, count, "             \
     "total_bytes, no_time_count, malformed_count, negative_latency_count, "    \
     "latency_sum_ms, mean_latency, latency_p95, latency_p99, max_latency, "    \
-    "sketch, updated_at"
+    "sketch, updated_at, delivery_failed_count, audit_dropped_count, "         \
+    "aborted_count"
 
 enum store_param {
     SP_TIME_BEGIN,
@@ -112,6 +117,9 @@ enum store_param {
     SP_MAX,
     SP_SKETCH,
     SP_UPDATED_AT,
+    SP_DELIVERY_FAILED,
+    SP_AUDIT_DROPPED,
+    SP_ABORTED,
     SP__COUNT
 };
 
@@ -139,8 +147,13 @@ typedef struct store_driver {
     /* Inserts or updates puts[0..n), n <= STORE_CHUNK. */
     chp_err_t (*put_rows)(store_t *s, const store_put_t *puts, size_t n,
                           int64_t now_s, char *errstr, size_t errstr_size);
-    chp_err_t (*put_offsets)(store_t *s, const store_offset_t *o, size_t n,
-                             char *errstr, size_t errstr_size);
+    /* Moves each offset of cluster from o[i].prev_offset (-1: no row) to
+     * o[i].next_offset: UPDATE ... WHERE next_offset = prev, or INSERT
+     * when prev is -1.  A statement that changes no row (the stored offset
+     * is another one) fails with STORE_ERR_STALE. */
+    chp_err_t (*put_offsets)(store_t *s, const char *cluster,
+                             const store_offset_t *o, size_t n, char *errstr,
+                             size_t errstr_size);
     /* For migrations: runs one parameterless statement (result rows, if
      * any, are discarded), and one returning a single integer (*is_null
      * when NULL or no row). */

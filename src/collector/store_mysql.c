@@ -54,7 +54,9 @@ enum {
     Q_UPS_ROWS = Q_INS_ROWS + N_ROW_SHAPES,  /* + shape: rewrite stored rows */
     Q_INS_UUIDS = Q_UPS_ROWS + N_ROW_SHAPES, /* + uuid shape index */
     Q_SEEN = Q_INS_UUIDS + N_UUID_SHAPES,
-    Q_PUT_OFFSET,
+    Q_UPD_OFFSET,
+    Q_INS_OFFSET,
+    Q_CLAIM_OFFSET,
     Q_GET_OFFSET,
     Q_DEL_ROWS,
     Q_DEL_UUIDS,
@@ -67,11 +69,20 @@ enum {
 /* The statements of one fixed text; the others are built by build_sql(). */
 static const char *const fixed_sql[Q__COUNT] = {
     [Q_SEEN] = "SELECT uuid FROM seen_uuids WHERE uuid IN (" P64 ")",
-    [Q_PUT_OFFSET] = "INSERT INTO source_offsets (topic, part, next_offset) "
-                     "VALUES (?,?,?) ON DUPLICATE KEY UPDATE "
-                     "next_offset = VALUES(next_offset)",
+    /* Compare-and-set (store_impl.h): no row changed = stale batch.  The
+     * new offset always differs from the old one (store.c checks), so
+     * "affected rows" (changed, not matched) is exact. */
+    [Q_UPD_OFFSET] = "UPDATE source_offsets SET next_offset = ? WHERE "
+                     "cluster = ? AND topic = ? AND part = ? AND "
+                     "next_offset = ?",
+    [Q_INS_OFFSET] = "INSERT INTO source_offsets (cluster, topic, part, "
+                     "next_offset) VALUES (?,?,?,?)",
+    /* A schema-1 offset (cluster '') goes to the first cluster asking;
+     * IGNORE: not when that cluster has one already. */
+    [Q_CLAIM_OFFSET] = "UPDATE IGNORE source_offsets SET cluster = ? "
+                       "WHERE cluster = '' AND topic = ? AND part = ?",
     [Q_GET_OFFSET] = "SELECT next_offset FROM source_offsets "
-                     "WHERE topic = ? AND part = ?",
+                     "WHERE cluster = ? AND topic = ? AND part = ?",
     [Q_DEL_ROWS] = "DELETE FROM audit_rows WHERE time_begin < ?",
     [Q_DEL_UUIDS] = "DELETE FROM seen_uuids WHERE seen_at < ?",
     [Q_QUERY_TOPIC] = "SELECT " STORE_ROW_COLUMNS " FROM audit_rows "
@@ -96,7 +107,10 @@ static const char *const fixed_sql[Q__COUNT] = {
     "mean_latency = VALUES(mean_latency), "                                    \
     "latency_p95 = VALUES(latency_p95), latency_p99 = VALUES(latency_p99), "   \
     "max_latency = VALUES(max_latency), sketch = VALUES(sketch), "             \
-    "updated_at = VALUES(updated_at)"
+    "updated_at = VALUES(updated_at), "                                        \
+    "delivery_failed_count = VALUES(delivery_failed_count), "                  \
+    "audit_dropped_count = VALUES(audit_dropped_count), "                      \
+    "aborted_count = VALUES(aborted_count)"
 
 #define KEY_TERM                                                               \
     "(time_begin = ? AND topic = ? AND tier = ? AND datacenter = ? AND "       \
@@ -140,11 +154,28 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
+/* Offsets keyed by the audit cluster (existing ones get cluster '', see
+ * Q_CLAIM_OFFSET); the counts that are not part of count.  MySQL commits
+ * each ALTER on its own: IF NOT EXISTS (MariaDB) and re-setting the same
+ * primary key make every statement safe to run again. */
+static const char *const schema_v2[] = {
+    "ALTER TABLE source_offsets"
+    " ADD COLUMN IF NOT EXISTS cluster VARBINARY(255) NOT NULL DEFAULT ''"
+    " FIRST, DROP PRIMARY KEY, ADD PRIMARY KEY (cluster, topic, part)",
+    "ALTER TABLE audit_rows"
+    " ADD COLUMN IF NOT EXISTS delivery_failed_count BIGINT NOT NULL"
+    " DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS audit_dropped_count BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS aborted_count BIGINT NOT NULL DEFAULT 0",
+    "INSERT IGNORE INTO schema_version (version) VALUES (2)",
+    NULL,
+};
+
 static const store_schema_t schema = {
     .lock = NULL, /* CREATE TABLE IF NOT EXISTS is safe to race in InnoDB */
     .version_table = "CREATE TABLE IF NOT EXISTS schema_version ("
                      " version INT NOT NULL PRIMARY KEY) ENGINE=InnoDB",
-    .steps = {schema_v1},
+    .steps = {schema_v1, schema_v2},
 };
 
 /* Where a result row of STORE_ROW_COLUMNS lands. */
@@ -451,6 +482,9 @@ static chp_err_t rb_row(const row_buf_t *rb, store_row_t *r, char *errstr,
     r->no_time_count = (uint64_t)rb->i[SC_NO_TIME];
     r->malformed_count = (uint64_t)rb->i[SC_MALFORMED];
     r->negative_latency_count = (uint64_t)rb->i[SC_NEGATIVE];
+    r->delivery_failed_count = (uint64_t)rb->i[SC_DELIVERY_FAILED];
+    r->audit_dropped_count = (uint64_t)rb->i[SC_AUDIT_DROPPED];
+    r->aborted_count = (uint64_t)rb->i[SC_ABORTED];
     r->latency_sum_ms = rb->d[SC_LATENCY_SUM];
     r->latency95 = rb->d[SC_P95];
     r->latency99 = rb->d[SC_P99];
@@ -608,6 +642,9 @@ static void bind_put(my_store_t *m, size_t j, const store_put_t *p,
     iv[SP_MALFORMED] = (int64_t)r->malformed_count;
     iv[SP_NEGATIVE] = (int64_t)r->negative_latency_count;
     iv[SP_UPDATED_AT] = now_s;
+    iv[SP_DELIVERY_FAILED] = (int64_t)r->delivery_failed_count;
+    iv[SP_AUDIT_DROPPED] = (int64_t)r->audit_dropped_count;
+    iv[SP_ABORTED] = (int64_t)r->aborted_count;
     for (int c = 0; c < SP__COUNT; c++)
         b_i64(&b[c], &iv[c]);
     b_str(&b[SP_TOPIC], r->topic, strlen(r->topic), &len[SP_TOPIC]);
@@ -660,20 +697,47 @@ static chp_err_t my_put_rows(store_t *s, const store_put_t *puts, size_t n,
                : put_some(my(s), puts, n, true, now_s, errstr, errstr_size);
 }
 
-static chp_err_t my_put_offsets(store_t *s, const store_offset_t *o, size_t n,
-                                char *errstr, size_t errstr_size)
+static chp_err_t stale(const char *cluster, const store_offset_t *o,
+                       char *errstr, size_t errstr_size)
 {
-    MYSQL_BIND b[3];
-    unsigned long len;
+    store_errf(errstr, errstr_size,
+               "stale batch: the stored offset of %s [%d] (cluster %s) is no "
+               "longer %lld",
+               o->topic, (int)o->partition, cluster, (long long)o->prev_offset);
+    return STORE_ERR_STALE;
+}
+
+static chp_err_t my_put_offsets(store_t *s, const char *cluster,
+                                const store_offset_t *o, size_t n, char *errstr,
+                                size_t errstr_size)
+{
+    MYSQL_BIND b[5];
+    unsigned long len[2];
+    MYSQL_STMT *st;
     chp_err_t err;
 
     for (size_t i = 0; i < n; i++) {
-        b_str(&b[0], o[i].topic, strlen(o[i].topic), &len);
-        b_i32(&b[1], &o[i].partition);
-        b_i64(&b[2], &o[i].next_offset);
-        if ((err = execute(my(s), Q_PUT_OFFSET, b, "store offset", NULL, errstr,
-                           errstr_size)))
+        bool ins = o[i].prev_offset < 0;
+        int which = ins ? Q_INS_OFFSET : Q_UPD_OFFSET;
+        MYSQL_BIND *k = ins ? b : b + 1; /* the key after next_offset */
+
+        b_i64(ins ? &b[3] : &b[0], &o[i].next_offset);
+        b_str(&k[0], cluster, strlen(cluster), &len[0]);
+        b_str(&k[1], o[i].topic, strlen(o[i].topic), &len[1]);
+        b_i32(&k[2], &o[i].partition);
+        if (!ins)
+            b_i64(&b[4], &o[i].prev_offset);
+        err =
+            execute(my(s), which, b, "store offset", &st, errstr, errstr_size);
+        /* A row already there for an INSERT is the same news as no row
+         * matched for an UPDATE. */
+        if (err && ins && my(s)->q[which] &&
+            mysql_stmt_errno(my(s)->q[which]) == ER_DUP_ENTRY)
+            return stale(cluster, &o[i], errstr, errstr_size);
+        if (err)
             return err;
+        if (mysql_stmt_affected_rows(st) != 1)
+            return stale(cluster, &o[i], errstr, errstr_size);
     }
     return CHP_OK;
 }
@@ -747,7 +811,8 @@ static char *build(const char *head, size_t rows, const char *group,
 /* Builds the multi-row statements (placeholders only: no values). */
 static bool build_sql(my_store_t *s)
 {
-    static const char put_group[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    static const char put_group[] =
+        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     static const char ins_head[] =
         "INSERT INTO audit_rows (" STORE_PUT_COLUMNS ") VALUES ";
 
@@ -874,21 +939,26 @@ static chp_err_t my_flush(store_t *s, const store_batch_t *b, char *errstr,
     return store_flush_run(s, b, errstr, errstr_size);
 }
 
-static chp_err_t my_offset(store_t *s, const char *topic, int32_t partition,
-                           int64_t *next_offset, char *errstr,
-                           size_t errstr_size)
+static chp_err_t my_offset(store_t *s, const char *cluster, const char *topic,
+                           int32_t partition, int64_t *next_offset,
+                           char *errstr, size_t errstr_size)
 {
-    MYSQL_BIND b[2], res;
-    unsigned long len;
+    MYSQL_BIND b[3], res;
+    unsigned long len[2];
     int64_t v = -1;
     MYSQL_STMT *st;
     chp_err_t err;
     int rc;
 
     *next_offset = -1;
-    b_str(&b[0], topic, strlen(topic), &len);
-    b_i32(&b[1], &partition);
+    b_str(&b[0], cluster, strlen(cluster), &len[0]);
+    b_str(&b[1], topic, strlen(topic), &len[1]);
+    b_i32(&b[2], &partition);
     b_i64(&res, &v);
+    /* Autocommit: the adoption stands alone. */
+    if ((err = execute(my(s), Q_CLAIM_OFFSET, b, "adopt offset", NULL, errstr,
+                       errstr_size)))
+        return err;
     if ((err = execute(my(s), Q_GET_OFFSET, b, "read offset", &st, errstr,
                        errstr_size)))
         return err;

@@ -35,7 +35,9 @@ enum {
     Q_UPD_ROWS,
     Q_INS_UUIDS,
     Q_SEEN,
-    Q_PUT_OFFSET,
+    Q_UPD_OFFSET,
+    Q_INS_OFFSET,
+    Q_CLAIM_OFFSET,
     Q_GET_OFFSET,
     Q_DEL_ROWS,
     Q_DEL_UUIDS,
@@ -45,12 +47,13 @@ enum {
     Q__COUNT
 };
 
-/* The 18 put columns as arrays, in enum store_param order. */
+/* The 21 put columns as arrays, in enum store_param order. */
 #define PUT_ARRAYS                                                             \
     "unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], "  \
     "$6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], "    \
     "$11::bigint[], $12::float8[], $13::float8[], $14::float8[], "             \
-    "$15::float8[], $16::float8[], $17::text[], $18::bigint[])"
+    "$15::float8[], $16::float8[], $17::text[], $18::bigint[], "               \
+    "$19::bigint[], $20::bigint[], $21::bigint[])"
 
 static const char *const sql_text[Q__COUNT] = {
     /* k.i is the 1-based position of the key in the chunk. */
@@ -70,7 +73,11 @@ static const char *const sql_text[Q__COUNT] = {
         "latency_sum_ms = u.latency_sum_ms, mean_latency = u.mean_latency, "
         "latency_p95 = u.latency_p95, latency_p99 = u.latency_p99, "
         "max_latency = u.max_latency, sketch = u.sketch, "
-        "updated_at = u.updated_at FROM " PUT_ARRAYS " AS u(" STORE_PUT_COLUMNS
+        "updated_at = u.updated_at, "
+        "delivery_failed_count = u.delivery_failed_count, "
+        "audit_dropped_count = u.audit_dropped_count, "
+        "aborted_count = u.aborted_count FROM " PUT_ARRAYS
+        " AS u(" STORE_PUT_COLUMNS
         ") WHERE audit_rows.time_begin = u.time_begin AND "
         "audit_rows.topic = u.topic AND audit_rows.tier = u.tier AND "
         "audit_rows.datacenter = u.datacenter AND audit_rows.host = u.host",
@@ -78,11 +85,20 @@ static const char *const sql_text[Q__COUNT] = {
                     "SELECT unnest($1::text[]), $2::bigint",
     [Q_SEEN] = "SELECT u.i FROM unnest($1::text[]) WITH ORDINALITY AS u(id, i) "
                "WHERE EXISTS (SELECT 1 FROM seen_uuids WHERE uuid = u.id)",
-    [Q_PUT_OFFSET] = "INSERT INTO source_offsets (topic, part, next_offset) "
-                     "VALUES ($1, $2, $3) ON CONFLICT (topic, part) "
-                     "DO UPDATE SET next_offset = EXCLUDED.next_offset",
+    /* Compare-and-set (store_impl.h): no row changed = stale batch. */
+    [Q_UPD_OFFSET] = "UPDATE source_offsets SET next_offset = $4 WHERE "
+                     "cluster = $1 AND topic = $2 AND part = $3 AND "
+                     "next_offset = $5",
+    [Q_INS_OFFSET] = "INSERT INTO source_offsets (cluster, topic, part, "
+                     "next_offset) VALUES ($1, $2, $3, $4) "
+                     "ON CONFLICT DO NOTHING",
+    /* A schema-1 offset (cluster '') goes to the first cluster asking. */
+    [Q_CLAIM_OFFSET] = "UPDATE source_offsets SET cluster = $1 WHERE "
+                       "cluster = '' AND topic = $2 AND part = $3 AND "
+                       "NOT EXISTS (SELECT 1 FROM source_offsets o WHERE "
+                       "o.cluster = $1 AND o.topic = $2 AND o.part = $3)",
     [Q_GET_OFFSET] = "SELECT next_offset FROM source_offsets "
-                     "WHERE topic = $1 AND part = $2",
+                     "WHERE cluster = $1 AND topic = $2 AND part = $3",
     [Q_DEL_ROWS] = "DELETE FROM audit_rows WHERE time_begin < $1",
     [Q_DEL_UUIDS] = "DELETE FROM seen_uuids WHERE seen_at < $1",
     [Q_QUERY_TOPIC] = "SELECT " STORE_ROW_COLUMNS " FROM audit_rows "
@@ -131,13 +147,30 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
+/* Offsets keyed by the audit cluster (existing ones get cluster '', see
+ * Q_CLAIM_OFFSET); the counts that are not part of count. */
+static const char *const schema_v2[] = {
+    "ALTER TABLE source_offsets"
+    " ADD COLUMN IF NOT EXISTS cluster TEXT COLLATE \"C\" NOT NULL"
+    " DEFAULT ''",
+    "ALTER TABLE source_offsets DROP CONSTRAINT IF EXISTS source_offsets_pkey,"
+    " ADD PRIMARY KEY (cluster, topic, part)",
+    "ALTER TABLE audit_rows"
+    " ADD COLUMN IF NOT EXISTS delivery_failed_count BIGINT NOT NULL"
+    " DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS audit_dropped_count BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS aborted_count BIGINT NOT NULL DEFAULT 0",
+    "INSERT INTO schema_version (version) VALUES (2) ON CONFLICT DO NOTHING",
+    NULL,
+};
+
 static const store_schema_t schema = {
     /* Concurrent CREATE TABLE IF NOT EXISTS can fail in PostgreSQL (a
      * unique violation in the catalog): collectors migrate one at a time. */
     .lock = "SELECT pg_advisory_xact_lock(hashtext('chaperone.schema'))",
     .version_table = "CREATE TABLE IF NOT EXISTS schema_version ("
                      " version INTEGER NOT NULL PRIMARY KEY)",
-    .steps = {schema_v1},
+    .steps = {schema_v1, schema_v2},
 };
 
 /* A growable text buffer for array literals ({"a","b",NULL}). */
@@ -459,6 +492,10 @@ static chp_err_t read_row(const PGresult *res, int r, int c0, store_row_t *row,
     row->no_time_count = (uint64_t)get_i64(res, r, c0 + SC_NO_TIME);
     row->malformed_count = (uint64_t)get_i64(res, r, c0 + SC_MALFORMED);
     row->negative_latency_count = (uint64_t)get_i64(res, r, c0 + SC_NEGATIVE);
+    row->delivery_failed_count =
+        (uint64_t)get_i64(res, r, c0 + SC_DELIVERY_FAILED);
+    row->audit_dropped_count = (uint64_t)get_i64(res, r, c0 + SC_AUDIT_DROPPED);
+    row->aborted_count = (uint64_t)get_i64(res, r, c0 + SC_ABORTED);
     row->latency_sum_ms = get_dbl(res, r, c0 + SC_LATENCY_SUM);
     row->latency95 = get_dbl(res, r, c0 + SC_P95);
     row->latency99 = get_dbl(res, r, c0 + SC_P99);
@@ -624,6 +661,9 @@ static chp_err_t put_some(pg_store_t *s, const store_put_t *puts, size_t n,
         else
             ab_null(&a[SP_SKETCH]);
         ab_i64(&a[SP_UPDATED_AT], now_s);
+        ab_i64(&a[SP_DELIVERY_FAILED], (int64_t)r->delivery_failed_count);
+        ab_i64(&a[SP_AUDIT_DROPPED], (int64_t)r->audit_dropped_count);
+        ab_i64(&a[SP_ABORTED], (int64_t)r->aborted_count);
     }
     if (!want)
         return CHP_OK;
@@ -657,20 +697,37 @@ static chp_err_t pg_put_rows(store_t *s, const store_put_t *puts, size_t n,
                : put_some(pg(s), puts, n, true, now_s, errstr, errstr_size);
 }
 
-static chp_err_t pg_put_offsets(store_t *s, const store_offset_t *o, size_t n,
-                                char *errstr, size_t errstr_size)
+static chp_err_t pg_put_offsets(store_t *s, const char *cluster,
+                                const store_offset_t *o, size_t n, char *errstr,
+                                size_t errstr_size)
 {
-    char part[16], off[32];
-    const char *v[3] = {NULL, part, off};
+    char part[16], off[32], prev[32];
+    const char *v[5] = {cluster, NULL, part, off, prev};
+    PGresult *res;
     chp_err_t err;
+    bool ok;
 
     for (size_t i = 0; i < n; i++) {
-        v[0] = o[i].topic;
+        bool ins = o[i].prev_offset < 0;
+
+        v[1] = o[i].topic;
         snprintf(part, sizeof(part), "%" PRId32, o[i].partition);
         snprintf(off, sizeof(off), "%" PRId64, o[i].next_offset);
-        if ((err = run(pg(s), Q_PUT_OFFSET, 3, v, PGRES_COMMAND_OK,
-                       "store offset", NULL, errstr, errstr_size)))
+        snprintf(prev, sizeof(prev), "%" PRId64, o[i].prev_offset);
+        if ((err = run(pg(s), ins ? Q_INS_OFFSET : Q_UPD_OFFSET, ins ? 4 : 5, v,
+                       PGRES_COMMAND_OK, "store offset", &res, errstr,
+                       errstr_size)))
             return err;
+        ok = strtoull(PQcmdTuples(res), NULL, 10) == 1;
+        PQclear(res);
+        if (!ok) {
+            store_errf(errstr, errstr_size,
+                       "stale batch: the stored offset of %s [%d] (cluster "
+                       "%s) is no longer %lld",
+                       o[i].topic, (int)o[i].partition, cluster,
+                       (long long)o[i].prev_offset);
+            return STORE_ERR_STALE;
+        }
     }
     return CHP_OK;
 }
@@ -809,18 +866,20 @@ static chp_err_t pg_flush(store_t *s, const store_batch_t *b, char *errstr,
     return store_flush_run(s, b, errstr, errstr_size);
 }
 
-static chp_err_t pg_offset(store_t *s, const char *topic, int32_t partition,
-                           int64_t *next_offset, char *errstr,
-                           size_t errstr_size)
+static chp_err_t pg_offset(store_t *s, const char *cluster, const char *topic,
+                           int32_t partition, int64_t *next_offset,
+                           char *errstr, size_t errstr_size)
 {
     char part[16];
-    const char *v[2] = {topic, part};
+    const char *v[3] = {cluster, topic, part};
     PGresult *res;
     chp_err_t err;
 
     *next_offset = -1;
     snprintf(part, sizeof(part), "%" PRId32, partition);
-    if ((err = run(pg(s), Q_GET_OFFSET, 2, v, PGRES_TUPLES_OK, "read offset",
+    if ((err = run(pg(s), Q_CLAIM_OFFSET, 3, v, PGRES_COMMAND_OK,
+                   "adopt offset", NULL, errstr, errstr_size)) ||
+        (err = run(pg(s), Q_GET_OFFSET, 3, v, PGRES_TUPLES_OK, "read offset",
                    &res, errstr, errstr_size)))
         return err;
     if (PQntuples(res) > 0)

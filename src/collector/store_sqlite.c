@@ -25,7 +25,9 @@ enum {
     Q_UPD_ROW,
     Q_INS_UUID,
     Q_SEEN,
-    Q_PUT_OFFSET,
+    Q_UPD_OFFSET,
+    Q_INS_OFFSET,
+    Q_CLAIM_OFFSET,
     Q_GET_OFFSET,
     Q_DEL_ROWS,
     Q_DEL_UUIDS,
@@ -48,20 +50,28 @@ static const char *const sql_text[Q__COUNT] = {
         "SELECT " STORE_ROW_COLUMNS " FROM audit_rows WHERE " KEY_WHERE,
     [Q_INS_ROW] = "INSERT INTO audit_rows (" STORE_PUT_COLUMNS ") VALUES "
                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                  "?14, ?15, ?16, ?17, ?18)",
+                  "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
     [Q_UPD_ROW] =
         "UPDATE audit_rows SET time_end = ?2, count = ?7, "
         "total_bytes = ?8, no_time_count = ?9, malformed_count = ?10, "
         "negative_latency_count = ?11, latency_sum_ms = ?12, "
         "mean_latency = ?13, latency_p95 = ?14, latency_p99 = ?15, "
-        "max_latency = ?16, sketch = ?17, updated_at = ?18 WHERE " KEY_WHERE,
+        "max_latency = ?16, sketch = ?17, updated_at = ?18, "
+        "delivery_failed_count = ?19, audit_dropped_count = ?20, "
+        "aborted_count = ?21 WHERE " KEY_WHERE,
     [Q_INS_UUID] = "INSERT INTO seen_uuids (uuid, seen_at) VALUES (?1, ?2)",
     [Q_SEEN] = "SELECT 1 FROM seen_uuids WHERE uuid = ?1",
-    [Q_PUT_OFFSET] = "INSERT INTO source_offsets (topic, part, next_offset) "
-                     "VALUES (?1, ?2, ?3) ON CONFLICT (topic, part) "
-                     "DO UPDATE SET next_offset = excluded.next_offset",
+    /* Compare-and-set (store_impl.h): no row changed = stale batch. */
+    [Q_UPD_OFFSET] = "UPDATE source_offsets SET next_offset = ?4 WHERE "
+                     "cluster = ?1 AND topic = ?2 AND part = ?3 AND "
+                     "next_offset = ?5",
+    [Q_INS_OFFSET] = "INSERT OR IGNORE INTO source_offsets (cluster, topic, "
+                     "part, next_offset) VALUES (?1, ?2, ?3, ?4)",
+    /* A schema-1 offset (cluster '') goes to the first cluster asking. */
+    [Q_CLAIM_OFFSET] = "UPDATE OR IGNORE source_offsets SET cluster = ?1 "
+                       "WHERE cluster = '' AND topic = ?2 AND part = ?3",
     [Q_GET_OFFSET] = "SELECT next_offset FROM source_offsets "
-                     "WHERE topic = ?1 AND part = ?2",
+                     "WHERE cluster = ?1 AND topic = ?2 AND part = ?3",
     [Q_DEL_ROWS] = "DELETE FROM audit_rows WHERE time_begin < ?1",
     [Q_DEL_UUIDS] = "DELETE FROM seen_uuids WHERE seen_at < ?1",
     [Q_QUERY_TOPIC] = "SELECT " STORE_ROW_COLUMNS " FROM audit_rows "
@@ -110,11 +120,36 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
+/* Offsets keyed by the audit cluster (existing ones get cluster '', see
+ * Q_CLAIM_OFFSET); the counts that are not part of count.  SQLite cannot
+ * change a primary key in place: the table is copied.  DDL is
+ * transactional here, so the step needs no IF NOT EXISTS. */
+static const char *const schema_v2[] = {
+    "CREATE TABLE source_offsets_v2 ("
+    " cluster TEXT NOT NULL,"
+    " topic TEXT NOT NULL,"
+    " part INTEGER NOT NULL,"
+    " next_offset INTEGER NOT NULL,"
+    " PRIMARY KEY (cluster, topic, part))",
+    "INSERT INTO source_offsets_v2 (cluster, topic, part, next_offset)"
+    " SELECT '', topic, part, next_offset FROM source_offsets",
+    "DROP TABLE source_offsets",
+    "ALTER TABLE source_offsets_v2 RENAME TO source_offsets",
+    "ALTER TABLE audit_rows ADD COLUMN"
+    " delivery_failed_count INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE audit_rows ADD COLUMN"
+    " audit_dropped_count INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE audit_rows ADD COLUMN"
+    " aborted_count INTEGER NOT NULL DEFAULT 0",
+    "INSERT OR IGNORE INTO schema_version (version) VALUES (2)",
+    NULL,
+};
+
 static const store_schema_t schema = {
     .lock = NULL, /* BEGIN IMMEDIATE already excludes other writers */
     .version_table = "CREATE TABLE IF NOT EXISTS schema_version ("
                      " version INTEGER NOT NULL PRIMARY KEY)",
-    .steps = {schema_v1},
+    .steps = {schema_v1, schema_v2},
 };
 
 typedef struct sq_store {
@@ -212,6 +247,11 @@ static chp_err_t read_row(sqlite3_stmt *st, store_row_t *r, char *errstr,
     r->no_time_count = (uint64_t)sqlite3_column_int64(st, SC_NO_TIME);
     r->malformed_count = (uint64_t)sqlite3_column_int64(st, SC_MALFORMED);
     r->negative_latency_count = (uint64_t)sqlite3_column_int64(st, SC_NEGATIVE);
+    r->delivery_failed_count =
+        (uint64_t)sqlite3_column_int64(st, SC_DELIVERY_FAILED);
+    r->audit_dropped_count =
+        (uint64_t)sqlite3_column_int64(st, SC_AUDIT_DROPPED);
+    r->aborted_count = (uint64_t)sqlite3_column_int64(st, SC_ABORTED);
     r->latency_sum_ms = sqlite3_column_double(st, SC_LATENCY_SUM);
     r->latency95 = sqlite3_column_double(st, SC_P95);
     r->latency99 = sqlite3_column_double(st, SC_P99);
@@ -332,6 +372,11 @@ static chp_err_t sq_put_rows(store_t *s, const store_put_t *puts, size_t n,
         else
             sqlite3_bind_null(st, SP_SKETCH + 1);
         sqlite3_bind_int64(st, SP_UPDATED_AT + 1, now_s);
+        sqlite3_bind_int64(st, SP_DELIVERY_FAILED + 1,
+                           (sqlite3_int64)r->delivery_failed_count);
+        sqlite3_bind_int64(st, SP_AUDIT_DROPPED + 1,
+                           (sqlite3_int64)r->audit_dropped_count);
+        sqlite3_bind_int64(st, SP_ABORTED + 1, (sqlite3_int64)r->aborted_count);
         if ((err = run(sq(s), st, p->exists ? "update row" : "insert row",
                        errstr, errstr_size)))
             return err;
@@ -339,20 +384,35 @@ static chp_err_t sq_put_rows(store_t *s, const store_put_t *puts, size_t n,
     return CHP_OK;
 }
 
-static chp_err_t sq_put_offsets(store_t *s, const store_offset_t *o, size_t n,
-                                char *errstr, size_t errstr_size)
+static chp_err_t sq_put_offsets(store_t *s, const char *cluster,
+                                const store_offset_t *o, size_t n, char *errstr,
+                                size_t errstr_size)
 {
     sqlite3_stmt *st;
     chp_err_t err;
 
     for (size_t i = 0; i < n; i++) {
-        if ((err = stmt(sq(s), Q_PUT_OFFSET, &st, errstr, errstr_size)))
+        bool ins = o[i].prev_offset < 0;
+
+        if ((err = stmt(sq(s), ins ? Q_INS_OFFSET : Q_UPD_OFFSET, &st, errstr,
+                        errstr_size)))
             return err;
-        bind_text(st, 1, o[i].topic);
-        sqlite3_bind_int(st, 2, o[i].partition);
-        sqlite3_bind_int64(st, 3, o[i].next_offset);
+        bind_text(st, 1, cluster);
+        bind_text(st, 2, o[i].topic);
+        sqlite3_bind_int(st, 3, o[i].partition);
+        sqlite3_bind_int64(st, 4, o[i].next_offset);
+        if (!ins)
+            sqlite3_bind_int64(st, 5, o[i].prev_offset);
         if ((err = run(sq(s), st, "store offset", errstr, errstr_size)))
             return err;
+        if (sqlite3_changes(sq(s)->db) != 1) {
+            store_errf(errstr, errstr_size,
+                       "stale batch: the stored offset of %s [%d] (cluster "
+                       "%s) is no longer %lld",
+                       o[i].topic, (int)o[i].partition, cluster,
+                       (long long)o[i].prev_offset);
+            return STORE_ERR_STALE;
+        }
     }
     return CHP_OK;
 }
@@ -486,18 +546,25 @@ static chp_err_t sq_flush(store_t *s, const store_batch_t *b, char *errstr,
     return store_flush_run(s, b, errstr, errstr_size);
 }
 
-static chp_err_t sq_offset(store_t *s, const char *topic, int32_t partition,
-                           int64_t *next_offset, char *errstr,
-                           size_t errstr_size)
+static chp_err_t sq_offset(store_t *s, const char *cluster, const char *topic,
+                           int32_t partition, int64_t *next_offset,
+                           char *errstr, size_t errstr_size)
 {
     sqlite3_stmt *st;
-    chp_err_t err = stmt(sq(s), Q_GET_OFFSET, &st, errstr, errstr_size);
+    chp_err_t err = stmt(sq(s), Q_CLAIM_OFFSET, &st, errstr, errstr_size);
     int rc;
 
     if (err)
         return err;
-    bind_text(st, 1, topic);
-    sqlite3_bind_int(st, 2, partition);
+    bind_text(st, 1, cluster);
+    bind_text(st, 2, topic);
+    sqlite3_bind_int(st, 3, partition);
+    if ((err = run(sq(s), st, "adopt offset", errstr, errstr_size)) ||
+        (err = stmt(sq(s), Q_GET_OFFSET, &st, errstr, errstr_size)))
+        return err;
+    bind_text(st, 1, cluster);
+    bind_text(st, 2, topic);
+    sqlite3_bind_int(st, 3, partition);
     rc = sqlite3_step(st);
     *next_offset = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_reset(st);

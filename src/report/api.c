@@ -14,11 +14,13 @@
 #include "report/api.h"
 #include "report/dashboard.h"
 #include "report/format.h"
+#include "report/pipeline_format.h"
 
 struct api {
     pthread_mutex_t lock; /* the store and everything below */
     char *url;
     char reference[CHP_NAME_MAX];
+    char *pipeline; /* report.pipeline, "" when none */
     double max_loss;
     int64_t lateness_s;
     const store_ops_t *ops;
@@ -42,7 +44,11 @@ api_t *api_new(const chp_conf_t *conf, char *errstr, size_t errstr_size)
 
     if (!store_ops_for_url(url, errstr, errstr_size))
         return NULL;
-    if (!(api = calloc(1, sizeof(*api))) || !(api->url = strdup(url))) {
+    if (!(api = calloc(1, sizeof(*api))) || !(api->url = strdup(url)) ||
+        !(api->pipeline =
+              strdup(chp_conf_get_str(conf, "report.pipeline")))) {
+        if (api)
+            free(api->url);
         free(api);
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
@@ -63,6 +69,7 @@ void api_destroy(api_t *api)
         api->ops->close(api->s);
     pthread_mutex_destroy(&api->lock);
     free(api->url);
+    free(api->pipeline);
     free(api);
 }
 
@@ -330,6 +337,7 @@ static void topics(call_t *c)
         rep_grid_free(&g);
     }
     view.from = from;
+    view.pipeline_arg = *api->pipeline ? api->pipeline : NULL;
     view.to = to;
     if (c->html)
         answer(c, dash_index_html(rows, n, &view), "text/html; charset=utf-8");
@@ -377,7 +385,9 @@ static void topic_view(call_t *c, const char *topic, view_kind_t kind)
                             .lateness_s = api->lateness_s,
                             .from_arg = v[0],
                             .to_arg = v[1],
-                            .reference_arg = v[2]};
+                            .reference_arg = v[2],
+                            .pipeline_arg =
+                                *api->pipeline ? api->pipeline : NULL};
         answer(c, dash_topic_html(&g, &view), "text/html; charset=utf-8");
     } else {
         answer_json(c, kind == VIEW_BUCKETS ? rep_buckets_json(&g)
@@ -385,6 +395,90 @@ static void topic_view(call_t *c, const char *topic, view_kind_t kind)
     }
 out:
     rep_grid_free(&g);
+}
+
+/* The pipeline of a request: ?pipeline= or report.pipeline; false after
+ * answering 400 (bad or none). */
+static bool take_pipeline(call_t *c, const char *arg, rep_pipe_spec_t *spec)
+{
+    char err[512];
+
+    if (rep_pipe_spec_parse(arg ? arg : c->api->pipeline, spec, err,
+                            sizeof(err)) != CHP_OK) {
+        fail(c, 400, "%s: %s", arg ? "pipeline" : "report.pipeline", err);
+        return false;
+    }
+    if (spec->n == 0) {
+        fail(c, 400, "no pipeline: give ?pipeline=TIER,TIER,... or set "
+                     "report.pipeline");
+        return false;
+    }
+    return true;
+}
+
+/* /api/v1/topics/{topic}/pipeline and the dashboard's /pipeline/{topic}
+ * (with ?hop=N: that hop's buckets). */
+static void topic_pipeline(call_t *c, const char *topic)
+{
+    static const char *const page[] = {"from", "to", "pipeline", "hop",
+                                       NULL};
+    static const char *const api_params[] = {"from", "to", "pipeline", NULL};
+    const char *v[4] = {NULL, NULL, NULL, NULL};
+    api_t *api = c->api;
+    int64_t now = (int64_t)time(NULL), from, to;
+    rep_pipe_spec_t spec;
+    rep_pipe_t p = {0};
+    long hop = -1;
+    char err[1024], *end;
+    chp_err_t e;
+
+    if (!take_params(c, c->html ? page : api_params, v) ||
+        !take_range(c, v[0], v[1], now, &from, &to) ||
+        !take_pipeline(c, v[2], &spec))
+        return;
+    if (v[3]) {
+        hop = strtol(v[3], &end, 10);
+        if (*end || hop < 0 || (size_t)hop + 1 >= spec.n) {
+            fail(c, 400, "hop: expected 0 to %zu (the hop's index)",
+                 spec.n - 2);
+            return;
+        }
+    }
+    if (!topic_known(c, topic))
+        return;
+    if ((e = rep_pipe_load(api->ops, api->s, topic, from, to, &spec, &p, err,
+                           sizeof(err)))) {
+        db_failed(c, e, err);
+        goto out;
+    }
+    if (c->html) {
+        dash_view_t view = {.from = from,
+                            .to = to,
+                            .now = now,
+                            .max_loss = api->max_loss,
+                            .lateness_s = api->lateness_s,
+                            .from_arg = v[0],
+                            .to_arg = v[1],
+                            .pipeline_arg = v[2]};
+        answer(c, dash_pipeline_html(&p, &view, hop),
+               "text/html; charset=utf-8");
+    } else {
+        json_t *doc = rep_pipe_json(&p);
+        if (doc &&
+            (json_object_set_new(doc, "maxLossPercent",
+                                 json_real(api->max_loss * 100)) ||
+             json_object_set_new(doc, "latenessS",
+                                 json_integer(api->lateness_s)) ||
+             json_object_set_new(doc, "violations",
+                                 rep_pipe_violations_json(
+                                     &p, api->max_loss, api->lateness_s, now)))) {
+            json_decref(doc);
+            doc = NULL;
+        }
+        answer_json(c, doc);
+    }
+out:
+    rep_pipe_free(&p);
 }
 
 /* /api/v1/topics/{topic}/{what}: splits path after the prefix. */
@@ -410,10 +504,12 @@ static void api_topic_route(call_t *c, const char *rest)
         topic_view(c, topic, VIEW_BUCKETS);
     else if (!strcmp(slash + 1, "completeness"))
         topic_view(c, topic, VIEW_COMPLETENESS);
+    else if (!strcmp(slash + 1, "pipeline"))
+        topic_pipeline(c, topic);
     else
         fail(c, 404,
              "no such endpoint: /api/v1/topics/{topic}/%.64s "
-             "(expected buckets or completeness)",
+             "(expected buckets, completeness or pipeline)",
              slash + 1);
 }
 
@@ -432,8 +528,9 @@ void api_dispatch(api_t *api, const char *method, const char *path,
     call_t c = {
         .api = api, .params = params, .n_params = n_params, .resp = resp};
     bool is_api = !strcmp(path, "/api") || !strncmp(path, "/api/", 5);
+    bool is_pipe_page = !strncmp(path, "/pipeline/", 10);
     bool is_page = !strcmp(path, "/") || !strcmp(path, "/index.html") ||
-                   !strncmp(path, "/topic/", 7);
+                   !strncmp(path, "/topic/", 7) || is_pipe_page;
 
     if (!is_api && !is_page)
         return; /* not ours: the server's defaults apply */
@@ -449,7 +546,10 @@ void api_dispatch(api_t *api, const char *method, const char *path,
     else if (!strncmp(path, topics_path, sizeof(topics_path) - 1) &&
              path[sizeof(topics_path) - 1] == '/')
         api_topic_route(&c, path + sizeof(topics_path));
-    else if (is_page && path[7] && !strchr(path + 7, '/'))
+    else if (is_pipe_page && path[10] && !strchr(path + 10, '/') &&
+             strlen(path + 10) < CHP_NAME_MAX)
+        topic_pipeline(&c, path + 10);
+    else if (is_page && !is_pipe_page && path[7] && !strchr(path + 7, '/'))
         topic_view(&c, path + 7, VIEW_PAGE);
     else
         fail(&c, 404, "no such endpoint: %.128s", path);

@@ -11,13 +11,14 @@
 #include "commands.h"
 #include "conf.h"
 #include "report/cli.h"
+#include "report/pipeline_format.h"
 #include "report/report.h"
 
 static const char usage_text[] =
     "usage: chaperone check [--max-loss P] [--lateness DURATION]\n"
     "                       [--topic TOPIC] [--reference TIER]\n"
-    "                       [--from TIME] [--to TIME] [-c FILE] "
-    "[-X db.url=URL ...]\n"
+    "                       [--from TIME] [--to TIME] [--pipeline TIERS]\n"
+    "                       [-c FILE] [-X db.url=URL ...]\n"
     "\n"
     "  --max-loss P      largest allowed loss: 0.01% or a fraction (0.0001);\n"
     "                    default report.max.loss.percent\n"
@@ -27,11 +28,14 @@ static const char usage_text[] =
     "  --reference TIER  default report.reference.tier, else the tier with\n"
     "                    the largest total over the range\n"
     "  --from, --to      range of bucket starts (default the last 24 hours)\n"
+    "  --pipeline TIERS  ordered tiers: check every hop (loss and\n"
+    "                    duplication); default report.pipeline\n"
     "\n"
     "Exit status: 0 no violation, 2 violations (listed on stdout), 1 error.\n";
 
 typedef struct check_args {
     const char *max_loss, *lateness, *topic, *reference, *from, *to;
+    const char *pipeline;
 } check_args_t;
 
 static int fail(const char *msg)
@@ -55,6 +59,50 @@ static void print_violation(const rep_grid_t *g, size_t b, size_t t,
         printf(" loss_percent=%.4f",
                100.0 * (double)c->loss / (double)c->ref_count);
     printf("\n");
+}
+
+/* LOSS|DUPLICATION|UNEXPECTED topic=... bucket=... hop=a->b
+ * datacenter=... upstream=N downstream=N loss=N duplicated=N ... */
+static void print_hop_violation(const rep_pipe_t *p, size_t b,
+                                const rep_hop_t *h, size_t d,
+                                rep_pipe_fault_t f, void *opaque)
+{
+    const rep_hop_cell_t *c = rep_hop_cell(h, b, d);
+    char when[REP_TIME_MAX], hop[2 * CHP_NAME_MAX + 4];
+    (void)opaque;
+
+    rep_format_time(p->begin[b], when);
+    rep_hop_name(p, h, hop, sizeof(hop));
+    printf("%s topic=%s bucket=%s hop=%s datacenter=%s upstream=%" PRIu64
+           " downstream=%" PRIu64 " loss=%" PRIu64 " duplicated=%" PRIu64,
+           rep_pipe_fault_name(f), p->topic, when, hop, rep_hop_dc(h, d), c->up,
+           c->down, c->loss, c->duplicated);
+    if (f == REP_PIPE_LOSS)
+        printf(" loss_percent=%.4f", 100.0 * (double)c->loss / (double)c->up);
+    else if (f == REP_PIPE_DUPLICATION)
+        printf(" duplicated_percent=%.4f",
+               100.0 * (double)c->duplicated / (double)c->up);
+    printf("\n");
+}
+
+/* Checks one topic along the pipeline; 0, or -1 with err filled. */
+static int check_pipeline(const store_ops_t *ops, store_t *s,
+                          const char *topic, const rep_pipe_spec_t *spec,
+                          int64_t from, int64_t to, double max_loss,
+                          int64_t lateness, int64_t now, rep_pipe_stats_t *st,
+                          char *err, size_t err_size)
+{
+    rep_pipe_t p;
+    int rc = -1;
+
+    if (rep_pipe_load(ops, s, topic, from, to, spec, &p, err, err_size) ==
+        CHP_OK) {
+        rep_pipe_check(&p, max_loss, lateness, now, print_hop_violation, NULL,
+                       st);
+        rc = 0;
+    }
+    rep_pipe_free(&p);
+    return rc;
 }
 
 /* Checks one topic; 0, or -1 with err filled. */
@@ -122,7 +170,10 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
         {"--max-loss", &a.max_loss, NULL}, {"--lateness", &a.lateness, NULL},
         {"--topic", &a.topic, NULL},       {"--reference", &a.reference, NULL},
         {"--from", &a.from, NULL},         {"--to", &a.to, NULL},
+        {"--pipeline", &a.pipeline, NULL},
     };
+    rep_pipe_spec_t spec;
+    rep_pipe_stats_t pst = {0};
     char err[1024], late[32], when[REP_TIME_MAX];
     const store_ops_t *ops = NULL;
     store_t *s = NULL;
@@ -143,7 +194,9 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
         return 1;
     }
     if (parse_args(conf, &a, &max_loss, &lateness, now, &from, &to, err,
-                   sizeof(err)) != 0)
+                   sizeof(err)) != 0 ||
+        rep_pipe_spec_arg(conf, a.pipeline, "--pipeline", &spec, err,
+                          sizeof(err)) != CHP_OK)
         return fail(err);
 
     if (rep_cli_open(conf, &ops, &s, err, sizeof(err)) != CHP_OK ||
@@ -161,11 +214,33 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
     }
     for (size_t i = 0; i < n_topics; i++)
         if ((!a.topic || !strcmp(topics[i], a.topic)) &&
-            check_topic(ops, s, topics[i], a.reference, from, to, max_loss,
-                        lateness, now, &st, err, sizeof(err)) != 0)
+            (spec.n ? check_pipeline(ops, s, topics[i], &spec, from, to,
+                                     max_loss, lateness, now, &pst, err,
+                                     sizeof(err))
+                    : check_topic(ops, s, topics[i], a.reference, from, to,
+                                  max_loss, lateness, now, &st, err,
+                                  sizeof(err))) != 0)
             goto out;
 
     rep_format_duration(lateness, late, sizeof(late));
+    if (spec.n) {
+        rc = pst.violations ? 2 : 0;
+        if (rc)
+            printf("FAIL: %zu violation(s) in %zu of %zu final bucket(s): "
+                   "%" PRIu64 " message(s) lost in %zu hop cell(s), %" PRIu64
+                   " duplicated in %zu (max loss %g%%, lateness %s)\n",
+                   pst.violations, pst.bad_buckets, pst.final_buckets,
+                   pst.lost, pst.lost_cells, pst.duplicated,
+                   pst.duplicated_cells, max_loss * 100, late);
+        else
+            printf("OK: %zu final bucket(s) of %zu topic(s) checked along "
+                   "%zu hop(s), no hop lost or duplicated more than %g%% "
+                   "(lateness %s)\n",
+                   pst.final_buckets, a.topic ? (size_t)1 : n_topics,
+                   spec.n - 1, max_loss * 100, late);
+        fflush(stdout);
+        goto out;
+    }
     rc = rep_check_exit_status(&st);
     if (rc != 0) {
         printf("FAIL: %zu violation(s) in %zu of %zu final bucket(s) "

@@ -10,11 +10,13 @@
 #include "conf.h"
 #include "report/cli.h"
 #include "report/format.h"
+#include "report/pipeline_format.h"
 
 static const char usage_text[] =
     "usage: chaperone report --topic TOPIC [--from TIME] [--to TIME]\n"
     "                        [--reference TIER] [--format table|json|csv]\n"
-    "                        [--latency] [-c FILE] [-X db.url=URL ...]\n"
+    "                        [--latency] [--pipeline TIERS] [-c FILE]\n"
+    "                        [-X db.url=URL ...]\n"
     "\n"
     "  --topic TOPIC     the audited topic\n"
     "  --from, --to      range of bucket starts, from <= start < to: epoch\n"
@@ -25,11 +27,14 @@ static const char usage_text[] =
     "                    largest total over the range\n"
     "  --format F        table (default), json or csv\n"
     "  --latency         table: add p95/p99 latency (ms) of every tier\n"
+    "  --pipeline TIERS  ordered tiers (producer,kafka-regional,...): loss,\n"
+    "                    duplication and added latency per hop; default\n"
+    "                    report.pipeline (empty: compare with the reference)\n"
     "\n"
     "Exit status: 0, or 1 on an error.  See docs/report.md.\n";
 
 typedef struct report_args {
-    const char *topic, *from, *to, *reference, *format;
+    const char *topic, *from, *to, *reference, *format, *pipeline;
     bool latency;
 } report_args_t;
 
@@ -39,6 +44,55 @@ static int fail(const char *msg)
     return 1;
 }
 
+/* Writes text (taken) to stdout; 0, or 1 after saying why. */
+static int print_text(char *text)
+{
+    int rc = 0;
+
+    if (!text)
+        return fail("out of memory");
+    if (fputs(text, stdout) == EOF || fflush(stdout) != 0)
+        rc = fail("cannot write the report to stdout");
+    free(text);
+    return rc;
+}
+
+/* The pipeline view: one line per (bucket, hop, datacenter). */
+static int report_pipeline(const chp_conf_t *conf, const report_args_t *a,
+                           const rep_pipe_spec_t *spec, rep_format_t fmt,
+                           int64_t from, int64_t to)
+{
+    const store_ops_t *ops = NULL;
+    store_t *s = NULL;
+    rep_pipe_t p = {0};
+    char err[1024];
+    bool exists;
+    int rc = 1;
+
+    if (rep_cli_open(conf, &ops, &s, err, sizeof(err)) != CHP_OK ||
+        rep_topic_exists(ops, s, a->topic, &exists, err, sizeof(err)))
+        goto out;
+    if (!exists) {
+        snprintf(err, sizeof(err),
+                 "--topic: no audit data is stored for topic %s", a->topic);
+        goto out;
+    }
+    if (rep_pipe_load(ops, s, a->topic, from, to, spec, &p, err,
+                      sizeof(err)) != CHP_OK)
+        goto out;
+    rc = print_text(fmt == REP_FMT_JSON  ? rep_pipe_format_json(&p, true)
+                    : fmt == REP_FMT_CSV ? rep_pipe_format_csv(&p)
+                                         : rep_pipe_format_table(&p));
+    err[0] = '\0';
+out:
+    if (rc != 0 && err[0])
+        fail(err);
+    rep_pipe_free(&p);
+    if (s)
+        ops->close(s);
+    return rc;
+}
+
 int cmd_report(chp_conf_t *conf, int argc, char **argv)
 {
     report_args_t a = {0};
@@ -46,7 +100,9 @@ int cmd_report(chp_conf_t *conf, int argc, char **argv)
         {"--topic", &a.topic, NULL},   {"--from", &a.from, NULL},
         {"--to", &a.to, NULL},         {"--reference", &a.reference, NULL},
         {"--format", &a.format, NULL}, {"--latency", NULL, &a.latency},
+        {"--pipeline", &a.pipeline, NULL},
     };
+    rep_pipe_spec_t spec;
     char err[1024];
     const store_ops_t *ops = NULL;
     store_t *s = NULL;
@@ -86,6 +142,11 @@ int cmd_report(chp_conf_t *conf, int argc, char **argv)
     if (rep_parse_range(a.from, a.to, "--from", "--to", (int64_t)time(NULL),
                         &from, &to, err, sizeof(err)) != CHP_OK)
         return fail(err);
+    if (rep_pipe_spec_arg(conf, a.pipeline, "--pipeline", &spec, err,
+                          sizeof(err)) != CHP_OK)
+        return fail(err);
+    if (spec.n)
+        return report_pipeline(conf, &a, &spec, fmt, from, to);
 
     if (rep_cli_open(conf, &ops, &s, err, sizeof(err)) != CHP_OK ||
         rep_topic_exists(ops, s, a.topic, &exists, err, sizeof(err)))

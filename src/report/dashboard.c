@@ -40,6 +40,11 @@ static void head(rep_buf_t *b, const char *title)
     rep_buf_puts(b, "</head><body>\n<header><a href=\"/\">Chaperone</a>");
 }
 
+void dash_page_head(rep_buf_t *b, const char *title)
+{
+    head(b, title);
+}
+
 static void ratio_text(const rep_cmp_t *c, char *buf, size_t size)
 {
     if (c->unexpected)
@@ -78,6 +83,11 @@ static void range_line(rep_buf_t *b, const dash_view_t *v)
                    a, z, late, v->max_loss * 100);
 }
 
+void dash_page_range(rep_buf_t *b, const dash_view_t *v)
+{
+    range_line(b, v);
+}
+
 /* ------------------------------------------------------------ index */
 
 char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
@@ -95,8 +105,9 @@ char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
     rep_buf_puts(&b, "<table id=\"topics\"><thead><tr><th>topic</th>"
                      "<th>tiers</th><th>reference</th><th>buckets</th>"
                      "<th>final</th><th>lossy</th><th>worst completeness</th>"
-                     "<th>worst tier</th><th>worst bucket</th></tr></thead>"
-                     "<tbody>\n");
+                     "<th>worst tier</th><th>worst bucket</th>");
+    rep_buf_puts(&b, v->pipeline_arg ? "<th>pipeline</th></tr></thead><tbody>\n"
+                                     : "</tr></thead><tbody>\n");
     for (size_t i = 0; i < n; i++) {
         const dash_row_t *r = &rows[i];
         const rep_check_stats_t *c = &r->sum.check;
@@ -124,7 +135,13 @@ char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
                        r->sum.buckets, c->final_buckets, c->bad_buckets,
                        bad ? " bad" : "", worst);
         rep_buf_html(&b, c->have_worst ? c->worst_tier : "-");
-        rep_buf_printf(&b, "</td><td>%s</td></tr>\n", when);
+        rep_buf_printf(&b, "</td><td>%s</td>", when);
+        if (v->pipeline_arg) {
+            rep_buf_puts(&b, "<td><a class=\"pipeline\" href=\"/pipeline/");
+            rep_buf_html(&b, r->topic);
+            rep_buf_puts(&b, "\">hops</a></td>");
+        }
+        rep_buf_puts(&b, "</tr>\n");
     }
     rep_buf_puts(&b, "</tbody></table>\n</body></html>\n");
     return rep_buf_take(&b);
@@ -354,6 +371,12 @@ char *dash_topic_html(const rep_grid_t *g, const dash_view_t *v)
     rep_buf_puts(&b, "</span></header>\n");
     form(&b, g, v);
     range_line(&b, v);
+    if (v->pipeline_arg) {
+        rep_buf_puts(&b, "<p><a id=\"pipeline-link\" href=\"/pipeline/");
+        rep_buf_html(&b, g->topic);
+        rep_buf_puts(&b, "\">Pipeline view: loss and duplication per "
+                         "hop</a></p>\n");
+    }
     if (!data_fill(&d, g, v)) {
         data_free(&d);
         rep_buf_free(&b);

@@ -4,6 +4,8 @@
 #ifndef CHP_REPORT_DASHBOARD_H
 #define CHP_REPORT_DASHBOARD_H
 
+#include "report/buf.h"
+#include "report/pipeline.h"
 #include "report/report.h"
 
 /* One line of the topic list. */
@@ -22,6 +24,9 @@ typedef struct dash_view {
     /* The query parameters as given (NULL: not given), echoed in the form
      * and in links. */
     const char *from_arg, *to_arg, *reference_arg;
+    /* The pipeline page's ?pipeline=; on a topic page, non-NULL when a
+     * pipeline is configured (the page links to the pipeline view). */
+    const char *pipeline_arg;
 } dash_view_t;
 
 /* Fills a row from a finished grid. */
@@ -35,6 +40,14 @@ char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v);
 /* "/topic/NAME": counts per tier over time with the loss highlighted,
  * p50/p95/p99 latency per tier over time, and the numbers. */
 char *dash_topic_html(const rep_grid_t *g, const dash_view_t *v);
+/* "/pipeline/NAME[?hop=N]": the chain of tiers with each hop's
+ * completeness, every hop over the range, and hop's buckets (hop < 0:
+ * none). */
+char *dash_pipeline_html(const rep_pipe_t *p, const dash_view_t *v, long hop);
+/* The page head (title, style, start of the header line) and the range
+ * note, shared by the pages of dashboard.c and dashboard_pipeline.c. */
+void dash_page_head(rep_buf_t *b, const char *title);
+void dash_page_range(rep_buf_t *b, const dash_view_t *v);
 /* An error page (the message is escaped). */
 char *dash_error_html(int status, const char *msg);
 

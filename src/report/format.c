@@ -47,6 +47,28 @@ static void ratio_text(const rep_cmp_t *c, char *buf, size_t size)
         snprintf(buf, size, "%.6f", c->ratio);
 }
 
+/* True when tier k has a deliveryFailed, auditDropped or aborted count in
+ * some bucket: only then do the table and CSV show those columns. */
+static bool has_side(const rep_grid_t *g, size_t k)
+{
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        const store_row_t *r = &rep_cell(g, b, k)->row;
+        if (r->delivery_failed_count || r->audit_dropped_count ||
+            r->aborted_count)
+            return true;
+    }
+    return false;
+}
+
+static size_t n_side(const rep_grid_t *g)
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k < g->n_tiers; k++)
+        n += has_side(g, k);
+    return n;
+}
+
 static void fill_table(const rep_grid_t *g, bool latency, table_t *t)
 {
     size_t c = 0;
@@ -64,6 +86,13 @@ static void fill_table(const rep_grid_t *g, bool latency, table_t *t)
     for (size_t k = 0; latency && k < g->n_tiers; k++) {
         snprintf(tcell(t, 0, c++), 48, "p95:%s", g->tiers[k]);
         snprintf(tcell(t, 0, c++), 48, "p99:%s", g->tiers[k]);
+    }
+    for (size_t k = 0; k < g->n_tiers; k++) {
+        if (!has_side(g, k))
+            continue;
+        snprintf(tcell(t, 0, c++), 48, "failed:%s", g->tiers[k]);
+        snprintf(tcell(t, 0, c++), 48, "dropped:%s", g->tiers[k]);
+        snprintf(tcell(t, 0, c++), 48, "aborted:%s", g->tiers[k]);
     }
     for (size_t b = 0; b < g->n_buckets; b++) {
         size_t r = b + 1;
@@ -89,6 +118,15 @@ static void fill_table(const rep_grid_t *g, bool latency, table_t *t)
                 snprintf(tcell(t, r, c++), 48, "-");
                 snprintf(tcell(t, r, c++), 48, "-");
             }
+        }
+        for (size_t k = 0; k < g->n_tiers; k++) {
+            const store_row_t *x = &rep_cell(g, b, k)->row;
+            if (!has_side(g, k))
+                continue;
+            snprintf(tcell(t, r, c++), 48, "%" PRIu64,
+                     x->delivery_failed_count);
+            snprintf(tcell(t, r, c++), 48, "%" PRIu64, x->audit_dropped_count);
+            snprintf(tcell(t, r, c++), 48, "%" PRIu64, x->aborted_count);
         }
     }
 }
@@ -121,8 +159,8 @@ char *rep_format_table(const rep_grid_t *g, bool latency)
         return rep_buf_take(&out);
     }
     t.rows = g->n_buckets + 1;
-    t.cols =
-        1 + g->n_tiers + 2 * (g->n_tiers - 1) + (latency ? 2 * g->n_tiers : 0);
+    t.cols = 1 + g->n_tiers + 2 * (g->n_tiers - 1) +
+             (latency ? 2 * g->n_tiers : 0) + 3 * n_side(g);
     t.cell = calloc(t.rows * t.cols, sizeof(*t.cell));
     t.left = calloc(t.cols, sizeof(*t.left));
     width = calloc(t.cols, sizeof(*width));
@@ -177,6 +215,12 @@ char *rep_format_csv(const rep_grid_t *g)
     for (size_t k = 0; k < g->n_tiers; k++)
         for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
             csv_header(&out, g->tiers[k], cols[i]);
+    for (size_t k = 0; k < g->n_tiers; k++)
+        if (has_side(g, k)) {
+            csv_header(&out, g->tiers[k], "delivery_failed");
+            csv_header(&out, g->tiers[k], "audit_dropped");
+            csv_header(&out, g->tiers[k], "aborted");
+        }
     rep_buf_puts(&out, "\n");
     for (size_t b = 0; b < g->n_buckets; b++) {
         char when[REP_TIME_MAX];
@@ -195,6 +239,13 @@ char *rep_format_csv(const rep_grid_t *g)
             else
                 rep_buf_puts(&out, ",");
         }
+        for (size_t k = 0; k < g->n_tiers; k++)
+            if (has_side(g, k)) {
+                const store_row_t *x = &rep_cell(g, b, k)->row;
+                rep_buf_printf(&out, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+                               x->delivery_failed_count, x->audit_dropped_count,
+                               x->aborted_count);
+            }
         rep_buf_puts(&out, "\n");
     }
     return rep_buf_take(&out);
@@ -250,6 +301,19 @@ static json_t *bucket_json(const rep_grid_t *g, size_t b)
     return o;
 }
 
+/* deliveryFailed, auditDropped and aborted, each only when not 0. */
+static bool put_side(json_t *o, const store_row_t *r)
+{
+    return (!r->delivery_failed_count ||
+            put(o, "deliveryFailed",
+                json_integer((json_int_t)r->delivery_failed_count))) &&
+           (!r->audit_dropped_count ||
+            put(o, "auditDropped",
+                json_integer((json_int_t)r->audit_dropped_count))) &&
+           (!r->aborted_count ||
+            put(o, "aborted", json_integer((json_int_t)r->aborted_count)));
+}
+
 static json_t *cmp_json(const rep_grid_t *g, size_t b, size_t k)
 {
     const rep_cell_t *x = rep_cell(g, b, k);
@@ -262,7 +326,8 @@ static json_t *cmp_json(const rep_grid_t *g, size_t b, size_t k)
              c.unexpected ? json_null() : json_real(c.ratio)) ||
         !put(o, "unexpected", json_boolean(c.unexpected)) ||
         !put(o, "p95Ms", x->present ? ms_json(x->st.p95) : json_null()) ||
-        !put(o, "p99Ms", x->present ? ms_json(x->st.p99) : json_null())) {
+        !put(o, "p99Ms", x->present ? ms_json(x->st.p99) : json_null()) ||
+        !put_side(o, &x->row)) {
         json_decref(o);
         return NULL;
     }
@@ -327,7 +392,7 @@ static json_t *counters_json(const rep_cell_t *x)
         !put(o, "malformed", json_integer((json_int_t)r->malformed_count)) ||
         !put(o, "negativeLatency",
              json_integer((json_int_t)r->negative_latency_count)) ||
-        !put(lat, "mean", ms_json(x->st.mean)) ||
+        !put_side(o, r) || !put(lat, "mean", ms_json(x->st.mean)) ||
         !put(lat, "p50", ms_json(x->p50)) ||
         !put(lat, "p95", ms_json(x->st.p95)) ||
         !put(lat, "p99", ms_json(x->st.p99)) ||

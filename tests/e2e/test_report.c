@@ -365,6 +365,78 @@ static void test_arguments(void **state)
     assert_non_null(strstr(r.out, "usage: chaperone check"));
 }
 
+/* The pipeline view of both commands on SQLite: check's OK line, its
+ * DUPLICATION line and exit 2, a bad pipeline named, JSON from report. */
+static void test_pipeline_commands(void **state)
+{
+    const char *tiers = "producer,kafka-regional,kafka-aggregate";
+    store_row_t rows[5];
+    char url[128], when[REP_TIME_MAX], want[1024];
+    int64_t base = ((int64_t)time(NULL) - 2 * 86400) / 600 * 600;
+    json_t *doc;
+    run_t r;
+
+    (void)state;
+    snprintf(url, sizeof(url), "sqlite://%s/pipeline.db", dir);
+    rep_format_time(base, when);
+    assert_true(seed_row(&rows[0], "pipe", base, "producer", "dc1", 100, 0));
+    assert_true(seed_row(&rows[1], "pipe", base, "producer", "dc2", 50, 0));
+    assert_true(
+        seed_row(&rows[2], "pipe", base, "kafka-regional", "dc1", 100, 0));
+    assert_true(
+        seed_row(&rows[3], "pipe", base, "kafka-regional", "dc2", 50, 0));
+    assert_true(
+        seed_row(&rows[4], "pipe", base, "kafka-aggregate", "agg", 150, 0));
+    if (seed_flush(url, rows, 5, want, sizeof(want)) != 0)
+        fail_msg("seeding: %s", want);
+    seed_clear(rows, 5);
+
+    run(&r, url, "check", "--from", "-3d", "--pipeline", tiers, NULL);
+    expect_status(&r, 0);
+    assert_string_equal(r.out, "OK: 1 final bucket(s) of 1 topic(s) checked "
+                               "along 2 hop(s), no hop lost or duplicated "
+                               "more than 0.01% (lateness 30m)\n");
+    run(&r, url, "check", "--from", "-3d", "-X", "report.pipeline=producer",
+        NULL);
+    expect_status(&r, 1);
+    assert_non_null(strstr(r.err, "report.pipeline: a pipeline needs at "
+                                  "least two tiers (got producer)"));
+    run(&r, url, "report", "--topic", "pipe", "--from", "-3d", "--pipeline",
+        "producer,producer", NULL);
+    expect_status(&r, 1);
+    assert_non_null(strstr(r.err, "--pipeline: tier producer appears twice"));
+    run(&r, url, "report", "--topic", "pipe", "--from", "-3d", "--format",
+        "json", "-X", "report.pipeline=producer, kafka-regional", NULL);
+    expect_status(&r, 0);
+    assert_non_null(doc = json_loads(r.out, 0, NULL));
+    assert_int_equal(json_array_size(json_object_get(doc, "hops")), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(doc, "pipeline"), 1), "tier")),
+        "kafka-regional");
+    json_decref(doc);
+
+    /* Three more in the aggregate (another host): duplicated. */
+    assert_true(
+        seed_row(&rows[0], "pipe", base, "kafka-aggregate", "agg", 3, 0));
+    snprintf(rows[0].host, sizeof(rows[0].host), "h2");
+    if (seed_flush(url, rows, 1, want, sizeof(want)) != 0)
+        fail_msg("seeding: %s", want);
+    seed_clear(rows, 1);
+    run(&r, url, "check", "--from", "-3d", "--pipeline", tiers, NULL);
+    expect_status(&r, 2);
+    snprintf(want, sizeof(want),
+             "DUPLICATION topic=pipe bucket=%s "
+             "hop=kafka-regional->kafka-aggregate datacenter=dc1+dc2 "
+             "upstream=150 downstream=153 loss=0 duplicated=3 "
+             "duplicated_percent=2.0000\n"
+             "FAIL: 1 violation(s) in 1 of 1 final bucket(s): 0 message(s) "
+             "lost in 0 hop cell(s), 3 duplicated in 1 (max loss 0.01%%, "
+             "lateness 30m)\n",
+             when);
+    assert_string_equal(r.out, want);
+}
+
 static void test_database_unreachable(void **state)
 {
     run_t r;
@@ -404,6 +476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arguments),
         cmocka_unit_test(test_database_unreachable),
+        cmocka_unit_test(test_pipeline_commands),
         cmocka_unit_test(test_sqlite),
         cmocka_unit_test(test_mysql),
         cmocka_unit_test(test_pgsql),

@@ -479,6 +479,147 @@ static void test_bad_requests(void **state)
     }
 }
 
+/* ------------------------------------------------------------ pipeline */
+
+static void test_pipeline_json(void **state)
+{
+    http_resp_t r = get("/api/v1/topics/clicks/pipeline", "pipeline",
+                        "producer,regional", "from", "1478311200", "to",
+                        "2016-11-05T03:00:00Z", NULL);
+    json_t *doc = json_ok(&r);
+    const json_t *hop = json_array_get(json_object_get(doc, "hops"), 0);
+    const json_t *cell = json_array_get(json_object_get(hop, "cells"), 0);
+    const json_t *v = json_object_get(doc, "violations"), *v0;
+
+    (void)state;
+    assert_string_equal(json_string_value(json_object_get(hop, "from")),
+                        "producer");
+    assert_true(json_is_true(json_object_get(hop, "perDatacenter")));
+    assert_string_equal(json_string_value(json_object_get(cell, "datacenter")),
+                        "dc1");
+    assert_int_equal(json_integer_value(json_object_get(cell, "upstream")),
+                     6000);
+    assert_int_equal(json_integer_value(json_object_get(cell, "downstream")),
+                     5990);
+    assert_int_equal(json_integer_value(json_object_get(cell, "loss")), 10);
+    assert_int_equal(json_integer_value(json_object_get(cell, "duplicated")),
+                     0);
+    assert_int_equal(json_array_size(json_object_get(doc, "buckets")), NB);
+    assert_int_equal(json_array_size(v), 1);
+    v0 = json_array_get(v, 0);
+    assert_string_equal(json_string_value(json_object_get(v0, "fault")),
+                        "LOSS");
+    assert_string_equal(json_string_value(json_object_get(v0, "time")),
+                        "2016-11-05T02:30:00Z");
+    assert_int_equal(json_integer_value(json_object_get(v0, "loss")), 10);
+    json_decref(doc);
+}
+
+static void test_pipeline_errors(void **state)
+{
+    http_resp_t r;
+
+    (void)state;
+    r = get("/api/v1/topics/clicks/pipeline", NULL);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "no pipeline: give ?pipeline=TIER,TIER,"));
+    free(r.body);
+    r = get("/api/v1/topics/clicks/pipeline", "pipeline", "producer", NULL);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "pipeline: a pipeline needs at least two "
+                                   "tiers (got producer)"));
+    free(r.body);
+    r = get("/api/v1/topics/clicks/pipeline", "pipeline", "a,b", "hop", "0",
+            NULL);
+    assert_int_equal(r.status, 400);
+    free(r.body);
+    r = get("/api/v1/topics/nope/pipeline", "pipeline", "a,b", NULL);
+    assert_int_equal(r.status, 404);
+    free(r.body);
+    r = get("/pipeline/clicks", "pipeline", "producer,regional", "from",
+            "2016-11-05T02:00:00+00:00", "to", "2016-11-05T03:00:00Z", NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "from=2016-11-05T02:00:00%2B00:00&amp;"));
+    free(r.body);
+    r = get("/pipeline/clicks", "pipeline", "producer,regional", "hop", "1",
+            NULL);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.content_type, "text/html; charset=utf-8");
+    free(r.body);
+}
+
+static void test_pipeline_page(void **state)
+{
+    http_resp_t r = get("/pipeline/clicks", "pipeline", "producer,regional",
+                        "from", "1478311200", "to", "2016-11-05T03:00:00Z",
+                        "hop", "0", NULL);
+
+    (void)state;
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "text/html; charset=utf-8");
+    assert_non_null(strstr(r.body, "<div id=\"chain\">"));
+    assert_int_equal(count(r.body, "<span class=\"tier\""), 2);
+    assert_non_null(strstr(r.body, "<a class=\"hop bad sel\" data-hop=\"0\" "
+                                   "data-violations=\"1\" data-loss=\"10\" "
+                                   "data-duplicated=\"0\""));
+    assert_non_null(strstr(r.body, "<table id=\"hop-buckets\" "
+                                   "data-hop=\"0\">"));
+    /* One lossy bucket in the drill-down, the hop's line in the summary. */
+    assert_int_equal(count(r.body, "<tr class=\"bad\">"), 2);
+    /* Links keep the page's parameters, encoded. */
+    assert_non_null(strstr(r.body, "href=\"/pipeline/clicks?from=1478311200"
+                                   "&amp;to=2016-11-05T03:00:00Z&amp;"
+                                   "pipeline=producer,regional&amp;hop=0\""));
+    assert_non_null(strstr(r.body, "<td>2016-11-05T02:30:00Z</td><td>dc1</td>"
+                                   "<td>1000</td><td>990</td><td>10</td>"
+                                   "<td>0</td><td>99.0000%</td>"));
+    free(r.body);
+}
+
+/* With report.pipeline set: the index and the topic page link to the
+ * pipeline page, which uses it without ?pipeline=. */
+static void test_pipeline_configured(void **state)
+{
+    chp_conf_t *conf = chp_conf_new();
+    char err[512], kv[256];
+    api_t *a;
+    http_resp_t r = {0};
+    api_param_t range[] = {{"from", "1478311200"},
+                           {"to", "2016-11-05T03:00:00Z"}};
+
+    (void)state;
+    snprintf(kv, sizeof(kv), "db.url=%s", url);
+    assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
+    assert_int_equal(chp_conf_set_kv(conf, "report.pipeline=producer,regional",
+                                     err, sizeof(err)),
+                     CHP_OK);
+    assert_non_null(a = api_new(conf, err, sizeof(err)));
+    chp_conf_destroy(conf);
+    api_dispatch(a, "GET", "/", range, 2, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "<th>pipeline</th>"));
+    assert_non_null(
+        strstr(r.body, "<a class=\"pipeline\" href=\"/pipeline/clicks\">"));
+    free(r.body);
+    memset(&r, 0, sizeof(r));
+    api_dispatch(a, "GET", "/topic/clicks", range, 2, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "id=\"pipeline-link\" "
+                                   "href=\"/pipeline/clicks\""));
+    free(r.body);
+    memset(&r, 0, sizeof(r));
+    api_dispatch(a, "GET", "/api/v1/topics/clicks/pipeline", range, 2, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"loss\":10,"));
+    free(r.body);
+    api_destroy(a);
+    /* Without it, no link. */
+    r = get("/", NULL);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body, "<th>pipeline</th>"));
+    free(r.body);
+}
+
 static void test_dashboard_errors_are_pages(void **state)
 {
     http_resp_t r = get("/topic/nosuch", NULL);
@@ -598,6 +739,10 @@ int main(void)
         cmocka_unit_test(test_head_is_get),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_dashboard_errors_are_pages),
+        cmocka_unit_test(test_pipeline_json),
+        cmocka_unit_test(test_pipeline_errors),
+        cmocka_unit_test(test_pipeline_page),
+        cmocka_unit_test(test_pipeline_configured),
         cmocka_unit_test(test_database_unavailable),
         cmocka_unit_test(test_through_the_server),
     };

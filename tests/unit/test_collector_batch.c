@@ -103,6 +103,14 @@ static chp_err_t seen_u2(void *opaque, const char *const *uuids, size_t n,
     return CHP_OK;
 }
 
+static int64_t prev_of(int32_t part)
+{
+    for (size_t i = 0; i < written.n_offsets; i++)
+        if (written.offsets[i].partition == part)
+            return written.offsets[i].prev_offset;
+    return -2;
+}
+
 static int64_t offset_of(int32_t part)
 {
     for (size_t i = 0; i < written.n_offsets; i++)
@@ -124,8 +132,8 @@ static void test_hosts_combined_and_summed(void **state)
     assert_int_equal(add(b, 0, 11, "u2", "h2", 7, 200), COLL_ADDED);
     assert_int_equal(add(b, 1, 4, "u3", "h3", 1, -1), COLL_ADDED);
     assert_int_equal(coll_batch_messages(b), 3);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, NULL, NULL, true, &st,
-                                      err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
+                                      true, &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.n_rows, 1);
     assert_string_equal(written.host[0], "combined");
@@ -150,8 +158,8 @@ static void test_hosts_apart(void **state)
     add(b, 0, 0, "u1", "h1", 5, 100);
     add(b, 0, 1, "u2", "h2", 7, 200);
     add(b, 0, 2, "u3", "h1", 1, 100);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, NULL, NULL, false,
-                                      &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
+                                      false, &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.n_rows, 2);
     for (size_t i = 0; i < 2; i++)
@@ -181,8 +189,8 @@ static void test_duplicates_and_garbage_skipped(void **state)
     assert_int_equal(res, COLL_UNDECODABLE);
     assert_int_equal(coll_batch_records(b), 4);
     assert_int_equal(coll_batch_messages(b), 1);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, NULL, NULL, true, &st,
-                                      err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
+                                      true, &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.count[0], 5);
     assert_int_equal(offset_of(0), 4); /* skipped records are consumed */
@@ -198,8 +206,8 @@ static void test_only_garbage_still_moves_offsets(void **state)
 
     (void)state;
     coll_batch_add(b, "audit", 2, 41, "x", 1, &res, err, sizeof(err));
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, NULL, NULL, true, &st,
-                                      err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
+                                      true, &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.calls, 1);
     assert_int_equal(written.n_rows, 0);
@@ -231,8 +239,8 @@ static void test_drop_revoked_partition(void **state)
     assert_int_equal(coll_batch_records(b), 2);
     /* The dropped uuids may come again (from the new owner, or later). */
     assert_int_equal(add(b, 0, 2, "u2", "h2", 7, 200), COLL_ADDED);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, NULL, NULL, true, &st,
-                                      err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
+                                      true, &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.count[0], 13);
     assert_int_equal(written.n_offsets, 1);
@@ -251,8 +259,8 @@ static void test_stored_uuids_filtered(void **state)
     add(b, 0, 0, "u1", "h1", 5, 100);
     add(b, 0, 1, "u2", "h2", 7, 200);
     add(b, 0, 2, "u3", "h3", 1, 300);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, seen_u2, NULL, true,
-                                      &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", seen_u2, NULL,
+                                      true, &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(st.duplicates, 1);
     assert_int_equal(st.messages, 2);
@@ -267,6 +275,53 @@ static void test_stored_uuids_filtered(void **state)
     coll_batch_destroy(b);
 }
 
+/* Each partition's batch starts from its known stored offset (set on
+ * assignment, then moved by each committed flush), also across a rebuild;
+ * a partition never set is "none stored" (-1). */
+static void test_start_offsets(void **state)
+{
+    coll_batch_t *b = coll_batch_new(true);
+    coll_flush_stats_t st;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(coll_batch_set_position(b, "audit", 0, 40), CHP_OK);
+    assert_int_equal(coll_batch_set_position(b, "audit", 1, -1), CHP_OK);
+    add(b, 0, 41, "u1", "h1", 5, 100); /* 40 was a transaction marker */
+    add(b, 1, 0, "u2", "h1", 5, 100);
+    add(b, 2, 9, "u3", "h1", 5, 100);
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", seen_u2, NULL,
+                                      true, &st, err, sizeof(err)),
+                     CHP_OK); /* rebuilt: u2 taken out */
+    assert_int_equal(written.n_offsets, 3);
+    assert_int_equal(prev_of(0), 40);
+    assert_int_equal(offset_of(0), 42);
+    assert_int_equal(prev_of(1), -1);
+    assert_int_equal(offset_of(1), 1);
+    assert_int_equal(prev_of(2), -1);
+    assert_int_equal(coll_batch_committed(b), CHP_OK);
+    assert_int_equal(coll_batch_records(b), 0);
+    add(b, 0, 42, "u4", "h1", 5, 100);
+    add(b, 1, 1, "u5", "h1", 5, 100);
+    assert_int_equal(
+        coll_batch_drop_partitions(b, is_part1, NULL, err, sizeof(err)),
+        CHP_OK);
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
+                                      true, &st, err, sizeof(err)),
+                     CHP_OK);
+    assert_int_equal(written.n_offsets, 1);
+    assert_int_equal(prev_of(0), 42);
+    assert_int_equal(offset_of(0), 43);
+    /* A dropped batch does not move the known offsets. */
+    coll_batch_reset(b);
+    add(b, 0, 43, "u6", "h1", 5, 100);
+    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
+                                      true, &st, err, sizeof(err)),
+                     CHP_OK);
+    assert_int_equal(prev_of(0), 42);
+    coll_batch_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_only_garbage_still_moves_offsets),
         cmocka_unit_test(test_drop_revoked_partition),
         cmocka_unit_test(test_stored_uuids_filtered),
+        cmocka_unit_test(test_start_offsets),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

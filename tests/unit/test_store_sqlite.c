@@ -270,7 +270,7 @@ static void test_raw_schema(void **state)
     assert_int_equal(raw_int(db, "SELECT journal_mode = 'wal' FROM "
                                  "pragma_journal_mode"),
                      1);
-    assert_int_equal(raw_int(db, "SELECT version FROM schema_version"),
+    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"),
                      STORE_SCHEMA_VERSION);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
                                  "name = 'audit_rows_topic_time'"),
@@ -302,7 +302,7 @@ static void test_newer_schema(void **state)
                      CHP_OK);
     store_sqlite_ops.close(s);
     assert_int_equal(sqlite3_open(dburl + strlen("sqlite://"), &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 99",
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (99)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -310,6 +310,77 @@ static void test_newer_schema(void **state)
                      CHP_ERR_DB);
     assert_null(s);
     assert_non_null(strstr(errstr, "99"));
+}
+
+/* A schema-1 database (as the previous release wrote it) migrates to 2:
+ * rows keep their counts and get zero side counts, and the offset stored
+ * without a cluster is adopted by the first cluster that asks for it,
+ * after which another cluster has none. */
+static void test_migrate_from_v1(void **state)
+{
+    static const char *const v1[] = {
+        "CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY)",
+        "CREATE TABLE audit_rows (time_begin INTEGER NOT NULL, time_end "
+        "INTEGER NOT NULL, topic TEXT NOT NULL, tier TEXT NOT NULL, "
+        "datacenter TEXT NOT NULL, host TEXT NOT NULL, count INTEGER NOT "
+        "NULL, total_bytes INTEGER NOT NULL, no_time_count INTEGER NOT NULL, "
+        "malformed_count INTEGER NOT NULL, negative_latency_count INTEGER NOT "
+        "NULL, latency_sum_ms REAL NOT NULL, mean_latency REAL NOT NULL, "
+        "latency_p95 REAL NOT NULL, latency_p99 REAL NOT NULL, max_latency "
+        "REAL NOT NULL, sketch TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY "
+        "(time_begin, topic, tier, datacenter, host))",
+        "CREATE TABLE seen_uuids (uuid TEXT NOT NULL PRIMARY KEY, seen_at "
+        "INTEGER NOT NULL)",
+        "CREATE TABLE source_offsets (topic TEXT NOT NULL, part INTEGER NOT "
+        "NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (topic, part))",
+        "INSERT INTO schema_version VALUES (1)",
+        "INSERT INTO audit_rows VALUES (600, 1200, 'old', 'producer', 'dc1', "
+        "'combined', 41, 4100, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 1)",
+        "INSERT INTO source_offsets VALUES ('audit', 0, 1234)",
+        NULL,
+    };
+    char dburl[160], errstr[256];
+    store_t *s = NULL;
+    sqlite3 *db = NULL;
+    sc_ctx_t c = {.name = "sqlite"};
+    sc_rows_t *got = calloc(1, sizeof(*got));
+    store_offset_t o = {
+        .topic = "audit", .next_offset = 1300, .prev_offset = 1234};
+    store_row_t r;
+
+    (void)state;
+    assert_non_null(got);
+    snprintf(dburl, sizeof(dburl), "sqlite://%s/v1.db", dir);
+    assert_int_equal(sqlite3_open(dburl + strlen("sqlite://"), &db), SQLITE_OK);
+    for (int i = 0; v1[i]; i++)
+        assert_int_equal(sqlite3_exec(db, v1[i], NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(dburl, &c.ops, &s, errstr, sizeof(errstr)),
+                     CHP_OK);
+    c.s = s;
+    got->prefix = "old";
+    sc_query(&c, "old", 0, 5000, got);
+    assert_int_equal(got->n, 1);
+    assert_int_equal(got->v[0].count, 41);
+    assert_int_equal(got->v[0].delivery_failed_count, 0);
+    sc_rows_clear(got);
+    assert_int_equal(sc_offset_of(&c, "cluster-a", "audit", 0), 1234);
+    assert_int_equal(sc_offset_of(&c, "cluster-b", "audit", 0), -1);
+    assert_int_equal(sc_offset_of(&c, "cluster-a", "audit", 0), 1234);
+    /* The adopted offset is cluster-a's to move on. */
+    memset(&r, 0, sizeof(r));
+    r = sc_row(&c, "old", 600, "producer", 1);
+    snprintf(r.topic, sizeof(r.topic), "old");
+    assert_int_equal(sc_flush_as(&c, "cluster-a", true, &r, 1, NULL, 0, &o, 1,
+                                 errstr, sizeof(errstr)),
+                     CHP_OK);
+    assert_int_equal(sc_offset_of(&c, "cluster-a", "audit", 0), 1300);
+    sc_query(&c, "old", 0, 5000, got);
+    assert_int_equal(got->v[0].count, 42);
+    sc_rows_clear(got);
+    store_sqlite_ops.close(s);
+    free(got);
 }
 
 /* sqlite://name.db is relative to the working directory. */
@@ -386,6 +457,7 @@ int main(void)
         cmocka_unit_test_prestate_setup_teardown(test_two_writers, sc_setup,
                                                  sc_teardown, &ctx),
         cmocka_unit_test(test_newer_schema),
+        cmocka_unit_test(test_migrate_from_v1),
         cmocka_unit_test(test_relative_path),
     };
     int rc;
