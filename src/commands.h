@@ -15,5 +15,6 @@ cmd_fn_t cmd_collector;
 cmd_fn_t cmd_controller;
 cmd_fn_t cmd_report;
 cmd_fn_t cmd_check;
+cmd_fn_t cmd_check_watermark; /* check --watermark */
 
 #endif

@@ -5,6 +5,7 @@
 #define CHP_TESTS_PROC_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>

@@ -19,6 +19,8 @@ static const char usage_text[] =
     "                       [--topic TOPIC] [--reference TIER]\n"
     "                       [--from TIME] [--to TIME] [--pipeline TIERS]\n"
     "                       [-c FILE] [-X db.url=URL ...]\n"
+    "       chaperone check --watermark --topic TOPIC [--tiers TIERS]\n"
+    "                       [--until TIME]   (see check --watermark --help)\n"
     "\n"
     "  --max-loss P      largest allowed loss: 0.01% or a fraction (0.0001);\n"
     "                    default report.max.loss.percent\n"
@@ -184,6 +186,9 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
     double max_loss;
     int rc = 1, r;
 
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--watermark"))
+            return cmd_check_watermark(conf, argc, argv);
     if ((r = rep_cli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]),
                            err, sizeof(err))) != 0) {
         if (r > 0) {
