@@ -4,11 +4,11 @@
  * deterministically:
  *   PX_DROP     resets every connection (a server crash, a network cut);
  *   PX_DOWN/UP  also stops/starts listening (connections refused);
- *   px_cut_after(p, word)  the next client message containing word (e.g.
- *               "COMMIT") is
- *               forwarded, the server's answer is read and thrown away and
- *               the client's connection reset: the transaction is committed
- *               and the client cannot know (an "uncertain COMMIT").
+ *   px_cut_after(p, word)  the next client message containing word
+ *               (e.g. "COMMIT") is forwarded, the server's answer is read
+ *               and thrown away and the client's connection reset: the
+ *               transaction is committed and the client cannot know (an
+ *               "uncertain COMMIT").
  * Header-only: include it once per test program.
  */
 #ifndef CHP_TESTS_PROXY_H
