@@ -32,7 +32,8 @@
 static const char *brokers;
 static char workdir[256];
 static pid_t stopped_broker; /* SIGSTOPped: SIGCONT in teardown */
-static proc_t *live[8];
+/* Pids, not proc_t pointers: a failed test's stack is gone by teardown. */
+static pid_t live[16];
 static int n_live;
 static char kafka2_run[300]; /* second cluster's CHP_RUN_DIR, if started */
 static int last_http_port;   /* of the collector started last */
@@ -142,8 +143,8 @@ static void coll_start(proc_t *p, const char *name, const char *bs,
     snprintf(log, sizeof(log), "%s/%s.log", workdir, name);
     unlink(log); /* wait_started() reads this run's lines only */
     assert_int_equal(proc_start(p, log, args), 0);
-    if (n_live < 8)
-        live[n_live++] = p;
+    if (n_live < 16)
+        live[n_live++] = p->pid;
 }
 
 /* Waits until the collector says it is storing (its signal handlers are
@@ -507,8 +508,8 @@ static int teardown(void **state)
         kill(stopped_broker, SIGCONT);
     stopped_broker = 0;
     for (int i = 0; i < n_live; i++)
-        if (live[i]->pid > 0 && !proc_exited(live[i]))
-            proc_stop(live[i], SIGKILL, 5000);
+        if (live[i] > 0 && kill(live[i], SIGKILL) == 0)
+            waitpid(live[i], NULL, 0);
     n_live = 0;
     if (kafka2_run[0]) {
         kafka_sh("stop", 0, 0);
