@@ -4,10 +4,11 @@
  * deterministically:
  *   PX_DROP     resets every connection (a server crash, a network cut);
  *   PX_DOWN/UP  also stops/starts listening (connections refused);
- *   px_cut_after_commit()  the next client message containing "COMMIT" is
- *               forwarded, the server's answer is read and thrown away and
- *               the client's connection reset: the transaction is committed
- *               and the client cannot know (an "uncertain COMMIT").
+ *   px_cut_after(p, word)  the next client message containing word
+ *               (e.g. "COMMIT") is forwarded, the server's answer is read
+ *               and thrown away and the client's connection reset: the
+ *               transaction is committed and the client cannot know (an
+ *               "uncertain COMMIT").
  * Header-only: include it once per test program.
  */
 #ifndef CHP_TESTS_PROXY_H
@@ -40,8 +41,9 @@ typedef struct proxy {
     struct sockaddr_in up;
     int fd[PX_MAX][2];        /* client, server; -1 when free */
     bool cut_pending[PX_MAX]; /* COMMIT forwarded: reset on its answer */
-    atomic_int cut_armed;     /* px_cut_after_commit() */
-    atomic_int cuts;          /* connections cut after a COMMIT */
+    atomic_int cut_armed;     /* px_cut_after() */
+    char cut_word[16];
+    atomic_int cuts; /* connections cut after a COMMIT */
     atomic_int cmd;
     pthread_t th;
 } proxy_t;
@@ -120,7 +122,7 @@ static void px_pump(proxy_t *p, int i, int k)
         return;
     }
     if (k == 0 && atomic_load(&p->cut_armed) &&
-        memmem(buf, (size_t)n, "COMMIT", 6)) {
+        memmem(buf, (size_t)n, p->cut_word, strlen(p->cut_word))) {
         atomic_store(&p->cut_armed, 0);
         p->cut_pending[i] = true;
     }
@@ -207,9 +209,11 @@ static TU_UNUSED void px_start(proxy_t *p, const char *host, int port)
     assert_int_equal(pthread_create(&p->th, NULL, px_main, p), 0);
 }
 
-/* Arms the cut of the next COMMIT (see the top of this file). */
-static TU_UNUSED void px_cut_after_commit(proxy_t *p)
+/* Arms the cut after the next client message containing word (see the
+ * top of this file). */
+static TU_UNUSED void px_cut_after(proxy_t *p, const char *word)
 {
+    snprintf(p->cut_word, sizeof(p->cut_word), "%s", word);
     atomic_store(&p->cut_armed, 1);
 }
 

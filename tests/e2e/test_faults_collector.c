@@ -32,7 +32,8 @@
 static const char *brokers;
 static char workdir[256];
 static pid_t stopped_broker; /* SIGSTOPped: SIGCONT in teardown */
-static proc_t *live[8];
+/* Pids, not proc_t pointers: a failed test's stack is gone by teardown. */
+static pid_t live[16];
 static int n_live;
 static char kafka2_run[300]; /* second cluster's CHP_RUN_DIR, if started */
 static int last_http_port;   /* of the collector started last */
@@ -142,8 +143,8 @@ static void coll_start(proc_t *p, const char *name, const char *bs,
     snprintf(log, sizeof(log), "%s/%s.log", workdir, name);
     unlink(log); /* wait_started() reads this run's lines only */
     assert_int_equal(proc_start(p, log, args), 0);
-    if (n_live < 8)
-        live[n_live++] = p;
+    if (n_live < 16)
+        live[n_live++] = p->pid;
 }
 
 /* Waits until the collector says it is storing (its signal handlers are
@@ -268,6 +269,43 @@ static double metric(int port, const char *name)
     return sum;
 }
 
+/* `chaperone report --format csv` of src: the sums of the side-count
+ * columns of tier (shown because they are not 0). */
+static totals_t reported(const char *url, const char *src, const char *tier)
+{
+    const char *bin = getenv("CHP_BINARY_DIR");
+    char cmd[1500], line[4096], want[3][160];
+    int col[3] = {-1, -1, -1};
+    totals_t t = {0};
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd),
+             "'%s/chaperone' report --topic '%s' "
+             "--format csv -X 'db.url=%s'",
+             bin ? bin : ".", src, url);
+    snprintf(want[0], sizeof(want[0]), "%s.delivery_failed", tier);
+    snprintf(want[1], sizeof(want[1]), "%s.audit_dropped", tier);
+    snprintf(want[2], sizeof(want[2]), "%s.aborted", tier);
+    assert_non_null(f = popen(cmd, "r"));
+    for (int row = 0; fgets(line, sizeof(line), f); row++) {
+        int c = 0;
+
+        for (char *tok = strtok(line, ",\n"); tok;
+             tok = strtok(NULL, ",\n"), c++)
+            for (int k = 0; k < 3; k++) {
+                if (row == 0 && !strcmp(tok, want[k]))
+                    col[k] = c;
+                else if (row > 0 && c == col[k])
+                    *(k == 0   ? &t.failed
+                      : k == 1 ? &t.dropped
+                               : &t.aborted) += strtoull(tok, NULL, 10);
+            }
+    }
+    assert_int_equal(pclose(f), 0);
+    assert_true(col[0] >= 0 && col[1] >= 0 && col[2] >= 0);
+    return t;
+}
+
 /* ------------------------------------------------- SIGTERM, Kafka away */
 
 static pid_t broker_pid(void)
@@ -355,6 +393,15 @@ static void test_sigterm_kafka_unreachable(void **state)
     coll_start(&c, id, brokers, audit, url, NULL);
     wait_exact(url, src, NULL, &want, &c, "SIGTERM with Kafka stopped");
     coll_stop_ok(&c);
+
+    /* The report shows the side counts, summed like count. */
+    {
+        totals_t r = reported(url, src, "kafka-regional");
+
+        assert_int_equal(r.failed, want.failed);
+        assert_int_equal(r.dropped, want.dropped);
+        assert_int_equal(r.aborted, want.aborted);
+    }
 }
 
 /* ------------------------------------------------- two clusters */
@@ -461,8 +508,8 @@ static int teardown(void **state)
         kill(stopped_broker, SIGCONT);
     stopped_broker = 0;
     for (int i = 0; i < n_live; i++)
-        if (live[i]->pid > 0 && !proc_exited(live[i]))
-            proc_stop(live[i], SIGKILL, 5000);
+        if (live[i] > 0 && kill(live[i], SIGKILL) == 0)
+            waitpid(live[i], NULL, 0);
     n_live = 0;
     if (kafka2_run[0]) {
         kafka_sh("stop", 0, 0);
