@@ -15,17 +15,25 @@
  *  - on_send / on_consume count; on_acknowledgement counts delivery
  *    failures.  They only update counters: no blocking, no I/O, no call
  *    back into the client's handle;
- *  - on_destroy(): final emission, delivery, cleanup.
+ *  - on_destroy(): emission and delivery of what was counted so far; the
+ *    per-client state stays alive, because librdkafka still acknowledges
+ *    (with __DESTROY) the messages that were in flight after on_destroy;
+ *  - on_conf_destroy() of the client's configuration (the last call, after
+ *    librdkafka's threads are gone): final emission, with those failures,
+ *    and cleanup.
+ *
+ * The plugin has no link-time librdkafka: conf_init() binds every
+ * rd_kafka_* call to the librdkafka that loaded it (rdk.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "chaperone.h"
+#include "inherit.h"
 #include "kafkaconf.h"
 #include "log.h"
+#include "rdk.h"
 #include "tracker.h"
 
 #define PREFIX "chaperone."
@@ -34,17 +42,22 @@
 
 #define PLUGIN_EXPORT __attribute__((visibility("default")))
 
-/* Per configuration object. */
-typedef struct plugconf {
-    chp_conf_t *conf;
-    char *bootstrap; /* chaperone.bootstrap.servers, NULL = client's own */
-} plugconf_t;
-
 /* Per client instance. */
 typedef struct plugrk {
     chp_tracker_t *tracker;
     chp_reporter_t *reporter;
 } plugrk_t;
+
+/* Per configuration object.  rd_kafka_new() takes the application's
+ * configuration over as the client's own, so the client's state hangs off
+ * its plugconf and is freed with it, in on_conf_destroy. */
+typedef struct plugconf {
+    chp_conf_t *conf;
+    char *bootstrap; /* chaperone.bootstrap.servers, NULL = client's own */
+    plugrk_t *rk;    /* the client created from this configuration */
+} plugconf_t;
+
+static void plugrk_free(plugrk_t *pr);
 
 static rd_kafka_resp_err_t on_conf_dup(rd_kafka_conf_t *new_conf,
                                        const rd_kafka_conf_t *old_conf,
@@ -54,6 +67,7 @@ static rd_kafka_resp_err_t on_conf_dup(rd_kafka_conf_t *new_conf,
 static void plugconf_free(plugconf_t *pc)
 {
     if (pc) {
+        plugrk_free(pc->rk);
         chp_conf_destroy(pc->conf);
         free(pc->bootstrap);
         free(pc);
@@ -158,6 +172,27 @@ static void plugrk_free(plugrk_t *pr)
     free(pr);
 }
 
+/* The reporter's configuration: the plugin's, plus the client's security
+ * settings when the audit goes to the client's own cluster. */
+static chp_err_t reporter_new(plugconf_t *pc, const rd_kafka_conf_t *conf,
+                              const char *bootstrap, chp_reporter_t **out,
+                              char *errstr, size_t errstr_size)
+{
+    chp_conf_t *rc = NULL;
+    chp_err_t err;
+
+    if (pc->bootstrap)
+        return chp_reporter_new(pc->conf, pc->bootstrap, out, errstr,
+                                errstr_size);
+    if (!(rc = chp_conf_dup(pc->conf)))
+        return CHP_ERR_NOMEM;
+    err = chp_plugin_inherit(conf, rc, errstr, errstr_size);
+    if (!err)
+        err = chp_reporter_new(rc, bootstrap, out, errstr, errstr_size);
+    chp_conf_destroy(rc);
+    return err;
+}
+
 static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
                                   void *ic_opaque, char *errstr,
                                   size_t errstr_size)
@@ -175,17 +210,25 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
         snprintf(tier, sizeof(tier), "consumer-%.240s", group);
     }
     conf_get(conf, "bootstrap.servers", bootstrap, sizeof(bootstrap));
+    /* A configuration object used for a second client: the first one's
+     * state is done with (its on_destroy ran). */
+    plugrk_free(pc->rk);
+    pc->rk = NULL;
     if (!(pr = calloc(1, sizeof(*pr))))
         return RD_KAFKA_RESP_ERR__FAIL;
-    if (chp_reporter_new(pc->conf, pc->bootstrap ? pc->bootstrap : bootstrap,
-                         &pr->reporter, errstr, errstr_size) != CHP_OK ||
+    if (reporter_new(pc, conf, bootstrap, &pr->reporter, errstr,
+                     errstr_size) != CHP_OK ||
         chp_tracker_new(pc->conf, tier, CHP_TRACKER_F_THREAD,
                         chp_reporter_emit, pr->reporter, &pr->tracker, errstr,
                         errstr_size) != CHP_OK) {
-        chp_err("chaperone interceptor: %s", errstr);
+        /* librdkafka only warns and creates the client without us: say at
+         * error level that it is not audited. */
+        chp_err("chaperone interceptor: client %s is NOT audited: %s",
+                rd_kafka_name(rk), errstr);
         plugrk_free(pr);
         return RD_KAFKA_RESP_ERR__FAIL;
     }
+    pc->rk = pr;
     if (producer) {
         rd_kafka_interceptor_add_on_send(rk, "chaperone", on_send, pr);
         rd_kafka_interceptor_add_on_acknowledgement(rk, "chaperone", on_ack,
@@ -197,10 +240,15 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+/* Publishes what was counted so far while the application waits in
+ * rd_kafka_destroy(); the state itself lives on (see on_conf_destroy). */
 static rd_kafka_resp_err_t on_destroy(rd_kafka_t *rk, void *ic_opaque)
 {
+    plugrk_t *pr = ic_opaque;
     (void)rk;
-    plugrk_free(ic_opaque);
+
+    chp_tracker_flush(pr->tracker);
+    chp_reporter_flush(pr->reporter, DESTROY_FLUSH_MS);
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
@@ -284,9 +332,15 @@ PLUGIN_EXPORT rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf,
                                             void **plug_opaquep, char *errstr,
                                             size_t errstr_size)
 {
-    plugconf_t *pc = calloc(1, sizeof(*pc));
+    plugconf_t *pc;
+    rd_kafka_resp_err_t err;
 
     *plug_opaquep = NULL;
+    /* Called from inside the librdkafka that loads us: bind to it. */
+    if ((err = chp_rdk_bind(__builtin_return_address(0), errstr,
+                            errstr_size)))
+        return err;
+    pc = calloc(1, sizeof(*pc));
     if (!pc || !(pc->conf = chp_conf_new())) {
         free(pc);
         snprintf(errstr, errstr_size, "chaperone interceptor: out of memory");
