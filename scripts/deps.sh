@@ -12,6 +12,7 @@ PKGS=(
   mariadb-server mariadb-client postgresql redis-server
   kcat uuid-runtime procps iproute2 chromium
   clang-format gdb
+  python3-venv python3-confluent-kafka golang-go
 )
 
 missing=()
@@ -27,6 +28,10 @@ if command -v java >/dev/null 2>&1; then
 fi
 if command -v mvn >/dev/null 2>&1; then
   missing=("${missing[@]/maven}")
+fi
+# A Go toolchain in PATH (or /usr/local/go) serves as well as Debian's.
+if command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
+  missing=("${missing[@]/golang-go}")
 fi
 want=()
 for p in "${missing[@]}"; do [ -n "$p" ] && want+=("$p"); done

@@ -27,6 +27,9 @@ step "build (RelWithDebInfo) in build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs" >"$logs/build.log" 2>&1 || { tail -50 "$logs/build.log"; exit 1; }
 
+step "real Kafka clients for the plugin tests (.cache/venv, .cache/clients)"
+./scripts/clients.sh all >"$logs/clients.log" 2>&1 || { tail -30 "$logs/clients.log"; exit 1; }
+
 step "unit tests under ASan + UBSan in build-asan/"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHP_SANITIZE=ON -DCHP_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs" >"$logs/build-asan.log" 2>&1 || { tail -50 "$logs/build-asan.log"; exit 1; }
