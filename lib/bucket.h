@@ -42,6 +42,12 @@ static inline void chp_counts_add(chp_counts_t *c, uint64_t bytes,
  * the coarse one ~9 ns.  A latency is thus exact to within one tick. */
 int64_t chp_now_ms_coarse(void);
 
+/* How far chp_now_ms_coarse() can be behind the precise clock that an
+ * application stamps its events with (its resolution plus rounding), in
+ * ms.  A latency between -slack and 0 is an event of this very tick, not
+ * a producer clock ahead: it counts as 0. */
+int64_t chp_clock_coarse_slack_ms(void);
+
 /* dst += src */
 void chp_counts_merge(chp_counts_t *dst, const chp_counts_t *src);
 

@@ -80,6 +80,7 @@ struct chp_tracker {
     shard_t shards[CHP_TRACKER_SHARDS];
     int32_t width_s;
     int64_t interval_ms;
+    int64_t clock_slack_ms; /* chp_clock_coarse_slack_ms() */
     size_t max_open;
     chp_tsx_t *default_tsx;
     topic_rule_t *rules;
@@ -251,9 +252,13 @@ static void count_locked(chp_tracker_t *t, shard_t *s, ttopic_t *tp,
     int64_t latency = 0;
     tbucket_t *b;
 
-    if (r == CHP_TS_FOUND)
+    if (r == CHP_TS_FOUND) {
         latency = now - ts_ms;
-    else
+        /* The coarse clock lags the application's by up to one tick: an
+         * event stamped in this tick is on time, not from the future. */
+        if (latency < 0 && latency >= -t->clock_slack_ms)
+            latency = 0;
+    } else
         ts_ms = now; /* SPEC §3: current-time bucket, latency 0 */
     if ((b = topic_bucket(t, s, tp, chp_bucket_begin(ts_ms, t->width_s)))) {
         chp_counts_add(&b->c, bytes, latency, r);
@@ -631,6 +636,7 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
     t->width_s = (int32_t)chp_conf_get_int(conf, "bucket.seconds");
     t->interval_ms = chp_conf_get_int(conf, "report.interval.ms");
     t->max_open = (size_t)chp_conf_get_int(conf, "max.open.buckets");
+    t->clock_slack_ms = chp_clock_coarse_slack_ms();
     atomic_store(&t->last_emit_ms, chp_now_ms());
 
     s = chp_conf_get_str(conf, "tier");
