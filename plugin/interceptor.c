@@ -114,6 +114,30 @@ static chp_err_t validate(plugconf_t *pc, const char *key, const char *val,
     return CHP_OK;
 }
 
+/* librdkafka tells interceptors nothing about a transaction's commit or
+ * abort, so the messages of an aborted transaction would be counted as
+ * sent and show up as loss at the next tier: refuse, saying why. */
+static void txn_refusal(char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size,
+             "chaperone interceptor: a transactional producer "
+             "(transactional.id) cannot be audited by an interceptor: "
+             "librdkafka does not tell interceptors whether a transaction "
+             "committed or aborted, so aborted messages would show as "
+             "loss; count committed messages with libchaperone instead "
+             "(docs/client.md)");
+}
+
+static bool conf_is_set(const rd_kafka_conf_t *conf, const char *name)
+{
+    char buf[8];
+    size_t sz = sizeof(buf);
+
+    /* A value longer than buf still answers OK with its size. */
+    return rd_kafka_conf_get(conf, name, buf, &sz) == RD_KAFKA_CONF_OK &&
+           sz > 1;
+}
+
 static rd_kafka_conf_res_t on_conf_set(rd_kafka_conf_t *conf,
                                        const char *name, const char *val,
                                        char *errstr, size_t errstr_size,
@@ -124,6 +148,10 @@ static rd_kafka_conf_res_t on_conf_set(rd_kafka_conf_t *conf,
     char sub[512];
     (void)conf;
 
+    if (!strcmp(name, "transactional.id") && val && *val) {
+        txn_refusal(errstr, errstr_size);
+        return RD_KAFKA_CONF_INVALID;
+    }
     if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
         return RD_KAFKA_CONF_UNKNOWN; /* not ours: librdkafka's */
     key = name + PREFIX_LEN;
@@ -203,6 +231,11 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
     bool producer = rd_kafka_type(rk) == RD_KAFKA_PRODUCER;
 
     chp_log_set_level_name(chp_conf_get_str(pc->conf, "log.level"));
+    if (conf_is_set(conf, "transactional.id")) { /* set some other way */
+        txn_refusal(errstr, errstr_size);
+        chp_err("%s: client %s is NOT audited", errstr, rd_kafka_name(rk));
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
+    }
     if (producer) {
         snprintf(tier, sizeof(tier), "producer");
     } else {
@@ -340,6 +373,10 @@ PLUGIN_EXPORT rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf,
     if ((err = chp_rdk_bind(__builtin_return_address(0), errstr,
                             errstr_size)))
         return err;
+    if (conf_is_set(conf, "transactional.id")) { /* set before the plugin */
+        txn_refusal(errstr, errstr_size);
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
+    }
     pc = calloc(1, sizeof(*pc));
     if (!pc || !(pc->conf = chp_conf_new())) {
         free(pc);
