@@ -7,7 +7,10 @@
 #                     librdkafka)
 #   .cache/go         Go module and build caches; .cache/clients/goclient,
 #                     built from tests/clients/go with confluent-kafka-go
-#                     v2.0.2, -tags dynamic (Debian's librdkafka 2.0.2)
+#                     v2.0.2, -tags dynamic (Debian's librdkafka 2.0.2), and
+#                     goclient-static, the default build with the module's
+#                     bundled static librdkafka (which the plugin must
+#                     refuse, see docs/client.md)
 # Debian's python3-confluent-kafka (system librdkafka) and golang come from
 # scripts/deps.sh.  Usage: scripts/clients.sh [python|go|all]
 set -euo pipefail
@@ -37,13 +40,15 @@ go_client() {
     echo "clients: no go toolchain (scripts/deps.sh installs golang)" >&2
     return 1
   fi
-  if [ -x "$out" ] && [ -z "$(find "$src" -newer "$out" -type f)" ]; then
+  if [ -x "$out" ] && [ -x "$out-static" ] &&
+     [ -z "$(find "$src" -newer "$out" -type f)" ]; then
     return 0
   fi
-  echo "clients: building the Go client (confluent-kafka-go, -tags dynamic)" >&2
+  echo "clients: building the Go client (confluent-kafka-go)" >&2
   export GOPATH=$cache/go GOMODCACHE=$cache/go/mod GOCACHE=$cache/go/build
   export GOFLAGS=-mod=mod CGO_ENABLED=1
-  (cd "$src" && "$go" build -tags dynamic -o "$out" .)
+  (cd "$src" && "$go" build -o "$out-static" . &&
+   "$go" build -tags dynamic -o "$out" .)
 }
 
 case $what in
