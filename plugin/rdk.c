@@ -78,12 +78,11 @@ rd_kafka_resp_err_t chp_rdk_bind(const void *caller, char *errstr,
     memset(&t, 0, sizeof(t));
     missing = fill(&t, h ? h : RTLD_DEFAULT, di.dli_fbase);
     if (missing) {
+        /* Short and essential first: some bindings cut errstr at 128. */
         snprintf(errstr, errstr_size,
-                 "chaperone interceptor: the librdkafka that loaded it (%s) "
-                 "does not export %s (a statically linked librdkafka exports "
-                 "nothing a plugin can call; use a client built against a "
-                 "shared librdkafka)",
-                 di.dli_fname ? di.dli_fname : "?", missing);
+                 "chaperone interceptor: static librdkafka? the one that "
+                 "loaded it exports no %s; use a shared librdkafka (%s)",
+                 missing, di.dli_fname ? di.dli_fname : "?");
         goto out;
     }
     if ((v = t.version()) < CHP_RDK_MIN_VERSION) {
