@@ -45,16 +45,6 @@ int64_t chp_now_ms_coarse(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t chp_clock_coarse_slack_ms(void)
-{
-    struct timespec res;
-
-    if (clock_getres(CLOCK_REALTIME_COARSE, &res) != 0)
-        return 10; /* a generous tick */
-    /* One tick, rounded up, plus the millisecond both sides truncate. */
-    return (int64_t)res.tv_sec * 1000 + (res.tv_nsec + 999999) / 1000000 + 1;
-}
-
 void chp_counts_merge(chp_counts_t *dst, const chp_counts_t *src)
 {
     dst->count += src->count;

@@ -80,7 +80,6 @@ struct chp_tracker {
     shard_t shards[CHP_TRACKER_SHARDS];
     int32_t width_s;
     int64_t interval_ms;
-    int64_t clock_slack_ms; /* chp_clock_coarse_slack_ms() */
     size_t max_open;
     chp_tsx_t *default_tsx;
     topic_rule_t *rules;
@@ -254,10 +253,13 @@ static void count_locked(chp_tracker_t *t, shard_t *s, ttopic_t *tp,
 
     if (r == CHP_TS_FOUND) {
         latency = now - ts_ms;
-        /* The coarse clock lags the application's by up to one tick: an
-         * event stamped in this tick is on time, not from the future. */
-        if (latency < 0 && latency >= -t->clock_slack_ms)
-            latency = 0;
+        /* The coarse clock lags the precise one by a tick or more (much
+         * more on a VM whose timekeeping CPU is descheduled); an event the
+         * application stamped just now looks as if from the future.  Ask
+         * the precise clock, which cannot be behind a timestamp taken
+         * from it: only a clock that is really ahead stays negative. */
+        if (latency < 0)
+            latency = chp_now_ms() - ts_ms;
     } else
         ts_ms = now; /* SPEC §3: current-time bucket, latency 0 */
     if ((b = topic_bucket(t, s, tp, chp_bucket_begin(ts_ms, t->width_s)))) {
@@ -636,7 +638,6 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
     t->width_s = (int32_t)chp_conf_get_int(conf, "bucket.seconds");
     t->interval_ms = chp_conf_get_int(conf, "report.interval.ms");
     t->max_open = (size_t)chp_conf_get_int(conf, "max.open.buckets");
-    t->clock_slack_ms = chp_clock_coarse_slack_ms();
     atomic_store(&t->last_emit_ms, chp_now_ms());
 
     s = chp_conf_get_str(conf, "tier");
