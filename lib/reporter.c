@@ -112,8 +112,7 @@ static void produce_one(chp_reporter_t *r, pend_t *p)
     atomic_fetch_add(&r->produced, 1);
 }
 
-static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                      void *opaque)
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     chp_reporter_t *r = opaque;
     pend_t *p = m->_private;
@@ -279,8 +278,7 @@ CHP_EXPORT chp_err_t chp_reporter_flush(chp_reporter_t *r, int timeout_ms)
     return CHP_OK;
 }
 
-CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r,
-                                   chp_reporter_stats_t *st)
+CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r, chp_reporter_stats_t *st)
 {
     st->produced = atomic_load(&r->produced);
     st->delivered = atomic_load(&r->delivered);
@@ -290,8 +288,7 @@ CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r,
 }
 
 void chp_reporter_set_retry_hook(chp_reporter_t *r,
-                                 chp_reporter_retry_hook_t *hook,
-                                 void *opaque)
+                                 chp_reporter_retry_hook_t *hook, void *opaque)
 {
     r->retry_hook_opaque = opaque;
     r->retry_hook = hook;
@@ -302,9 +299,15 @@ CHP_EXPORT chp_err_t chp_reporter_new(const chp_conf_t *conf,
                                       chp_reporter_t **out, char *errstr,
                                       size_t errstr_size)
 {
-    static const char *const defaults[] = {
-        "enable.idempotence", "true", "acks", "all",
-        "linger.ms", "50", "client.id", "chaperone-reporter", NULL};
+    static const char *const defaults[] = {"enable.idempotence",
+                                           "true",
+                                           "acks",
+                                           "all",
+                                           "linger.ms",
+                                           "50",
+                                           "client.id",
+                                           "chaperone-reporter",
+                                           NULL};
     chp_reporter_t *r;
     rd_kafka_conf_t *kc;
 

@@ -12,7 +12,6 @@ typedef void(chp_reporter_retry_hook_t)(chp_reporter_t *r, size_t taken,
 /* For tests: observe the reporter at that moment (e.g. that pending()
  * still counts the taken messages). */
 void chp_reporter_set_retry_hook(chp_reporter_t *r,
-                                 chp_reporter_retry_hook_t *hook,
-                                 void *opaque);
+                                 chp_reporter_retry_hook_t *hook, void *opaque);
 
 #endif

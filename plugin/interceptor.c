@@ -36,8 +36,8 @@
 #include "rdk.h"
 #include "tracker.h"
 
-#define PREFIX "chaperone."
-#define PREFIX_LEN (sizeof(PREFIX) - 1)
+#define PREFIX           "chaperone."
+#define PREFIX_LEN       (sizeof(PREFIX) - 1)
 #define DESTROY_FLUSH_MS 10000
 
 #define PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -93,10 +93,10 @@ static chp_err_t validate(plugconf_t *pc, const char *key, const char *val,
         const char *rules = !strcmp(key, "timestamp.fields")
                                 ? chp_conf_get_str(pc->conf, "timestamp")
                                 : val;
-        const char *fields = !strcmp(key, "timestamp.fields")
-                                 ? val
-                                 : chp_conf_get_str(pc->conf,
-                                                    "timestamp.fields");
+        const char *fields =
+            !strcmp(key, "timestamp.fields")
+                ? val
+                : chp_conf_get_str(pc->conf, "timestamp.fields");
         if (chp_tsx_new(rules, fields, &tsx, sub, sizeof(sub)) != CHP_OK) {
             snprintf(errstr, errstr_size, "%s%s: %s", PREFIX, key, sub);
             return CHP_ERR_INVALID_ARG;
@@ -138,10 +138,9 @@ static bool conf_is_set(const rd_kafka_conf_t *conf, const char *name)
            sz > 1;
 }
 
-static rd_kafka_conf_res_t on_conf_set(rd_kafka_conf_t *conf,
-                                       const char *name, const char *val,
-                                       char *errstr, size_t errstr_size,
-                                       void *ic_opaque)
+static rd_kafka_conf_res_t on_conf_set(rd_kafka_conf_t *conf, const char *name,
+                                       const char *val, char *errstr,
+                                       size_t errstr_size, void *ic_opaque)
 {
     plugconf_t *pc = ic_opaque;
     const char *key;
@@ -156,8 +155,10 @@ static rd_kafka_conf_res_t on_conf_set(rd_kafka_conf_t *conf,
         return RD_KAFKA_CONF_UNKNOWN; /* not ours: librdkafka's */
     key = name + PREFIX_LEN;
     if (!val) {
-        snprintf(errstr, errstr_size, "%s: resetting to default is not "
-                                      "supported", name);
+        snprintf(errstr, errstr_size,
+                 "%s: resetting to default is not "
+                 "supported",
+                 name);
         return RD_KAFKA_CONF_INVALID;
     }
     if (!strcmp(key, "bootstrap.servers")) {
@@ -174,8 +175,8 @@ static rd_kafka_conf_res_t on_conf_set(rd_kafka_conf_t *conf,
     return RD_KAFKA_CONF_OK;
 }
 
-static void conf_get(const rd_kafka_conf_t *conf, const char *name,
-                     char *buf, size_t size)
+static void conf_get(const rd_kafka_conf_t *conf, const char *name, char *buf,
+                     size_t size)
 {
     size_t sz = size;
 
@@ -249,10 +250,10 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
     pc->rk = NULL;
     if (!(pr = calloc(1, sizeof(*pr))))
         return RD_KAFKA_RESP_ERR__FAIL;
-    if (reporter_new(pc, conf, bootstrap, &pr->reporter, errstr,
-                     errstr_size) != CHP_OK ||
-        chp_tracker_new(pc->conf, tier, CHP_TRACKER_F_THREAD,
-                        chp_reporter_emit, pr->reporter, &pr->tracker, errstr,
+    if (reporter_new(pc, conf, bootstrap, &pr->reporter, errstr, errstr_size) !=
+            CHP_OK ||
+        chp_tracker_new(pc->conf, tier, CHP_TRACKER_F_THREAD, chp_reporter_emit,
+                        pr->reporter, &pr->tracker, errstr,
                         errstr_size) != CHP_OK) {
         /* librdkafka only warns and creates the client without us: say at
          * error level that it is not audited. */
@@ -370,8 +371,7 @@ PLUGIN_EXPORT rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf,
 
     *plug_opaquep = NULL;
     /* Called from inside the librdkafka that loads us: bind to it. */
-    if ((err = chp_rdk_bind(__builtin_return_address(0), errstr,
-                            errstr_size)))
+    if ((err = chp_rdk_bind(__builtin_return_address(0), errstr, errstr_size)))
         return err;
     if (conf_is_set(conf, "transactional.id")) { /* set before the plugin */
         txn_refusal(errstr, errstr_size);

@@ -36,7 +36,7 @@ static void *sym_in(void *handle, const char *name, const void *base)
 static const char *fill(chp_rdk_t *t, void *handle, const void *base)
 {
 #define CHP_RDK_LOOKUP(n)                                                      \
-    if (!(t->n = (__typeof__(t->n))sym_in(handle, "rd_kafka_" #n, base)))     \
+    if (!(t->n = (__typeof__(t->n))sym_in(handle, "rd_kafka_" #n, base)))      \
         return "rd_kafka_" #n;
     CHP_RDK_FUNCS(CHP_RDK_LOOKUP)
 #undef CHP_RDK_LOOKUP

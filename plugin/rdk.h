@@ -23,7 +23,7 @@
 /* Oldest librdkafka the plugin accepts (rd_kafka_version() format):
  * 1.0.0 has every function below, the interceptor API, message headers,
  * purge() and the idempotent producer. */
-#define CHP_RDK_MIN_VERSION 0x010000ff
+#define CHP_RDK_MIN_VERSION     0x010000ff
 #define CHP_RDK_MIN_VERSION_STR "1.0.0"
 
 /* X(name): one entry per rd_kafka_<name> the plugin uses. */
@@ -80,17 +80,17 @@ rd_kafka_resp_err_t chp_rdk_bind(const void *caller, char *errstr,
                                  size_t errstr_size);
 
 #ifdef CHP_RDK_DYNAMIC
-#define rd_kafka_version (chp_rdk.version)
-#define rd_kafka_version_str (chp_rdk.version_str)
-#define rd_kafka_err2str (chp_rdk.err2str)
-#define rd_kafka_conf_new (chp_rdk.conf_new)
-#define rd_kafka_conf_set (chp_rdk.conf_set)
-#define rd_kafka_conf_get (chp_rdk.conf_get)
-#define rd_kafka_conf_dump (chp_rdk.conf_dump)
-#define rd_kafka_conf_dump_free (chp_rdk.conf_dump_free)
-#define rd_kafka_conf_destroy (chp_rdk.conf_destroy)
+#define rd_kafka_version            (chp_rdk.version)
+#define rd_kafka_version_str        (chp_rdk.version_str)
+#define rd_kafka_err2str            (chp_rdk.err2str)
+#define rd_kafka_conf_new           (chp_rdk.conf_new)
+#define rd_kafka_conf_set           (chp_rdk.conf_set)
+#define rd_kafka_conf_get           (chp_rdk.conf_get)
+#define rd_kafka_conf_dump          (chp_rdk.conf_dump)
+#define rd_kafka_conf_dump_free     (chp_rdk.conf_dump_free)
+#define rd_kafka_conf_destroy       (chp_rdk.conf_destroy)
 #define rd_kafka_conf_set_dr_msg_cb (chp_rdk.conf_set_dr_msg_cb)
-#define rd_kafka_conf_set_opaque (chp_rdk.conf_set_opaque)
+#define rd_kafka_conf_set_opaque    (chp_rdk.conf_set_opaque)
 #define rd_kafka_conf_interceptor_add_on_conf_set                              \
     (chp_rdk.conf_interceptor_add_on_conf_set)
 #define rd_kafka_conf_interceptor_add_on_conf_dup                              \
@@ -104,18 +104,18 @@ rd_kafka_resp_err_t chp_rdk_bind(const void *caller, char *errstr,
     (chp_rdk.interceptor_add_on_acknowledgement)
 #define rd_kafka_interceptor_add_on_consume (chp_rdk.interceptor_add_on_consume)
 #define rd_kafka_interceptor_add_on_destroy (chp_rdk.interceptor_add_on_destroy)
-#define rd_kafka_new (chp_rdk.new)
-#define rd_kafka_destroy (chp_rdk.destroy)
-#define rd_kafka_type (chp_rdk.type)
-#define rd_kafka_name (chp_rdk.name)
-#define rd_kafka_poll (chp_rdk.poll)
-#define rd_kafka_flush (chp_rdk.flush)
-#define rd_kafka_purge (chp_rdk.purge)
-#define rd_kafka_producev (chp_rdk.producev)
-#define rd_kafka_topic_name (chp_rdk.topic_name)
-#define rd_kafka_message_timestamp (chp_rdk.message_timestamp)
-#define rd_kafka_message_headers (chp_rdk.message_headers)
-#define rd_kafka_header_get_last (chp_rdk.header_get_last)
+#define rd_kafka_new                        (chp_rdk.new)
+#define rd_kafka_destroy                    (chp_rdk.destroy)
+#define rd_kafka_type                       (chp_rdk.type)
+#define rd_kafka_name                       (chp_rdk.name)
+#define rd_kafka_poll                       (chp_rdk.poll)
+#define rd_kafka_flush                      (chp_rdk.flush)
+#define rd_kafka_purge                      (chp_rdk.purge)
+#define rd_kafka_producev                   (chp_rdk.producev)
+#define rd_kafka_topic_name                 (chp_rdk.topic_name)
+#define rd_kafka_message_timestamp          (chp_rdk.message_timestamp)
+#define rd_kafka_message_headers            (chp_rdk.message_headers)
+#define rd_kafka_header_get_last            (chp_rdk.header_get_last)
 #endif
 
 #endif

@@ -21,9 +21,9 @@
 #include "auditread.h"
 #include "testutil.h"
 
-#define CR_N 21000
+#define CR_N       21000
 #define CR_BUCKETS 3
-#define CR_T0 1478311200LL
+#define CR_T0      1478311200LL
 
 /* Runs cmd (a shell line), output into out; returns the exit status. */
 static TU_UNUSED int cr_run(const char *cmd, char *out, size_t outn)
@@ -66,15 +66,15 @@ static TU_UNUSED void cr_prove(const char *client, const char *label)
         char k[32], v[128];
         int64_t ts = CR_T0 + (i % 3) * 600 + i % 600;
         int kl = snprintf(k, sizeof(k), "%d", i);
-        int vl = snprintf(v, sizeof(v), "{\"ts\":%lld,\"id\":%d,\"client\":\"%s\"}",
-                          (long long)ts, i, label);
+        int vl =
+            snprintf(v, sizeof(v), "{\"ts\":%lld,\"id\":%d,\"client\":\"%s\"}",
+                     (long long)ts, i, label);
         count[i % 3]++;
         bytes[i % 3] += (uint64_t)(kl + vl);
     }
 
-    snprintf(cmd, sizeof(cmd), "%s produce %s %s %s %s %s %d %lld 2>&1",
-             client, brokers, topic, plugin, audit, ptier, CR_N,
-             (long long)CR_T0);
+    snprintf(cmd, sizeof(cmd), "%s produce %s %s %s %s %s %d %lld 2>&1", client,
+             brokers, topic, plugin, audit, ptier, CR_N, (long long)CR_T0);
     rc = cr_run(cmd, out, sizeof(out));
     fprintf(stderr, "%s produce: exit %d, output: %s", label, rc, out);
     assert_int_equal(rc, 0);
@@ -93,9 +93,10 @@ static TU_UNUSED void cr_prove(const char *client, const char *label)
             ar_sum_t *s = ar_get(r, tiers[t], topic, CR_T0 + b * 600);
             if (!s)
                 fail_msg("no audit for %s bucket %d", tiers[t], b);
-            fprintf(stderr, "%s bucket %lld: count %llu bytes %llu failed %llu\n",
-                    tiers[t], (long long)s->begin,
-                    (unsigned long long)s->count, (unsigned long long)s->bytes,
+            fprintf(stderr,
+                    "%s bucket %lld: count %llu bytes %llu failed %llu\n",
+                    tiers[t], (long long)s->begin, (unsigned long long)s->count,
+                    (unsigned long long)s->bytes,
                     (unsigned long long)s->delivery_failed);
             assert_int_equal(s->count, count[b]);
             assert_int_equal(s->bytes, bytes[b]);

@@ -20,7 +20,7 @@ int main(void)
     if (system("/usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null") != 0)
         tu_skip("Debian's python3-confluent-kafka is not installed "
                 "(scripts/deps.sh installs it)");
-    snprintf(client, sizeof(client), "/usr/bin/python3 %s/tests/clients/pyclient.py",
-             src ? src : ".");
+    snprintf(client, sizeof(client),
+             "/usr/bin/python3 %s/tests/clients/pyclient.py", src ? src : ".");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,9 +39,9 @@ static void run_captured(const char *const *kv, char *log, size_t n)
     fflush(stderr);
     dup2(fd, 2);
     for (int i = 0; kv[i]; i += 2)
-        assert_int_equal(rd_kafka_conf_set(c, kv[i], kv[i + 1], err,
-                                           sizeof(err)),
-                         RD_KAFKA_CONF_OK);
+        assert_int_equal(
+            rd_kafka_conf_set(c, kv[i], kv[i + 1], err, sizeof(err)),
+            RD_KAFKA_CONF_OK);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
     assert_non_null(rk);
     rd_kafka_destroy(rk);
@@ -68,11 +68,23 @@ static void test_inherits_security(void **state)
     static char log[65536];
     (void)state;
 
-    const char *const own[] = {
-        "bootstrap.servers", bootstraps, "log_level", "0",
-        "security.protocol", "SASL_PLAINTEXT", "sasl.mechanisms", "PLAIN",
-        "sasl.username", "alice", "sasl.password", SECRET,
-        "plugin.library.paths", plugin, "chaperone.log.level", "debug", NULL};
+    const char *const own[] = {"bootstrap.servers",
+                               bootstraps,
+                               "log_level",
+                               "0",
+                               "security.protocol",
+                               "SASL_PLAINTEXT",
+                               "sasl.mechanisms",
+                               "PLAIN",
+                               "sasl.username",
+                               "alice",
+                               "sasl.password",
+                               SECRET,
+                               "plugin.library.paths",
+                               plugin,
+                               "chaperone.log.level",
+                               "debug",
+                               NULL};
     run_captured(own, log, sizeof(log));
     fprintf(stderr, "--- own cluster:\n%s", log);
     assert_int_equal(count_of(log, "inherits security.protocol"), 1);
@@ -82,13 +94,27 @@ static void test_inherits_security(void **state)
     assert_int_equal(count_of(log, "client's 4 security setting(s)"), 1);
     assert_int_equal(count_of(log, SECRET), 0);
 
-    const char *const override[] = {
-        "bootstrap.servers", bootstraps, "log_level", "0",
-        "security.protocol", "SASL_PLAINTEXT", "sasl.mechanisms", "PLAIN",
-        "sasl.username", "alice", "sasl.password", SECRET,
-        "plugin.library.paths", plugin, "chaperone.log.level", "debug",
-        "chaperone.kafka.sasl.username", "auditor",
-        "chaperone.kafka.sasl.password", "other-" SECRET, NULL};
+    const char *const override[] = {"bootstrap.servers",
+                                    bootstraps,
+                                    "log_level",
+                                    "0",
+                                    "security.protocol",
+                                    "SASL_PLAINTEXT",
+                                    "sasl.mechanisms",
+                                    "PLAIN",
+                                    "sasl.username",
+                                    "alice",
+                                    "sasl.password",
+                                    SECRET,
+                                    "plugin.library.paths",
+                                    plugin,
+                                    "chaperone.log.level",
+                                    "debug",
+                                    "chaperone.kafka.sasl.username",
+                                    "auditor",
+                                    "chaperone.kafka.sasl.password",
+                                    "other-" SECRET,
+                                    NULL};
     run_captured(override, log, sizeof(log));
     fprintf(stderr, "--- overridden:\n%s", log);
     assert_int_equal(count_of(log, "inherits sasl.username"), 0);
@@ -96,12 +122,25 @@ static void test_inherits_security(void **state)
     assert_int_equal(count_of(log, "client's 2 security setting(s)"), 1);
     assert_int_equal(count_of(log, SECRET), 0);
 
-    const char *const other[] = {
-        "bootstrap.servers", bootstraps, "log_level", "0",
-        "security.protocol", "SASL_PLAINTEXT", "sasl.mechanisms", "PLAIN",
-        "sasl.username", "alice", "sasl.password", SECRET,
-        "plugin.library.paths", plugin, "chaperone.log.level", "debug",
-        "chaperone.bootstrap.servers", bootstraps, NULL};
+    const char *const other[] = {"bootstrap.servers",
+                                 bootstraps,
+                                 "log_level",
+                                 "0",
+                                 "security.protocol",
+                                 "SASL_PLAINTEXT",
+                                 "sasl.mechanisms",
+                                 "PLAIN",
+                                 "sasl.username",
+                                 "alice",
+                                 "sasl.password",
+                                 SECRET,
+                                 "plugin.library.paths",
+                                 plugin,
+                                 "chaperone.log.level",
+                                 "debug",
+                                 "chaperone.bootstrap.servers",
+                                 bootstraps,
+                                 NULL};
     run_captured(other, log, sizeof(log));
     fprintf(stderr, "--- other cluster:\n%s", log);
     assert_int_equal(count_of(log, "inherits"), 0);
@@ -116,13 +155,13 @@ static void test_refuses_transactional(void **state)
 
     /* transactional.id after the plugin: its own set fails. */
     c = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(c, "plugin.library.paths", plugin, err,
-                                       sizeof(err)),
-                     RD_KAFKA_CONF_OK);
+    assert_int_equal(
+        rd_kafka_conf_set(c, "plugin.library.paths", plugin, err, sizeof(err)),
+        RD_KAFKA_CONF_OK);
     err[0] = '\0';
-    assert_int_equal(rd_kafka_conf_set(c, "transactional.id", "t1", err,
-                                       sizeof(err)),
-                     RD_KAFKA_CONF_INVALID);
+    assert_int_equal(
+        rd_kafka_conf_set(c, "transactional.id", "t1", err, sizeof(err)),
+        RD_KAFKA_CONF_INVALID);
     fprintf(stderr, "after: %s\n", err);
     assert_non_null(strstr(err, "transactional.id"));
     assert_non_null(strstr(err, "committed or aborted"));
@@ -130,13 +169,13 @@ static void test_refuses_transactional(void **state)
 
     /* transactional.id before the plugin: loading the plugin fails. */
     c = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(c, "transactional.id", "t1", err,
-                                       sizeof(err)),
-                     RD_KAFKA_CONF_OK);
+    assert_int_equal(
+        rd_kafka_conf_set(c, "transactional.id", "t1", err, sizeof(err)),
+        RD_KAFKA_CONF_OK);
     err[0] = '\0';
-    assert_int_not_equal(rd_kafka_conf_set(c, "plugin.library.paths", plugin,
-                                           err, sizeof(err)),
-                         RD_KAFKA_CONF_OK);
+    assert_int_not_equal(
+        rd_kafka_conf_set(c, "plugin.library.paths", plugin, err, sizeof(err)),
+        RD_KAFKA_CONF_OK);
     fprintf(stderr, "before: %s\n", err);
     assert_non_null(strstr(err, "transactional.id"));
     rd_kafka_conf_destroy(c);

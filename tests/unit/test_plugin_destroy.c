@@ -19,7 +19,7 @@
 #include "auditread.h"
 #include "testutil.h"
 
-#define T0 1478311200LL
+#define T0        1478311200LL
 #define DELIVERED 10
 #define IN_FLIGHT 200
 
@@ -31,12 +31,11 @@ static void produce(rd_kafka_t *rk, int n, int base)
         char v[64];
         int len = snprintf(v, sizeof(v), "{\"ts\":%lld,\"i\":%d}",
                            (long long)T0, base + i);
-        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("data"),
-                                           RD_KAFKA_V_VALUE(v, (size_t)len),
-                                           RD_KAFKA_V_MSGFLAGS(
-                                               RD_KAFKA_MSG_F_COPY),
-                                           RD_KAFKA_V_END),
-                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_int_equal(
+            rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC("data"), RD_KAFKA_V_VALUE(v, (size_t)len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
     }
 }
 
@@ -61,13 +60,12 @@ static void test_destroy_in_flight(void **state)
     assert_int_equal(rd_kafka_mock_topic_create(data, "data", 1, 1), 0);
     assert_int_equal(rd_kafka_mock_topic_create(auditc, "audit", 1, 1), 0);
 
-    rk = tu_producer(data_bs,
-                     (const char *const[]){
-                         "plugin.library.paths", plugin,
-                         "chaperone.bootstrap.servers", audit_bs,
-                         "chaperone.audit.topic", "audit",
-                         "chaperone.report.interval.ms", "100000",
-                         "linger.ms", "0", NULL});
+    rk = tu_producer(
+        data_bs, (const char *const[]){"plugin.library.paths", plugin,
+                                       "chaperone.bootstrap.servers", audit_bs,
+                                       "chaperone.audit.topic", "audit",
+                                       "chaperone.report.interval.ms", "100000",
+                                       "linger.ms", "0", NULL});
     assert_non_null(rk);
     produce(rk, DELIVERED, 0);
     assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);

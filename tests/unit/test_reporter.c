@@ -56,17 +56,15 @@ static chp_reporter_t *reporter(fixture_t *f, const char *max_pending)
     chp_conf_t *conf = chp_conf_new();
     chp_reporter_t *r = NULL;
 
-    assert_int_equal(chp_conf_set(conf, "audit.topic", "audit", err,
-                                  sizeof(err)),
-                     CHP_OK);
-    assert_int_equal(chp_conf_set(conf, "kafka.message.timeout.ms", "500",
-                                  err, sizeof(err)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_conf_set(conf, "audit.topic", "audit", err, sizeof(err)), CHP_OK);
+    assert_int_equal(
+        chp_conf_set(conf, "kafka.message.timeout.ms", "500", err, sizeof(err)),
+        CHP_OK);
     snprintf(kv, sizeof(kv), "reporter.max.pending=%s", max_pending);
     assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
-    assert_int_equal(chp_reporter_new(conf, f->bootstraps, &r, err,
-                                      sizeof(err)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_reporter_new(conf, f->bootstraps, &r, err, sizeof(err)), CHP_OK);
     chp_conf_destroy(conf);
     return r;
 }
@@ -147,9 +145,9 @@ static void test_retry_stays_pending(void **state)
 /* Sums auditDroppedCount and counts the records of the audit topic. */
 static void read_audit(fixture_t *f, uint64_t *records, uint64_t *dropped)
 {
-    rd_kafka_t *c = tu_consumer(f->bootstraps, "reader",
-                                (const char *const[]){"enable.partition.eof",
-                                                      "true", NULL});
+    rd_kafka_t *c = tu_consumer(
+        f->bootstraps, "reader",
+        (const char *const[]){"enable.partition.eof", "true", NULL});
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
     int64_t deadline = tu_now_ms() + 30000;
     bool eof = false;
@@ -170,9 +168,9 @@ static void read_audit(fixture_t *f, uint64_t *records, uint64_t *dropped)
             eof = true;
         } else if (!m->err) {
             chp_auditmsg_init(&am);
-            assert_int_equal(chp_auditmsg_decode(&am, m->payload, m->len, err,
-                                                 sizeof(err)),
-                             CHP_OK);
+            assert_int_equal(
+                chp_auditmsg_decode(&am, m->payload, m->len, err, sizeof(err)),
+                CHP_OK);
             (*records)++;
             *dropped += am.audit_dropped_count;
             chp_auditmsg_clear(&am);
@@ -218,8 +216,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_retry_stays_pending, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_drops_reach_the_audit_topic,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drops_reach_the_audit_topic, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

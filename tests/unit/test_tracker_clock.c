@@ -35,9 +35,9 @@ static void test_same_tick_is_not_negative(void **state)
     sums_t s = {0};
     (void)state;
 
-    assert_int_equal(chp_tracker_new(conf, "producer", 0, collect, &s, &t, err,
-                                     sizeof(err)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_tracker_new(conf, "producer", 0, collect, &s, &t, err, sizeof(err)),
+        CHP_OK);
     for (int i = 0; i < 5000; i++)
         chp_tracker_track(t, "orders", CHP_TS_FOUND, chp_now_ms(), 10);
     chp_tracker_track(t, "orders", CHP_TS_FOUND, chp_now_ms() + 60000, 10);
