@@ -8,12 +8,16 @@
 #   scripts/kafka.sh start|stop|status|restart
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
+#              KAFKA_SASL_PORT (KAFKA_PORT+10: a SASL_PLAINTEXT listener,
+#              mechanism PLAIN, user "chaperone" password "chaperone-secret",
+#              for tests of clients with credentials),
 #              CHP_RUN_DIR (.cache/run): throwaway data and logs live there.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 port=${KAFKA_PORT:-9092}
 cport=${KAFKA_CONTROLLER_PORT:-9093}
+sport=${KAFKA_SASL_PORT:-$((port + 10))}
 run=${CHP_RUN_DIR:-$top/.cache/run}/kafka
 jars=$top/.cache/kafka-jars
 pidfile=$run/kafka.pid
@@ -51,10 +55,12 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_chaperone="chaperone-secret";
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$run/data
 num.partitions=1

@@ -49,6 +49,7 @@ trap stop_services EXIT
 ./scripts/services.sh start all
 eval "$(./scripts/services.sh env)"
 export CHP_TEST_BROKERS=127.0.0.1:${KAFKA_PORT:-9092}
+export CHP_TEST_SASL_BROKERS=127.0.0.1:${KAFKA_SASL_PORT:-$(( ${KAFKA_PORT:-9092} + 10 ))}
 export CHP_TEST_MYSQL_URL CHP_TEST_PG_URL CHP_TEST_REDIS_URL
 
 step "all tests (unit, integration, e2e) in build/"
