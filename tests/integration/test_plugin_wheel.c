@@ -5,18 +5,28 @@
  * scripts/clients.sh (make test) in .cache/venv. */
 #include "clientrun.h"
 
-static char client[2048];
+static char client[2048], py[1024];
 
 static void test_wheel(void **state)
 {
+    char cmd[1200], out[256];
     (void)state;
+
+    /* The point of this test: the wheel's own librdkafka, not Debian's. */
+    snprintf(cmd, sizeof(cmd),
+             "%s -c 'import confluent_kafka as c; print(c.libversion()[0])'",
+             py);
+    assert_int_equal(cr_run(cmd, out, sizeof(out)), 0);
+    out[strcspn(out, "\n")] = '\0';
+    fprintf(stderr, "wheel's librdkafka %s, system's %s\n", out,
+            rd_kafka_version_str());
+    assert_string_not_equal(out, rd_kafka_version_str());
     cr_prove(client, "python");
 }
 
 int main(void)
 {
     const char *src = getenv("CHP_SOURCE_DIR");
-    char py[1024];
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_wheel)};
 
     tu_brokers();
