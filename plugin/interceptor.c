@@ -275,12 +275,22 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
 }
 
 /* Publishes what was counted so far while the application waits in
- * rd_kafka_destroy(); the state itself lives on (see on_conf_destroy). */
+ * rd_kafka_destroy(); the state itself lives on (see on_conf_destroy).
+ *
+ * A producer destroyed without flush(): librdkafka frees the messages
+ * still queued (not yet sent) without acknowledging them, so they would
+ * vanish from the audit.  Purging the queues first (non-blocking, as
+ * librdkafka does itself on a fatal error) fails them with __PURGE_QUEUE
+ * through on_acknowledgement, and they are counted in
+ * deliveryFailedCount.  The application gave them up by not flushing;
+ * messages already sent are left to their fate (__DESTROY or delivered). */
 static rd_kafka_resp_err_t on_destroy(rd_kafka_t *rk, void *ic_opaque)
 {
     plugrk_t *pr = ic_opaque;
-    (void)rk;
 
+    if (rd_kafka_type(rk) == RD_KAFKA_PRODUCER)
+        rd_kafka_purge(rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
     chp_tracker_flush(pr->tracker);
     chp_reporter_flush(pr->reporter, DESTROY_FLUSH_MS);
     return RD_KAFKA_RESP_ERR_NO_ERROR;

@@ -5,6 +5,7 @@ runs it), audited by the interceptor plugin through configuration alone
 
     pyclient.py produce BROKERS TOPIC PLUGIN AUDIT TIER N T0
     pyclient.py consume BROKERS TOPIC PLUGIN AUDIT TIER N GROUP
+    pyclient.py abandon BROKERS TOPIC PLUGIN AUDIT TIER N AUDIT_BROKERS
 
 Message i carries event time T0 + (i%3)*600 + i%600 seconds (3 buckets).
 Prints the number of messages delivered or consumed; exits 1 on error.
@@ -43,6 +44,22 @@ def produce(conf, topic, n, t0):
     return 0
 
 
+def abandon(conf, topic, n, audit_brokers):
+    """Produces n messages (event time T0 = 1478311200) to brokers that
+    never answer and drops the producer without flush(), as a service
+    garbage-collecting its producer while the cluster is away; the audit
+    goes to audit_brokers."""
+    conf["chaperone.bootstrap.servers"] = audit_brokers
+    conf["message.timeout.ms"] = 600000
+    p = Producer(conf)
+    for i in range(n):
+        p.produce(topic, ('{"ts":1478311200,"id":%d}' % i).encode())
+    p.poll(0.5)
+    print(len(p))
+    del p  # no flush: librdkafka fails what is queued, the plugin counts it
+    return 0
+
+
 def consume(conf, topic, n, group):
     conf.update({"group.id": group, "auto.offset.reset": "earliest"})
     c = Consumer(conf)
@@ -76,6 +93,8 @@ def main(argv):
             return produce(conf, topic, int(n), int(last))
         if mode == "consume":
             return consume(conf, topic, int(n), last)
+        if mode == "abandon":
+            return abandon(conf, topic, int(n), last)
     except KafkaException as e:
         print("pyclient: %s" % e, file=sys.stderr)
         return 1

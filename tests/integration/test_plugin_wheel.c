@@ -24,10 +24,45 @@ static void test_wheel(void **state)
     cr_prove(client, "python");
 }
 
+/* A producer dropped without flush() while its cluster does not answer
+ * (the wheel's librdkafka fails the queued messages during destroy): no
+ * crash, every message counted as sent and as failed. */
+static void test_wheel_abandoned_producer(void **state)
+{
+    const char *brokers = tu_brokers(), *bin = getenv("CHP_BINARY_DIR");
+    char audit[128], topic[128], cmd[4096], out[1024], err[512];
+    ar_result_t *r = calloc(1, sizeof(*r));
+    int rc;
+    (void)state;
+
+    tu_unique_name(topic, sizeof(topic), "abandon");
+    tu_unique_name(audit, sizeof(audit), "abandonaudit");
+    assert_int_equal(tu_create_topic(brokers, audit, 1, err, sizeof(err)), 0);
+    snprintf(cmd, sizeof(cmd),
+             "%s abandon 127.0.0.1:1 %s %s/libchaperone_interceptor.so %s "
+             "abandoned 500 %s 2>&1",
+             client, topic, bin ? bin : ".", audit, brokers);
+    rc = cr_run(cmd, out, sizeof(out));
+    fprintf(stderr, "abandon: exit %d, output: %s", rc, out);
+    assert_int_equal(rc, 0);
+    assert_int_equal(ar_read(brokers, audit, r, 60000), 0);
+    ar_sum_t *s = ar_get(r, "abandoned", topic, CR_T0);
+    assert_non_null(s);
+    fprintf(stderr, "abandoned: count %llu, deliveryFailedCount %llu\n",
+            (unsigned long long)s->count,
+            (unsigned long long)s->delivery_failed);
+    assert_int_equal(s->count, 500);
+    assert_int_equal(s->delivery_failed, 500);
+    free(r);
+}
+
 int main(void)
 {
     const char *src = getenv("CHP_SOURCE_DIR");
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_wheel)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wheel),
+        cmocka_unit_test(test_wheel_abandoned_producer),
+    };
 
     tu_brokers();
     snprintf(py, sizeof(py), "%s/.cache/venv/bin/python", src ? src : ".");
