@@ -8,16 +8,18 @@
  * Shape (as librdkafka's own interceptor test plugin):
  *  - conf_init(): one plugconf per configuration object, holding the
  *    chaperone.* settings; on_conf_set() answers for chaperone.* keys and
- *    says "unknown" to everything else, so our keys never reach librdkafka;
+ *    says "unknown" to everything else, so our keys never reach librdkafka
+ *    (and refuses transactional.id, see txn_refusal());
  *  - on_new(): creates the per-client state (tracker + reporter, each with
  *    its own thread and, for the reporter, its own producer) and registers
  *    the per-message interceptors;
  *  - on_send / on_consume count; on_acknowledgement counts delivery
  *    failures.  They only update counters: no blocking, no I/O, no call
  *    back into the client's handle;
- *  - on_destroy(): emission and delivery of what was counted so far; the
- *    per-client state stays alive, because librdkafka still acknowledges
- *    (with __DESTROY) the messages that were in flight after on_destroy;
+ *  - on_destroy(): purges a producer's queues (so that messages never sent
+ *    are acknowledged as failed), emits and delivers what was counted so
+ *    far; the per-client state stays alive, because librdkafka still
+ *    acknowledges (with __DESTROY) the messages in flight after it;
  *  - on_conf_destroy() of the client's configuration (the last call, after
  *    librdkafka's threads are gone): final emission, with those failures,
  *    and cleanup.
