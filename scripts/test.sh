@@ -45,11 +45,14 @@ cmake --build build-fuzz -j"$jobs" >"$logs/build-fuzz.log" 2>&1 || { tail -50 "$
 
 step "start the real services"
 trap stop_services EXIT
-./scripts/kafka.sh start
+# A SASL_PLAINTEXT listener too, for test_plugin_sasl (not exported: the
+# e2e tests that start Kafkas of their own must not take it over).
+sasl_port=${KAFKA_SASL_PORT:-$(( ${KAFKA_PORT:-9092} + 10 ))}
+KAFKA_SASL_PORT=$sasl_port ./scripts/kafka.sh start
 ./scripts/services.sh start all
 eval "$(./scripts/services.sh env)"
 export CHP_TEST_BROKERS=127.0.0.1:${KAFKA_PORT:-9092}
-export CHP_TEST_SASL_BROKERS=127.0.0.1:${KAFKA_SASL_PORT:-$(( ${KAFKA_PORT:-9092} + 10 ))}
+export CHP_TEST_SASL_BROKERS=127.0.0.1:$sasl_port
 export CHP_TEST_MYSQL_URL CHP_TEST_PG_URL CHP_TEST_REDIS_URL
 
 step "all tests (unit, integration, e2e) in build/"
