@@ -135,9 +135,10 @@ int main(void)
     };
 
     brokers = tu_brokers();
-    sasl_brokers = tu_env_or_skip("CHP_TEST_SASL_BROKERS",
-                                  "scripts/kafka.sh opens a SASL_PLAINTEXT "
-                                  "listener on KAFKA_PORT+10");
+    sasl_brokers =
+        tu_env_or_skip("CHP_TEST_SASL_BROKERS",
+                       "start Kafka with KAFKA_SASL_PORT=PORT (scripts/test.sh "
+                       "does) and set it to 127.0.0.1:PORT");
     snprintf(plugin, sizeof(plugin), "%s/libchaperone_interceptor.so",
              bin ? bin : ".");
     return cmocka_run_group_tests(tests, NULL, NULL);
