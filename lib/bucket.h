@@ -39,7 +39,9 @@ static inline void chp_counts_add(chp_counts_t *c, uint64_t bytes,
 
 /* Wall clock at the kernel tick's resolution (1-4 ms), for the per-message
  * path: the precise clock costs ~50 ns per read on some virtual machines,
- * the coarse one ~9 ns.  A latency is thus exact to within one tick. */
+ * the coarse one ~9 ns.  A latency is thus exact to within one tick; the
+ * tracker re-reads the precise clock when the coarse one is behind the
+ * event's own timestamp. */
 int64_t chp_now_ms_coarse(void);
 
 /* dst += src */

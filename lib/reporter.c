@@ -5,8 +5,16 @@
  * acknowledges it.  A delivery that fails after librdkafka's own retries
  * goes to a retry queue and is produced again after a back-off; the number
  * of messages kept (in flight + queued) is bounded by reporter.max.pending,
- * and what falls over that bound is counted as dropped and logged.
+ * and what falls over that bound is counted as dropped and logged.  The
+ * number dropped also travels in auditDroppedCount of the next audit
+ * message encoded, so the collector learns of the loss (a message that
+ * carried such a count and is dropped itself hands it on again).
  * Delivery reports run on the reporter's own thread.
+ *
+ * pending() must never miss a kept message, or a flush would end early and
+ * shutdown would drop it: a message is always counted in the retry queue
+ * or in inflight, and moves from one to the other by adding to the new
+ * place before leaving the old one.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,11 +24,13 @@
 
 #include "kafkaconf.h"
 #include "log.h"
+#include "reporter.h"
 
 #define RETRY_BACKOFF_MS 1000
 
 typedef struct pend {
     struct pend *next;
+    uint64_t carried; /* auditDroppedCount encoded into val */
     size_t key_len, val_len;
     char *val;
     char key[]; /* the source topic */
@@ -38,6 +48,10 @@ struct chp_reporter {
 
     atomic_size_t inflight;
     atomic_uint_fast64_t produced, delivered, failed, dropped;
+    atomic_uint_fast64_t unreported; /* dropped, not yet in a message */
+
+    chp_reporter_retry_hook_t *retry_hook; /* tests only */
+    void *retry_hook_opaque;
 
     pthread_t thread;
     atomic_bool stop;
@@ -76,30 +90,29 @@ static pend_t *retry_pop(chp_reporter_t *r)
 }
 
 /* Hands p to librdkafka; on a local error (queue full) it is queued for
- * retry.  Takes ownership of p. */
+ * retry.  Takes ownership of p, which the caller already counted in
+ * inflight. */
 static void produce_one(chp_reporter_t *r, pend_t *p)
 {
     rd_kafka_resp_err_t err;
 
-    atomic_fetch_add(&r->inflight, 1);
     err = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(r->topic),
                             RD_KAFKA_V_KEY(p->key, p->key_len),
                             RD_KAFKA_V_VALUE(p->val, p->val_len),
                             RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
     if (err) {
-        atomic_fetch_sub(&r->inflight, 1);
         atomic_fetch_add(&r->failed, 1);
         pthread_mutex_lock(&r->lock);
         r->last_failure_ms = chp_now_ms();
         retry_push(r, p);
         pthread_mutex_unlock(&r->lock);
+        atomic_fetch_sub(&r->inflight, 1); /* after: never invisible */
         return;
     }
     atomic_fetch_add(&r->produced, 1);
 }
 
-static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                      void *opaque)
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     chp_reporter_t *r = opaque;
     pend_t *p = m->_private;
@@ -135,15 +148,21 @@ static size_t pending(chp_reporter_t *r)
 static void retry_due(chp_reporter_t *r, bool force)
 {
     pend_t *list = NULL, *p;
+    size_t taken = 0;
 
     pthread_mutex_lock(&r->lock);
     if (r->retry_head &&
         (force || chp_now_ms() - r->last_failure_ms >= RETRY_BACKOFF_MS)) {
         list = r->retry_head;
+        taken = r->n_retry;
+        /* Counted in flight before they leave the queue (see top). */
+        atomic_fetch_add(&r->inflight, taken);
         r->retry_head = r->retry_tail = NULL;
         r->n_retry = 0;
     }
     pthread_mutex_unlock(&r->lock);
+    if (taken && r->retry_hook)
+        r->retry_hook(r, taken, r->retry_hook_opaque);
     while ((p = list)) {
         list = p->next;
         produce_one(r, p);
@@ -161,6 +180,66 @@ static void *reporter_thread(void *arg)
     return NULL;
 }
 
+/* Counts one audit message given up; its own carried count and itself
+ * travel on with the next message encoded. */
+static void drop(chp_reporter_t *r, uint64_t carried, const char *topic,
+                 const char *why)
+{
+    atomic_fetch_add(&r->dropped, 1);
+    atomic_fetch_add(&r->unreported, carried + 1);
+    chp_err("%s: dropped an audit message for topic %s (counted in "
+            "auditDroppedCount of the next one)",
+            why, topic);
+}
+
+/* Makes room under reporter.max.pending: the oldest queued retry goes
+ * first, and the new message only if nothing else can.  Returns false
+ * when the new message must be dropped. */
+static bool make_room(chp_reporter_t *r)
+{
+    pend_t *old;
+
+    if (pending(r) < r->max_pending)
+        return true;
+    pthread_mutex_lock(&r->lock);
+    old = retry_pop(r);
+    pthread_mutex_unlock(&r->lock);
+    if (!old)
+        return false;
+    drop(r, old->carried, old->key, "reporter.max.pending reached");
+    pend_free(old);
+    return true;
+}
+
+/* A pending entry for m carrying the drops not yet reported; NULL (and
+ * the carried count handed back) on failure. */
+static pend_t *pend_new(chp_reporter_t *r, const chp_auditmsg_t *m,
+                        chp_err_t *err)
+{
+    size_t klen = strlen(m->topic);
+    pend_t *p = malloc(sizeof(*p) + klen + 1);
+    chp_auditmsg_t copy;
+
+    if (!p) {
+        *err = CHP_ERR_NOMEM;
+        return NULL;
+    }
+    memcpy(p->key, m->topic, klen + 1);
+    p->key_len = klen;
+    /* Shallow copy: only the count field differs, the sketch is shared. */
+    copy = *m;
+    p->carried = atomic_exchange(&r->unreported, 0);
+    copy.audit_dropped_count += p->carried;
+    if (chp_auditmsg_encode(&copy, &p->val, &p->val_len) != CHP_OK) {
+        atomic_fetch_add(&r->unreported, p->carried);
+        free(p);
+        chp_err("cannot encode audit message for topic %s", m->topic);
+        *err = CHP_ERR_INVALID_ARG;
+        return NULL;
+    }
+    return p;
+}
+
 CHP_EXPORT chp_err_t chp_reporter_emit(const chp_auditmsg_t *msgs, size_t n,
                                        void *opaque)
 {
@@ -168,45 +247,18 @@ CHP_EXPORT chp_err_t chp_reporter_emit(const chp_auditmsg_t *msgs, size_t n,
     chp_err_t err = CHP_OK;
 
     for (size_t i = 0; i < n; i++) {
-        size_t klen = strlen(msgs[i].topic);
-        pend_t *p = malloc(sizeof(*p) + klen + 1);
+        pend_t *p;
 
-        if (!p) {
-            atomic_fetch_add(&r->dropped, 1);
-            err = CHP_ERR_NOMEM;
+        if (!make_room(r)) {
+            drop(r, 0, msgs[i].topic, "reporter.max.pending reached");
+            err = CHP_ERR_FULL;
             continue;
         }
-        memcpy(p->key, msgs[i].topic, klen + 1);
-        p->key_len = klen;
-        if (chp_auditmsg_encode(&msgs[i], &p->val, &p->val_len) != CHP_OK) {
-            free(p);
-            atomic_fetch_add(&r->dropped, 1);
-            chp_err("cannot encode audit message for topic %s", msgs[i].topic);
-            err = CHP_ERR_INVALID_ARG;
+        if (!(p = pend_new(r, &msgs[i], &err))) {
+            drop(r, 0, msgs[i].topic, chp_err_str(err));
             continue;
         }
-        /* Bound the memory kept for retries: the oldest queued retry goes
-         * first, and a new message only if nothing else can. */
-        if (pending(r) >= r->max_pending) {
-            pend_t *old;
-            pthread_mutex_lock(&r->lock);
-            old = retry_pop(r);
-            pthread_mutex_unlock(&r->lock);
-            atomic_fetch_add(&r->dropped, 1);
-            if (old) {
-                chp_err("reporter.max.pending (%zu) reached: dropped an audit "
-                        "message for topic %s",
-                        r->max_pending, old->key);
-                pend_free(old);
-            } else {
-                chp_err("reporter.max.pending (%zu) reached: dropped an audit "
-                        "message for topic %s",
-                        r->max_pending, p->key);
-                pend_free(p);
-                err = CHP_ERR_FULL;
-                continue;
-            }
-        }
+        atomic_fetch_add(&r->inflight, 1);
         produce_one(r, p);
     }
     return err;
@@ -226,8 +278,7 @@ CHP_EXPORT chp_err_t chp_reporter_flush(chp_reporter_t *r, int timeout_ms)
     return CHP_OK;
 }
 
-CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r,
-                                   chp_reporter_stats_t *st)
+CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r, chp_reporter_stats_t *st)
 {
     st->produced = atomic_load(&r->produced);
     st->delivered = atomic_load(&r->delivered);
@@ -236,14 +287,27 @@ CHP_EXPORT void chp_reporter_stats(chp_reporter_t *r,
     st->pending = pending(r);
 }
 
+void chp_reporter_set_retry_hook(chp_reporter_t *r,
+                                 chp_reporter_retry_hook_t *hook, void *opaque)
+{
+    r->retry_hook_opaque = opaque;
+    r->retry_hook = hook;
+}
+
 CHP_EXPORT chp_err_t chp_reporter_new(const chp_conf_t *conf,
                                       const char *bootstrap,
                                       chp_reporter_t **out, char *errstr,
                                       size_t errstr_size)
 {
-    static const char *const defaults[] = {
-        "enable.idempotence", "true", "acks", "all",
-        "linger.ms", "50", "client.id", "chaperone-reporter", NULL};
+    static const char *const defaults[] = {"enable.idempotence",
+                                           "true",
+                                           "acks",
+                                           "all",
+                                           "linger.ms",
+                                           "50",
+                                           "client.id",
+                                           "chaperone-reporter",
+                                           NULL};
     chp_reporter_t *r;
     rd_kafka_conf_t *kc;
 

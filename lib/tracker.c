@@ -271,9 +271,16 @@ static void count_locked(chp_tracker_t *t, shard_t *s, ttopic_t *tp,
     int64_t latency = 0;
     tbucket_t *b;
 
-    if (r == CHP_TS_FOUND)
+    if (r == CHP_TS_FOUND) {
         latency = now - ts_ms;
-    else
+        /* The coarse clock lags the precise one by a tick or more (much
+         * more on a VM whose timekeeping CPU is descheduled); an event the
+         * application stamped just now looks as if from the future.  Ask
+         * the precise clock, which cannot be behind a timestamp taken
+         * from it: only a clock that is really ahead stays negative. */
+        if (latency < 0)
+            latency = chp_now_ms() - ts_ms;
+    } else
         ts_ms = now; /* SPEC §3: current-time bucket, latency 0 */
     if ((b = topic_bucket(t, s, tp, chp_bucket_begin(ts_ms, t->width_s)))) {
         chp_counts_add(&b->c, bytes, latency, r);

@@ -13,6 +13,7 @@ PKGS=(
   kcat uuid-runtime procps iproute2 chromium locales
   clang-format gdb
   dpkg-dev groff-base systemd prometheus
+  python3-venv python3-confluent-kafka golang-go
 )
 
 missing=()
@@ -28,6 +29,10 @@ if command -v java >/dev/null 2>&1; then
 fi
 if command -v mvn >/dev/null 2>&1; then
   missing=("${missing[@]/maven}")
+fi
+# A Go toolchain in PATH (or /usr/local/go) serves as well as Debian's.
+if command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
+  missing=("${missing[@]/golang-go}")
 fi
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"

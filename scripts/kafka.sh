@@ -8,6 +8,9 @@
 #   scripts/kafka.sh start|stop|status|restart
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
+#              KAFKA_SASL_PORT (unset: none; set: a SASL_PLAINTEXT listener
+#              there, mechanism PLAIN, user "chaperone" password
+#              "chaperone-secret", for tests of clients with credentials),
 #              CHP_RUN_DIR (.cache/run): throwaway data and logs live there,
 #              KAFKA_HEAP_OPTS (-Xms256m -Xmx768m).
 set -euo pipefail
@@ -15,6 +18,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 port=${KAFKA_PORT:-9092}
 cport=${KAFKA_CONTROLLER_PORT:-9093}
+sport=${KAFKA_SASL_PORT:-}
 run=${CHP_RUN_DIR:-$top/.cache/run}/kafka
 jars=$top/.cache/kafka-jars
 pidfile=$run/kafka.pid
@@ -70,6 +74,16 @@ auto.create.topics.enable=true
 log.retention.hours=24
 log.segment.bytes=67108864
 CONF
+  if [ -n "$sport" ]; then
+    sed -i -e "s|^listeners=.*|&,SASL_PLAINTEXT://127.0.0.1:$sport|" \
+      -e "s|^advertised.listeners=.*|&,SASL_PLAINTEXT://127.0.0.1:$sport|" \
+      -e "s|^listener.security.protocol.map=.*|&,SASL_PLAINTEXT:SASL_PLAINTEXT|" \
+      "$run/server.properties"
+    cat >>"$run/server.properties" <<CONF
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_chaperone="chaperone-secret";
+CONF
+  fi
   cat >"$run/log4j.properties" <<CONF
 log4j.rootLogger=WARN, file
 log4j.appender.file=org.apache.log4j.FileAppender

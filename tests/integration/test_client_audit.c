@@ -5,7 +5,11 @@
  *    the right bytes;
  *  - the same through the interceptor plugin loaded into a librdkafka
  *    producer and consumer by configuration alone;
- *  - a misconfigured plugin makes client creation fail, naming the key. */
+ *  - a misconfigured plugin makes client creation fail, naming the key;
+ *  - a transactional producer counted as docs/client.md says (with the
+ *    library, after commit_transaction() succeeded): an aborted
+ *    transaction does not show up as loss at the next tier (a
+ *    read_committed consumer audited by the plugin). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -278,6 +282,126 @@ static void test_plugin_delivery_failures(void **state)
     free(r);
 }
 
+/* One transaction of n messages in topic, event time T0; the library counts
+ * them only once the commit succeeded. */
+static void txn_round(rd_kafka_t *rk, chp_tracker_t *trk, const char *topic,
+                      int n, int base, bool commit)
+{
+    char err[512];
+    int lens[256];
+
+    assert_true(n <= 256);
+    assert_int_equal(tu_take_error(rd_kafka_begin_transaction(rk), "begin",
+                                   err, sizeof(err)),
+                     0);
+    for (int i = 0; i < n; i++) {
+        char v[64];
+        lens[i] = snprintf(v, sizeof(v), "{\"ts\":%lld,\"i\":%d}",
+                           (long long)T0, base + i);
+        assert_int_equal(
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_VALUE(v, (size_t)lens[i]),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    if (!commit) {
+        assert_int_equal(tu_take_error(rd_kafka_abort_transaction(rk, 30000),
+                                       "abort", err, sizeof(err)),
+                         0);
+        return; /* nothing counted: these never happened */
+    }
+    assert_int_equal(tu_take_error(rd_kafka_commit_transaction(rk, 30000),
+                                   "commit", err, sizeof(err)),
+                     0);
+    for (int i = 0; i < n; i++)
+        chp_tracker_track(trk, topic, CHP_TS_FOUND, T0 * 1000,
+                          (uint64_t)lens[i]);
+}
+
+static void test_transactional_counted_when_committed(void **state)
+{
+    ar_result_t *r = calloc(1, sizeof(*r));
+    char topic[128], audit[128], txid[128], group[128], plugin[1024];
+    char err[512], kv[256];
+    chp_conf_t *conf = chp_conf_new();
+    chp_reporter_t *rep;
+    chp_tracker_t *trk;
+    rd_kafka_t *rk;
+    (void)state;
+
+    tu_unique_name(topic, sizeof(topic), "txn");
+    tu_unique_name(audit, sizeof(audit), "txnaudit");
+    tu_unique_name(txid, sizeof(txid), "txnid");
+    assert_int_equal(tu_create_topic(brokers, topic, 1, err, sizeof(err)), 0);
+    assert_int_equal(tu_create_topic(brokers, audit, 1, err, sizeof(err)), 0);
+    snprintf(kv, sizeof(kv), "audit.topic=%s", audit);
+    assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
+    assert_int_equal(chp_reporter_new(conf, brokers, &rep, err, sizeof(err)),
+                     CHP_OK);
+    assert_int_equal(chp_tracker_new(conf, "producer", 0, chp_reporter_emit,
+                                     rep, &trk, err, sizeof(err)),
+                     CHP_OK);
+    rk = tu_producer(brokers, (const char *const[]){"transactional.id", txid,
+                                                    NULL});
+    assert_non_null(rk);
+    assert_int_equal(tu_take_error(rd_kafka_init_transactions(rk, 30000),
+                                   "init", err, sizeof(err)),
+                     0);
+    txn_round(rk, trk, topic, 200, 0, true);
+    txn_round(rk, trk, topic, 150, 200, false); /* aborted */
+    txn_round(rk, trk, topic, 100, 350, true);
+    rd_kafka_destroy(rk);
+    chp_tracker_destroy(trk);
+    chp_reporter_destroy(rep, 10000);
+    chp_conf_destroy(conf);
+
+    /* The next tier: a read_committed consumer audited by the plugin. */
+    plugin_path(plugin, sizeof(plugin));
+    tu_unique_name(group, sizeof(group), "txncons");
+    rk = tu_consumer(brokers, group,
+                     (const char *const[]){"isolation.level", "read_committed",
+                                           "plugin.library.paths", plugin,
+                                           "chaperone.audit.topic", audit,
+                                           "enable.partition.eof", "true",
+                                           NULL});
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    assert_int_equal(rd_kafka_subscribe(rk, sub), 0);
+    rd_kafka_topic_partition_list_destroy(sub);
+    int got = 0, eof = 0;
+    int64_t deadline = tu_now_ms() + 60000;
+    while (!eof && tu_now_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            eof = 1;
+        else if (!m->err)
+            got++;
+        rd_kafka_message_destroy(m);
+    }
+    assert_int_equal(got, 300);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+
+    assert_int_equal(ar_read(brokers, audit, r, 60000), 0);
+    char ctier[256];
+    snprintf(ctier, sizeof(ctier), "consumer-%s", group);
+    ar_sum_t *p = ar_get(r, "producer", topic, T0);
+    ar_sum_t *c = ar_get(r, ctier, topic, T0);
+    assert_non_null(p);
+    assert_non_null(c);
+    fprintf(stderr, "transactions 200 committed, 150 aborted, 100 committed: "
+                    "producer %llu, consumer %llu\n",
+            (unsigned long long)p->count, (unsigned long long)c->count);
+    assert_int_equal(p->count, 300);
+    assert_int_equal(c->count, 300);
+    assert_int_equal(p->bytes, c->bytes);
+    free(r);
+}
+
 /* Bad chaperone.* settings fail at configuration time, naming the key. */
 static void test_plugin_misconfiguration(void **state)
 {
@@ -324,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_plugin_delivery_failures),
         cmocka_unit_test(test_library_producer),
         cmocka_unit_test(test_plugin_producer_consumer),
+        cmocka_unit_test(test_transactional_counted_when_committed),
     };
     brokers = tu_brokers();
     return cmocka_run_group_tests(tests, NULL, NULL);
