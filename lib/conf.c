@@ -221,6 +221,18 @@ static const chp_conf_prop_t props[] = {
              "whatever is unreachable: it flushes what it can (at most half "
              "of it, 15 s at most), then leaves the consumer group; what "
              "was not stored is read again at the next start."},
+    {"collector.metrics.topics", INT(0, 100000), .group = G_COLL,
+     .scope = S_COLL, .defval = "100",
+     .desc = "Most topics whose completeness the collector's /metrics "
+             "exposes (chaperone_completeness_ratio, "
+             "chaperone_lossy_buckets, chaperone_complete_until_seconds), "
+             "in byte order of their names: bounds the label cardinality. "
+             "0: none."},
+    {"collector.metrics.window.s", INT(600, 604800), .group = G_COLL,
+     .scope = S_COLL, .defval = "21600",
+     .desc = "The completeness metrics look at the buckets that started "
+             "within this many seconds; they are recomputed at most every "
+             "30 s, whatever the scrape interval."},
 
     /* ---------------------------------------------------------- report */
     {"report.lateness.s", INT(0, 604800), .group = G_REPORT,

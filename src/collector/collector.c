@@ -280,6 +280,7 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
      * /metrics; they read through their own database connection. */
     if (!(c.api = api_new(conf, err, sizeof(err))))
         goto fail;
+    api_set_metrics(c.api, c.metrics); /* + completeness per topic */
     port = (int)chp_conf_get_int(conf, "http.port");
     if (!(c.http = http_server_start(chp_conf_get_str(conf, "http.address"),
                                      port ? port : DEFAULT_HTTP_PORT, 4096,

@@ -12,30 +12,10 @@
 #include "conf.h"
 #include "log.h"
 #include "report/api.h"
+#include "report/api_priv.h"
 #include "report/dashboard.h"
 #include "report/format.h"
 #include "report/pipeline_format.h"
-
-struct api {
-    pthread_mutex_t lock; /* the store and everything below */
-    char *url;
-    char reference[CHP_NAME_MAX];
-    char *pipeline; /* report.pipeline, "" when none */
-    double max_loss;
-    int64_t lateness_s;
-    const store_ops_t *ops;
-    store_t *s; /* NULL until the first request that reaches the database */
-    int64_t open_failed_logged_s;
-};
-
-/* A request being answered. */
-typedef struct call {
-    api_t *api;
-    const api_param_t *params;
-    size_t n_params;
-    http_resp_t *resp;
-    bool html; /* errors as an HTML page, not JSON */
-} call_t;
 
 api_t *api_new(const chp_conf_t *conf, char *errstr, size_t errstr_size)
 {
@@ -45,8 +25,7 @@ api_t *api_new(const chp_conf_t *conf, char *errstr, size_t errstr_size)
     if (!store_ops_for_url(url, errstr, errstr_size))
         return NULL;
     if (!(api = calloc(1, sizeof(*api))) || !(api->url = strdup(url)) ||
-        !(api->pipeline =
-              strdup(chp_conf_get_str(conf, "report.pipeline")))) {
+        !(api->pipeline = strdup(chp_conf_get_str(conf, "report.pipeline")))) {
         if (api)
             free(api->url);
         free(api);
@@ -58,6 +37,10 @@ api_t *api_new(const chp_conf_t *conf, char *errstr, size_t errstr_size)
              chp_conf_get_str(conf, "report.reference.tier"));
     api->max_loss = chp_conf_get_double(conf, "report.max.loss.percent") / 100;
     api->lateness_s = chp_conf_get_int(conf, "report.lateness.s");
+    api->metrics_topics =
+        (size_t)chp_conf_get_int(conf, "collector.metrics.topics");
+    api->metrics_window_s =
+        chp_conf_get_int(conf, "collector.metrics.window.s");
     return api;
 }
 
@@ -70,179 +53,8 @@ void api_destroy(api_t *api)
     pthread_mutex_destroy(&api->lock);
     free(api->url);
     free(api->pipeline);
+    free(api->metrics_text);
     free(api);
-}
-
-/* ------------------------------------------------------------ answers */
-
-static void fail(call_t *c, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(call_t *c, int status, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (!c->html) {
-        http_reply_error(c->resp, status, "%s", msg);
-        return;
-    }
-    free(c->resp->body);
-    c->resp->body = dash_error_html(status, msg);
-    c->resp->body_len = c->resp->body ? strlen(c->resp->body) : 0;
-    c->resp->status = c->resp->body ? status : 500;
-    c->resp->content_type = "text/html; charset=utf-8";
-}
-
-/* Answers 200 with text (taken, malloc()ed; NULL: out of memory). */
-static void answer(call_t *c, char *text, const char *content_type)
-{
-    if (!text) {
-        fail(c, 500, "out of memory");
-        return;
-    }
-    free(c->resp->body);
-    c->resp->status = 200;
-    c->resp->content_type = content_type;
-    c->resp->body = text;
-    c->resp->body_len = strlen(text);
-}
-
-static void answer_json(call_t *c, json_t *doc)
-{
-    answer(c, rep_json_text(doc, false), "application/json");
-    json_decref(doc);
-}
-
-/* ------------------------------------------------------------ params */
-
-/* Checks the parameters against the allowed names (NULL-terminated) and
- * stores their values in vals (same order; NULL when absent).  false after
- * answering 400. */
-static bool take_params(call_t *c, const char *const *allowed,
-                        const char **vals)
-{
-    size_t n_allowed = 0;
-    char list[128] = "";
-
-    while (allowed[n_allowed]) {
-        size_t o = strlen(list);
-        snprintf(list + o, sizeof(list) - o, "%s%s", n_allowed ? ", " : "",
-                 allowed[n_allowed]);
-        vals[n_allowed++] = NULL;
-    }
-    if (c->n_params > API_MAX_PARAMS) {
-        fail(c, 400, "too many query parameters (at most %d)", API_MAX_PARAMS);
-        return false;
-    }
-    for (size_t i = 0; i < c->n_params; i++) {
-        const api_param_t *p = &c->params[i];
-        size_t k = 0;
-        while (k < n_allowed && strcmp(allowed[k], p->name))
-            k++;
-        if (k == n_allowed) {
-            fail(c, 400, "unknown query parameter \"%.64s\" (expected %s)",
-                 p->name, n_allowed ? list : "none");
-            return false;
-        }
-        if (vals[k]) {
-            fail(c, 400, "query parameter \"%s\" given twice", p->name);
-            return false;
-        }
-        if (!p->value || !*p->value) {
-            fail(c, 400, "query parameter \"%s\" is empty", p->name);
-            return false;
-        }
-        vals[k] = p->value;
-    }
-    return true;
-}
-
-static bool take_range(call_t *c, const char *from_s, const char *to_s,
-                       int64_t now, int64_t *from, int64_t *to)
-{
-    char err[512];
-
-    if (rep_parse_range(from_s, to_s, "from", "to", now, from, to, err,
-                        sizeof(err)) != CHP_OK) {
-        fail(c, 400, "%s", err);
-        return false;
-    }
-    return true;
-}
-
-/* The reference of a request: ?reference= or report.reference.tier. */
-static bool take_reference(call_t *c, const char *arg, const char **out)
-{
-    if (arg && !rep_tier_name_ok(arg)) {
-        fail(c, 400,
-             "reference: not a tier name (too long or control "
-             "characters)");
-        return false;
-    }
-    *out = arg ? arg : c->api->reference;
-    return true;
-}
-
-/* ------------------------------------------------------------ the store */
-
-/* The API's connection, opened on first use; false after answering 503.
- * Called with the lock held. */
-static bool store_ready(call_t *c)
-{
-    api_t *api = c->api;
-    char err[1024];
-
-    if (api->s)
-        return true;
-    if (store_open(api->url, &api->ops, &api->s, err, sizeof(err)) == CHP_OK)
-        return true;
-    api->s = NULL;
-    /* Once a minute at most: a dashboard left open polls. */
-    if ((int64_t)time(NULL) - api->open_failed_logged_s >= 60) {
-        chp_warn("api: database unavailable: %s", err);
-        api->open_failed_logged_s = (int64_t)time(NULL);
-    }
-    fail(c, 503, "database unavailable: %s", err);
-    return false;
-}
-
-static void db_failed(call_t *c, chp_err_t err, const char *msg)
-{
-    fail(c, err == CHP_ERR_NOMEM ? 500 : 503, "database error: %s", msg);
-}
-
-/* Checks the topic of a path; false after answering 400 or 404.  Called
- * with the lock held and the store ready. */
-static bool topic_known(call_t *c, const char *topic)
-{
-    char err[1024];
-    bool exists;
-    chp_err_t e;
-
-    if (!chp_conf_topic_name_ok(topic, strlen(topic))) {
-        fail(c, 400,
-             "\"%.64s\" is not a legal topic name (1 to 249 of "
-             "a-z A-Z 0-9 . _ -)",
-             topic);
-        return false;
-    }
-    if (!store_ready(c))
-        return false;
-    if ((e = rep_topic_exists(c->api->ops, c->api->s, topic, &exists, err,
-                              sizeof(err))) != CHP_OK) {
-        db_failed(c, e, err);
-        return false;
-    }
-    if (!exists) {
-        fail(c, 404, "unknown topic \"%s\": no audit data is stored for it",
-             topic);
-        return false;
-    }
-    return true;
 }
 
 /* ------------------------------------------------------------ endpoints */
@@ -300,11 +112,11 @@ static void topics(call_t *c)
         .now = now, .max_loss = api->max_loss, .lateness_s = api->lateness_s};
     chp_err_t e;
 
-    if (!take_params(c, allowed, v) ||
-        !take_range(c, v[0], v[1], now, &from, &to) || !store_ready(c))
+    if (!api_take_params(c, allowed, v) ||
+        !api_take_range(c, v[0], v[1], now, &from, &to) || !api_store_ready(c))
         return;
     if ((e = rep_topics(api->ops, api->s, &names, &n, err, sizeof(err)))) {
-        db_failed(c, e, err);
+        api_db_failed(c, e, err);
         return;
     }
     if (c->html) {
@@ -317,7 +129,7 @@ static void topics(call_t *c)
         json_object_set_new(doc, "topics", list);
     }
     if (c->html ? !rows : !doc || !list) {
-        fail(c, 500, "out of memory");
+        api_fail(c, 500, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -326,7 +138,7 @@ static void topics(call_t *c)
         if ((e = rep_load(api->ops, api->s, names[i], from, to, api->reference,
                           &g, err, sizeof(err)))) {
             rep_grid_free(&g);
-            db_failed(c, e, err);
+            api_db_failed(c, e, err);
             goto out;
         }
         rep_grid_summary(&g, api->max_loss, api->lateness_s, now, &s);
@@ -340,9 +152,10 @@ static void topics(call_t *c)
     view.pipeline_arg = *api->pipeline ? api->pipeline : NULL;
     view.to = to;
     if (c->html)
-        answer(c, dash_index_html(rows, n, &view), "text/html; charset=utf-8");
+        api_answer(c, dash_index_html(rows, n, &view),
+                   "text/html; charset=utf-8");
     else
-        answer(c, rep_json_text(doc, false), "application/json");
+        api_answer(c, rep_json_text(doc, false), "application/json");
 out:
     json_decref(doc);
     free(rows);
@@ -368,13 +181,13 @@ static void topic_view(call_t *c, const char *topic, view_kind_t kind)
     char err[1024];
     chp_err_t e;
 
-    if (!take_params(c, kind == VIEW_BUCKETS ? without_ref : with_ref, v) ||
-        !take_range(c, v[0], v[1], now, &from, &to) ||
-        !take_reference(c, v[2], &reference) || !topic_known(c, topic))
+    if (!api_take_params(c, kind == VIEW_BUCKETS ? without_ref : with_ref, v) ||
+        !api_take_range(c, v[0], v[1], now, &from, &to) ||
+        !api_take_reference(c, v[2], &reference) || !api_topic_known(c, topic))
         return;
     if ((e = rep_load(api->ops, api->s, topic, from, to, reference, &g, err,
                       sizeof(err)))) {
-        db_failed(c, e, err);
+        api_db_failed(c, e, err);
         goto out;
     }
     if (kind == VIEW_PAGE) {
@@ -388,10 +201,10 @@ static void topic_view(call_t *c, const char *topic, view_kind_t kind)
                             .reference_arg = v[2],
                             .pipeline_arg =
                                 *api->pipeline ? api->pipeline : NULL};
-        answer(c, dash_topic_html(&g, &view), "text/html; charset=utf-8");
+        api_answer(c, dash_topic_html(&g, &view), "text/html; charset=utf-8");
     } else {
-        answer_json(c, kind == VIEW_BUCKETS ? rep_buckets_json(&g)
-                                            : rep_grid_json(&g));
+        api_answer_json(c, kind == VIEW_BUCKETS ? rep_buckets_json(&g)
+                                                : rep_grid_json(&g));
     }
 out:
     rep_grid_free(&g);
@@ -405,12 +218,13 @@ static bool take_pipeline(call_t *c, const char *arg, rep_pipe_spec_t *spec)
 
     if (rep_pipe_spec_parse(arg ? arg : c->api->pipeline, spec, err,
                             sizeof(err)) != CHP_OK) {
-        fail(c, 400, "%s: %s", arg ? "pipeline" : "report.pipeline", err);
+        api_fail(c, 400, "%s: %s", arg ? "pipeline" : "report.pipeline", err);
         return false;
     }
     if (spec->n == 0) {
-        fail(c, 400, "no pipeline: give ?pipeline=TIER,TIER,... or set "
-                     "report.pipeline");
+        api_fail(c, 400,
+                 "no pipeline: give ?pipeline=TIER,TIER,... or set "
+                 "report.pipeline");
         return false;
     }
     return true;
@@ -420,8 +234,7 @@ static bool take_pipeline(call_t *c, const char *arg, rep_pipe_spec_t *spec)
  * (with ?hop=N: that hop's buckets). */
 static void topic_pipeline(call_t *c, const char *topic)
 {
-    static const char *const page[] = {"from", "to", "pipeline", "hop",
-                                       NULL};
+    static const char *const page[] = {"from", "to", "pipeline", "hop", NULL};
     static const char *const api_params[] = {"from", "to", "pipeline", NULL};
     const char *v[4] = {NULL, NULL, NULL, NULL};
     api_t *api = c->api;
@@ -432,23 +245,23 @@ static void topic_pipeline(call_t *c, const char *topic)
     char err[1024], *end;
     chp_err_t e;
 
-    if (!take_params(c, c->html ? page : api_params, v) ||
-        !take_range(c, v[0], v[1], now, &from, &to) ||
+    if (!api_take_params(c, c->html ? page : api_params, v) ||
+        !api_take_range(c, v[0], v[1], now, &from, &to) ||
         !take_pipeline(c, v[2], &spec))
         return;
     if (v[3]) {
         hop = strtol(v[3], &end, 10);
         if (*end || hop < 0 || (size_t)hop + 1 >= spec.n) {
-            fail(c, 400, "hop: expected 0 to %zu (the hop's index)",
-                 spec.n - 2);
+            api_fail(c, 400, "hop: expected 0 to %zu (the hop's index)",
+                     spec.n - 2);
             return;
         }
     }
-    if (!topic_known(c, topic))
+    if (!api_topic_known(c, topic))
         return;
     if ((e = rep_pipe_load(api->ops, api->s, topic, from, to, &spec, &p, err,
                            sizeof(err)))) {
-        db_failed(c, e, err);
+        api_db_failed(c, e, err);
         goto out;
     }
     if (c->html) {
@@ -460,22 +273,22 @@ static void topic_pipeline(call_t *c, const char *topic)
                             .from_arg = v[0],
                             .to_arg = v[1],
                             .pipeline_arg = v[2]};
-        answer(c, dash_pipeline_html(&p, &view, hop),
-               "text/html; charset=utf-8");
+        api_answer(c, dash_pipeline_html(&p, &view, hop),
+                   "text/html; charset=utf-8");
     } else {
         json_t *doc = rep_pipe_json(&p);
-        if (doc &&
-            (json_object_set_new(doc, "maxLossPercent",
-                                 json_real(api->max_loss * 100)) ||
-             json_object_set_new(doc, "latenessS",
-                                 json_integer(api->lateness_s)) ||
-             json_object_set_new(doc, "violations",
-                                 rep_pipe_violations_json(
-                                     &p, api->max_loss, api->lateness_s, now)))) {
+        if (doc && (json_object_set_new(doc, "maxLossPercent",
+                                        json_real(api->max_loss * 100)) ||
+                    json_object_set_new(doc, "latenessS",
+                                        json_integer(api->lateness_s)) ||
+                    json_object_set_new(
+                        doc, "violations",
+                        rep_pipe_violations_json(&p, api->max_loss,
+                                                 api->lateness_s, now)))) {
             json_decref(doc);
             doc = NULL;
         }
-        answer_json(c, doc);
+        api_answer_json(c, doc);
     }
 out:
     rep_pipe_free(&p);
@@ -489,13 +302,13 @@ static void api_topic_route(call_t *c, const char *rest)
     size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
 
     if (!slash || strchr(slash + 1, '/')) {
-        fail(c, 404,
-             "no such endpoint (expected /api/v1/topics/{topic}/"
-             "buckets or /api/v1/topics/{topic}/completeness)");
+        api_fail(c, 404,
+                 "no such endpoint (expected /api/v1/topics/{topic}/"
+                 "buckets or /api/v1/topics/{topic}/completeness)");
         return;
     }
     if (len == 0 || len >= sizeof(topic)) {
-        fail(c, 400, "topic name: must be 1 to 249 characters");
+        api_fail(c, 400, "topic name: must be 1 to 249 characters");
         return;
     }
     memcpy(topic, rest, len);
@@ -506,11 +319,13 @@ static void api_topic_route(call_t *c, const char *rest)
         topic_view(c, topic, VIEW_COMPLETENESS);
     else if (!strcmp(slash + 1, "pipeline"))
         topic_pipeline(c, topic);
+    else if (!strcmp(slash + 1, "watermark"))
+        api_topic_watermark(c, topic);
     else
-        fail(c, 404,
-             "no such endpoint: /api/v1/topics/{topic}/%.64s "
-             "(expected buckets, completeness or pipeline)",
-             slash + 1);
+        api_fail(c, 404,
+                 "no such endpoint: /api/v1/topics/{topic}/%.64s "
+                 "(expected buckets, completeness, pipeline or watermark)",
+                 slash + 1);
 }
 
 /* ------------------------------------------------------------ routing */
@@ -532,11 +347,18 @@ void api_dispatch(api_t *api, const char *method, const char *path,
     bool is_page = !strcmp(path, "/") || !strcmp(path, "/index.html") ||
                    !strncmp(path, "/topic/", 7) || is_pipe_page;
 
+    if (!strcmp(path, "/metrics") && api->metrics && is_get(method)) {
+        pthread_mutex_lock(&api->lock);
+        api_metrics(&c);
+        pthread_mutex_unlock(&api->lock);
+        return;
+    }
     if (!is_api && !is_page)
         return; /* not ours: the server's defaults apply */
     c.html = is_page;
     if (!is_get(method)) {
-        fail(&c, 405, "method %s not allowed on %s (only GET)", method, path);
+        api_fail(&c, 405, "method %s not allowed on %s (only GET)", method,
+                 path);
         return;
     }
     pthread_mutex_lock(&api->lock);
@@ -552,8 +374,13 @@ void api_dispatch(api_t *api, const char *method, const char *path,
     else if (is_page && !is_pipe_page && path[7] && !strchr(path + 7, '/'))
         topic_view(&c, path + 7, VIEW_PAGE);
     else
-        fail(&c, 404, "no such endpoint: %.128s", path);
+        api_fail(&c, 404, "no such endpoint: %.128s", path);
     pthread_mutex_unlock(&api->lock);
+}
+
+void api_set_metrics(api_t *api, metrics_t *m)
+{
+    api->metrics = m;
 }
 
 typedef struct collect {

@@ -7,7 +7,10 @@
  *   GET /api/v1/topics/{topic}/buckets[?from=&to=]    counters per tier
  *   GET /api/v1/topics/{topic}/completeness[?reference=&from=&to=]
  *   GET /                                             dashboard: topics
+ *   GET /api/v1/topics/{topic}/watermark[?tiers=&from=]  completeness
+ *                                                     watermark
  *   GET /topic/{topic}[?from=&to=&reference=]         dashboard: one topic
+ *   GET /metrics                                      with api_set_metrics
  *
  * Everything under /api/ answers JSON, errors as {"error": ...}: 400 for a
  * bad parameter (bad time, from > to, illegal topic, unknown or repeated
@@ -37,6 +40,11 @@ typedef struct api api_t;
 api_t *api_new(const chp_conf_t *conf, char *errstr, size_t errstr_size);
 /* Closes the store; stop the HTTP server first. */
 void api_destroy(api_t *api);
+
+/* From now on GET /metrics answers m's metrics followed by the
+ * completeness metrics of the stored topics (docs/operations.md,
+ * "Alerting"); m must outlive the API. */
+void api_set_metrics(api_t *api, metrics_t *m);
 
 /* The http_handler_t; opaque is the api_t. */
 void api_handle(const http_req_t *req, http_resp_t *resp, void *opaque);
