@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "http.h"
 #include "log.h"
 
 static int cmd_config(chp_conf_t *conf, int argc, char **argv);
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 {
     const struct command *cmd = NULL;
     chp_conf_t *conf;
+    char err[1024];
     int rc;
 
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -138,6 +140,12 @@ int main(int argc, char **argv)
          * it); a configuration error there must not look like one. */
         if (cmd->fn == cmd_check)
             rc = 1;
+    } else if ((cmd->fn == cmd_worker || cmd->fn == cmd_controller ||
+                cmd->fn == cmd_collector) &&
+               http_conf_check(conf, err, sizeof(err)) != CHP_OK) {
+        /* Protected mode and the HTTP keys: refused before connecting. */
+        fprintf(stderr, "chaperone %s: %s\n", cmd->name, err);
+        rc = 2;
     } else {
         if (chp_log_set_level_name(chp_conf_get_str(conf, "log.level")) != 0)
             chp_log_set_level(CHP_LOG_INFO);
