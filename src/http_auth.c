@@ -49,9 +49,9 @@ static void tokens_free(tokens_t *t)
 static const char *token_problem(const char *s, size_t len)
 {
     if (len < HTTP_AUTH_TOKEN_MIN)
-        return "shorter than 16 characters";
+        return "is shorter than 16 characters";
     if (len > HTTP_AUTH_TOKEN_MAX)
-        return "longer than 256 characters";
+        return "is longer than 256 characters";
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
             return "holds a space, control or non-ASCII character";
