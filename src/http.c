@@ -51,20 +51,56 @@ void http_reply(http_resp_t *resp, int status, const char *content_type,
     resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
 
-/* Writes s as a JSON string body (quotes and escapes). */
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, at most U+10FFFF), 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned cp, min;
+
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0)
+        n = 2, cp = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, cp = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Writes s as the inside of a JSON string: quotes, backslashes and
+ * control characters escaped, bytes that are not UTF-8 (a request path
+ * may hold anything) as U+FFFD, so the document always parses. */
 static void json_escape(char *dst, size_t n, const char *s)
 {
+    const unsigned char *u = (const unsigned char *)s;
     size_t o = 0;
 
-    for (; *s && o + 7 < n; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
+    while (*u && o + 7 < n) {
+        size_t len = utf8_len(u);
+        if (*u == '"' || *u == '\\') {
             dst[o++] = '\\';
-            dst[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(dst + o, n - o, "\\u%04x", c);
+            dst[o++] = (char)*u++;
+        } else if (*u < 0x20 || *u == 0x7f) {
+            o += (size_t)snprintf(dst + o, n - o, "\\u%04x", *u++);
+        } else if (len == 0) {
+            o += (size_t)snprintf(dst + o, n - o, "\\ufffd");
+            u++;
         } else {
-            dst[o++] = (char)c;
+            memcpy(dst + o, u, len);
+            o += len;
+            u += len;
         }
     }
     dst[o] = '\0';
