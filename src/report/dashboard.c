@@ -40,6 +40,22 @@ static void head(rep_buf_t *b, const char *title)
     rep_buf_puts(b, "</head><body>\n<header><a href=\"/\">Chaperone</a>");
 }
 
+/* A path segment, percent-encoded but for RFC 3986's unreserved
+ * characters: a stored topic name may hold anything ('/', '?', quotes), and
+ * a link must neither break out of its attribute nor point elsewhere. */
+static void url_segment(rep_buf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+            c == '~')
+            rep_buf_putn(b, s, 1);
+        else
+            rep_buf_printf(b, "%%%02X", c);
+    }
+}
+
 static void ratio_text(const rep_cmp_t *c, char *buf, size_t size)
 {
     if (c->unexpected)
@@ -111,7 +127,7 @@ char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
                        bad ? " bad" : "");
         rep_buf_html(&b, r->topic);
         rep_buf_puts(&b, "\"><td><a href=\"/topic/");
-        rep_buf_html(&b, r->topic);
+        url_segment(&b, r->topic);
         rep_buf_puts(&b, "\">");
         rep_buf_html(&b, r->topic);
         rep_buf_puts(&b, "</a></td><td>");
