@@ -42,10 +42,13 @@ cmake --build build-fuzz -j"$jobs" >"$logs/build-fuzz.log" 2>&1 || { tail -50 "$
 
 step "start the real services"
 trap stop_services EXIT
-./scripts/kafka.sh start
+# One broker for the whole run, with the SASL_SSL and mTLS listeners
+# (KAFKA_PORT+2, +3) beside the plaintext one for tests/e2e/test_secure_*.
+KAFKA_SECURE=1 ./scripts/kafka.sh start
 ./scripts/services.sh start all
 eval "$(./scripts/services.sh env)"
-export CHP_TEST_BROKERS=127.0.0.1:${KAFKA_PORT:-9092}
+eval "$(KAFKA_SECURE=1 ./scripts/kafka.sh env)" # CHP_TEST_BROKERS, *_CONFIG
+export CHP_TEST_BROKERS CHP_TEST_SASL_SSL_CONFIG CHP_TEST_MTLS_CONFIG CHP_TEST_TLS_DIR
 export CHP_TEST_MYSQL_URL CHP_TEST_PG_URL CHP_TEST_REDIS_URL
 
 step "all tests (unit, integration, e2e) in build/"
