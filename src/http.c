@@ -281,6 +281,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+/* libmicrohttpd's own errors (a client speaking plain HTTP to the TLS
+ * port, a header too large) as our log lines, not raw stderr. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    chp_debug("http: %s", msg);
+}
+
 http_server_t *http_server_new(size_t max_body, http_handler_t *handler,
                                void *opaque, metrics_t *metrics)
 {
@@ -358,6 +373,7 @@ chp_err_t http_server_listen(http_server_t *s, const char *address, int port,
         /* Request line and headers together; beyond: 431 or 414. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MAX_HEADER_BYTES,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(errstr, errstr_size,
