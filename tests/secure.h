@@ -127,21 +127,23 @@ static TU_UNUSED int sec_run(const char *cmd, char *out, size_t outn)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* curl METHOD url [body] with "Authorization: Bearer token" (NULL: none);
- * returns the HTTP status (0: no answer), the body in out. */
+/* curl METHOD url [body] with "Authorization: Bearer token" (NULL: none)
+ * and the extra options (NULL: none, e.g. "--cacert ca.pem"); returns the
+ * HTTP status (0: no answer), the body in out. */
 static TU_UNUSED int sec_curl(const char *method, const char *url,
-                              const char *token, const char *body, char *out,
-                              size_t outn)
+                              const char *token, const char *body,
+                              const char *extra, char *out, size_t outn)
 {
     char cmd[2048], *status;
     int st;
 
-    snprintf(cmd, sizeof(cmd),
-             "curl -s --max-time 30 -X %s %s%s%s %s%s%s -w '\\n%%{http_code}' "
-             "'%s'",
-             method, token ? "-H 'Authorization: Bearer " : "",
-             token ? token : "", token ? "'" : "", body ? "-d '" : "",
-             body ? body : "", body ? "'" : "", url);
+    snprintf(
+        cmd, sizeof(cmd),
+        "curl -s --max-time 30 -X %s %s %s%s%s %s%s%s -w '\\n%%{http_code}' "
+        "'%s'",
+        method, extra ? extra : "", token ? "-H 'Authorization: Bearer " : "",
+        token ? token : "", token ? "'" : "", body ? "-d '" : "",
+        body ? body : "", body ? "'" : "", url);
     if (sec_run(cmd, out, outn) != 0)
         return 0;
     if (!(status = strrchr(out, '\n')))

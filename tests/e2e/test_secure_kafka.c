@@ -32,6 +32,7 @@
 
 static const char *plain; /* the plaintext listener, for set-up only */
 static char plugin[1024], logdir[512], tokfile[600];
+static char curl_ca[700]; /* --cacert of the collector's HTTPS */
 
 /* The counts of topic per tier from the collector's query API; -1 if it
  * did not answer. */
@@ -45,9 +46,9 @@ static int api_counts(int port, const char *topic, const char *const *tiers,
     int st;
 
     snprintf(url, sizeof(url),
-             "http://127.0.0.1:%d/api/v1/topics/%s/buckets?from=%lld&to=%lld",
+             "https://127.0.0.1:%d/api/v1/topics/%s/buckets?from=%lld&to=%lld",
              port, topic, T0, T0 + 600 * BUCKETS);
-    st = sec_curl("GET", url, TOKEN, NULL, out, 1 << 20);
+    st = sec_curl("GET", url, TOKEN, NULL, curl_ca, out, 1 << 20);
     memset(counts, 0, n_tiers * sizeof(*counts));
     if (st != 200 || !(doc = json_loads(out, 0, &e))) {
         free(out);
@@ -126,7 +127,7 @@ static void run_pipeline(const char *name, const char *env)
 {
     sec_listener_t l;
     char topic[128], audit[128], registry[128], group[160], data[600];
-    char kv[12][700], opts[8192], cmd[16384], out[8192], url[256];
+    char kv[13][700], opts[8192], cmd[16384], out[8192], url[256];
     proc_t procs[3]; /* controller, worker, collector */
     const char *tiers[3];
     char tier_p[64], tier_w[64], tier_c[64], cluster[64];
@@ -169,11 +170,12 @@ static void run_pipeline(const char *name, const char *env)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/topics", ctl_port);
     snprintf(data, sizeof(data), "{\"topic\":\"%s\",\"numPartitions\":\"2\"}",
              topic);
-    assert_int_equal(sec_curl("POST", url, NULL, data, out, sizeof(out)), 401);
+    assert_int_equal(sec_curl("POST", url, NULL, data, NULL, out, sizeof(out)),
+                     401);
     deadline = tu_now_ms() + 60000;
-    for (int st;
-         (st = sec_curl("POST", url, TOKEN, data, out, sizeof(out))) != 200 &&
-         st != 201;) {
+    for (int st; (st = sec_curl("POST", url, TOKEN, data, NULL, out,
+                                sizeof(out))) != 200 &&
+                 st != 201;) {
         if (tu_now_ms() > deadline) {
             proc_dump_log(&procs[0]);
             fail_msg("%s: POST /topics: %d %s", name, st, out);
@@ -223,8 +225,14 @@ static void run_pipeline(const char *name, const char *env)
     assert_int_equal(sec_run(cmd, NULL, 0), 0);
     snprintf(kv[9], sizeof(kv[9]), "http.port=%d", coll_port);
     snprintf(kv[10], sizeof(kv[10]), "collector.group.id=%s-coll", group);
+    /* HTTPS with the broker's test certificate (it names 127.0.0.1). */
+    snprintf(kv[11], sizeof(kv[11]), "http.tls.cert.file=%s/broker.pem",
+             l.tls_dir);
+    snprintf(kv[12], sizeof(kv[12]), "http.tls.key.file=%s/broker.key",
+             l.tls_dir);
+    snprintf(curl_ca, sizeof(curl_ca), "--cacert %s/ca.pem", l.tls_dir);
     start(&procs[2], &l, "collector",
-          (const char *[]){kv[1], kv[3], kv[8], kv[9], kv[10],
+          (const char *[]){kv[1], kv[3], kv[8], kv[9], kv[10], kv[11], kv[12],
                            "collector.flush.interval.ms=200", NULL});
     deadline = tu_now_ms() + 180000;
     while (tu_now_ms() < deadline) {
@@ -243,10 +251,15 @@ static void run_pipeline(const char *name, const char *env)
                  (unsigned long long)counts[0], (unsigned long long)counts[1],
                  (unsigned long long)counts[2], N);
     }
-    /* The API is closed without the token; /health is not. */
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/topics", coll_port);
-    assert_int_equal(sec_curl("GET", url, NULL, NULL, out, sizeof(out)), 401);
-    assert_true(health_ok(coll_port));
+    /* The API is closed without the token; /health is not; plain HTTP
+     * gets nothing from the HTTPS port. */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/v1/topics", coll_port);
+    assert_int_equal(
+        sec_curl("GET", url, NULL, NULL, curl_ca, out, sizeof(out)), 401);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/health", coll_port);
+    assert_int_equal(
+        sec_curl("GET", url, NULL, NULL, curl_ca, out, sizeof(out)), 200);
+    assert_false(health_ok(coll_port));
     check_no_password(&l, procs, 3);
 
     /* Every daemon stops promptly and cleanly. */
