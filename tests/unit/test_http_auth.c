@@ -426,6 +426,39 @@ static void test_binary_protected_mode(void **state)
     }
 }
 
+/* `chaperone config` redacts, and warns about a secret on the command
+ * line (not about one read from a file). */
+static void test_binary_config(void **state)
+{
+    const char *bin = getenv("CHP_BINARY_DIR");
+    char cmd[512], out[16384];
+    FILE *fp;
+    size_t n;
+
+    (void)state;
+    if (!bin)
+        skip();
+    write_file("pw", "from-the-file-pw\n");
+    snprintf(cmd, sizeof(cmd),
+             "%s/chaperone config -X kafka.sasl.password=on-the-line-pw "
+             "-X http.auth.token=@file:%s/pw "
+             "-X kafka.ssl.key.password=@file:%s/pw 2>&1",
+             bin, dir, dir);
+    assert_non_null(fp = popen(cmd, "r"));
+    n = fread(out, 1, sizeof(out) - 1, fp);
+    out[n] = '\0';
+    assert_int_equal(pclose(fp), 0);
+    assert_null(strstr(out, "on-the-line-pw"));
+    assert_null(strstr(out, "from-the-file-pw"));
+    assert_non_null(strstr(out, "kafka.sasl.password=[redacted]\n"));
+    assert_non_null(strstr(out, "http.auth.token=[redacted]\n"));
+    assert_non_null(strstr(out, "kafka.ssl.key.password=[redacted]\n"));
+    assert_non_null(strstr(out, "warning: \"kafka.sasl.password\" given on "
+                                "the command line"));
+    assert_null(strstr(out, "warning: \"http.auth.token\""));
+    assert_null(strstr(out, "warning: \"kafka.ssl.key.password\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_serve_seam),
         cmocka_unit_test(test_https_with_curl),
         cmocka_unit_test(test_binary_protected_mode),
+        cmocka_unit_test(test_binary_config),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
