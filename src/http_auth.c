@@ -333,9 +333,9 @@ static int b64_decode(const char *in, size_t len, char *out, size_t out_size,
 /* The token of "Bearer <token>", or the password of "Basic
  * base64(user:password)" (what a browser sends for the dashboard; the user
  * name is ignored).  Schemes are case-insensitive (RFC 7235).  buf holds
- * the decoded Basic credentials. */
+ * the decoded Basic credentials; *basic says which scheme it was. */
 static bool credentials(const char *h, char *buf, size_t buf_size,
-                        const char **tok, size_t *len)
+                        const char **tok, size_t *len, bool *basicp)
 {
     const char *e, *colon;
     bool basic;
@@ -364,6 +364,7 @@ static bool credentials(const char *h, char *buf, size_t buf_size,
     }
     *tok = h;
     *len = (size_t)(e - h);
+    *basicp = basic;
     return *len > 0;
 }
 
@@ -391,7 +392,7 @@ bool http_auth_allows(http_auth_t *a, const char *method, const char *path,
     char basic[2 * HTTP_AUTH_TOKEN_MAX];
     const char *tok;
     size_t len;
-    bool ok = false;
+    bool ok = false, is_basic = false;
 
     if (!a || !a->required)
         return true;
@@ -399,9 +400,17 @@ bool http_auth_allows(http_auth_t *a, const char *method, const char *path,
      * it tells only whether the daemon makes progress. */
     if (method && path && !strcmp(method, "GET") && !strcmp(path, "/health"))
         return true;
-    if (!credentials(authorization, basic, sizeof(basic), &tok, &len) ||
+    if (!credentials(authorization, basic, sizeof(basic), &tok, &len,
+                     &is_basic) ||
         len > HTTP_AUTH_TOKEN_MAX)
         return false;
+    /* A browser resends Basic credentials on its own, also for requests a
+     * hostile page makes (CSRF): they may only read. */
+    if (is_basic && strcmp(method ? method : "", "GET") &&
+        strcmp(method ? method : "", "HEAD")) {
+        memset(basic, 0, sizeof(basic));
+        return false;
+    }
     pthread_mutex_lock(&a->lock);
     maybe_reload(a);
     /* No early exit: every token is compared whatever matched. */

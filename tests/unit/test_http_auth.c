@@ -179,6 +179,13 @@ static void test_allows(void **state)
         /* Basic with the token as password ("x:" TOKEN in base64). */
         {"GET", "/", "Basic eDpzM2NyZXQtdG9rZW4tMDEyMzQ1Njc4OQ==", true},
         {"GET", "/", "Basic eDpzM2NyZXQtdG9rZW4tMDEyMzQ1Njc4", false},
+        {"HEAD", "/", "Basic eDpzM2NyZXQtdG9rZW4tMDEyMzQ1Njc4OQ==", true},
+        /* Basic only reads: a browser would send it for a hostile page. */
+        {"DELETE", "/topics/t",
+         "Basic eDpzM2NyZXQtdG9rZW4tMDEyMzQ1Njc4OQ==", false},
+        {"POST", "/topics",
+         "Basic eDpzM2NyZXQtdG9rZW4tMDEyMzQ1Njc4OQ==", false},
+        {"POST", "/topics", "Bearer " TOKEN, true},
         {"GET", "/", "Basic !!!!", false},
         {"GET", "/", "Basic czNjcmV0LXRva2VuLTAxMjM0NTY3ODk=", false},
     };
