@@ -43,7 +43,7 @@ static const fault_t faults[] = {
      "CHP_TEST_SASL_SSL_CONFIG",
      "sasl.password",
      "not-the-password-000",
-     {"authentication", "credentials", NULL}},
+     {"authentication error", "authentication failed", "credentials"}},
     {"untrusted-client-cert",
      "mtls",
      "CHP_TEST_MTLS_CONFIG",
