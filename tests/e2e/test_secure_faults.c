@@ -87,7 +87,7 @@ static bool try_fault(const char *daemon, const fault_t *f)
     int n = 0, k = 0, port = httpc_free_port(), st, health = 0;
     bool why = false;
     int64_t t0, deadline;
-    proc_t p;
+    proc_t p = {0};
 
     sec_load(&l, f->listener, f->env);
     snprintf(value, sizeof(value), f->value, l.tls_dir);

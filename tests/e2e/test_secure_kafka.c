@@ -33,6 +33,19 @@
 static const char *plain; /* the plaintext listener, for set-up only */
 static char plugin[1024], logdir[512], tokfile[600];
 static char curl_ca[700]; /* --cacert of the collector's HTTPS */
+/* controller, worker, collector: global so that a failed test's teardown
+ * still stops them */
+static proc_t procs[3];
+
+static int stop_all(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        if (procs[i].pid > 0 && !proc_exited(&procs[i]))
+            proc_stop(&procs[i], SIGKILL, 10000);
+    memset(procs, 0, sizeof(procs));
+    return 0;
+}
 
 /* The counts of topic per tier from the collector's query API; -1 if it
  * did not answer. */
@@ -98,7 +111,7 @@ static bool health_ok(int port)
 }
 
 /* No log of the run and no command line holds the password. */
-static void check_no_password(const sec_listener_t *l, proc_t *procs, size_t n)
+static void check_no_password(const sec_listener_t *l, proc_t *ps, size_t n)
 {
     char path[700], pw[128] = "", cmd[1500], out[256];
     FILE *fp;
@@ -115,11 +128,11 @@ static void check_no_password(const sec_listener_t *l, proc_t *procs, size_t n)
         snprintf(cmd, sizeof(cmd),
                  "grep -c '%s' '%s' /proc/%d/cmdline 2>/dev/null | "
                  "awk -F: '{s+=$NF} END {print s+0}'",
-                 pw, procs[i].log, (int)procs[i].pid);
+                 pw, ps[i].log, (int)ps[i].pid);
         assert_int_equal(sec_run(cmd, out, sizeof(out)), 0);
         if (atoi(out) != 0)
             fail_msg("the SCRAM password shows in %s or its command line",
-                     procs[i].log);
+                     ps[i].log);
     }
 }
 
@@ -128,7 +141,6 @@ static void run_pipeline(const char *name, const char *env)
     sec_listener_t l;
     char topic[128], audit[128], registry[128], group[160], data[600];
     char kv[13][700], opts[8192], cmd[16384], out[8192], url[256];
-    proc_t procs[3]; /* controller, worker, collector */
     const char *tiers[3];
     char tier_p[64], tier_w[64], tier_c[64], cluster[64];
     uint64_t counts[3] = {0};
@@ -300,8 +312,8 @@ static void test_mtls(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sasl_ssl),
-        cmocka_unit_test(test_mtls),
+        cmocka_unit_test_teardown(test_sasl_ssl, stop_all),
+        cmocka_unit_test_teardown(test_mtls, stop_all),
     };
     const char *bin = getenv("CHP_BINARY_DIR");
     FILE *fp;
