@@ -35,6 +35,7 @@
 #define F_LIST     CHP_CONF_F_LIST
 #define F_TOPIC    CHP_CONF_F_TOPIC
 #define F_URL      CHP_CONF_F_URL
+#define F_SECRET   CHP_CONF_F_SECRET
 
 static const chp_conf_prop_t props[] = {
     /* ---------------------------------------------------------- common */
@@ -105,6 +106,33 @@ static const chp_conf_prop_t props[] = {
      .defval = "0",
      .desc = "HTTP port. 0: the component default, controller 9000, "
              "worker 9001, collector 9002."},
+    {"http.auth.token", STR(.flags = F_SECRET), .group = G_COMMON,
+     .scope = S_DAEMONS, .defval = "",
+     .desc = "Bearer token (16 to 256 printable characters) that every "
+             "HTTP request except `GET /health` must carry as "
+             "`Authorization: Bearer <token>`; a 401 with a JSON error "
+             "otherwise. Redacted in dumps; give it as "
+             "`@file:/path` to keep it off the command line. Empty: see "
+             "`http.auth.token.file`."},
+    {"http.auth.token.file", STR(.flags = 0), .group = G_COMMON,
+     .scope = S_DAEMONS, .defval = "",
+     .desc = "File of accepted bearer tokens, one per line (blank lines "
+             "and `#` comments skipped), re-read on SIGHUP so tokens can "
+             "be rotated without a restart; accepted besides "
+             "`http.auth.token`."},
+    {"http.auth.disable", BOOL, .group = G_COMMON, .scope = S_DAEMONS,
+     .defval = "false",
+     .desc = "Serve HTTP without authentication on a non-loopback "
+             "`http.address`. Without a token and without this a daemon "
+             "bound beyond 127.0.0.0/8 refuses to start (protected mode)."},
+    {"http.tls.cert.file", STR(.flags = 0), .group = G_COMMON,
+     .scope = S_DAEMONS, .defval = "",
+     .desc = "PEM certificate (chain) of the HTTP server: with "
+             "`http.tls.key.file`, serve HTTPS only (TLS 1.2 and 1.3). "
+             "Empty: plain HTTP."},
+    {"http.tls.key.file", STR(.flags = 0), .group = G_COMMON,
+     .scope = S_DAEMONS, .defval = "",
+     .desc = "PEM private key (unencrypted) of `http.tls.cert.file`."},
 
     /* ---------------------------------------------------------- worker */
     {"worker.group.id", STR(.flags = F_NONEMPTY), .group = G_WORKER,

@@ -44,6 +44,7 @@ enum {
     CHP_CONF_F_TOPIC = 1u << 2,     /* a legal Kafka topic name (each item
                                        when combined with F_LIST) */
     CHP_CONF_F_URL = 1u << 3,       /* URL password redacted by dump */
+    CHP_CONF_F_SECRET = 1u << 4,    /* value redacted by dump */
 };
 
 #define CHP_CONF_MAX_ENUM 8
@@ -101,6 +102,13 @@ void chp_conf_foreach_out_of_scope(const chp_conf_t *conf, unsigned scope,
                                    void (*cb)(const char *name, void *opaque),
                                    void *opaque);
 
+/* True for keys whose values are secrets: table entries flagged
+ * CHP_CONF_F_SECRET and, in the kafka. family (also behind the plugin's
+ * "chaperone." prefix), names holding "password" or "secret", ssl.key.pem
+ * and sasl.oauthbearer.config.  chp_conf_dump redacts them and their
+ * values are scrubbed from log lines once set. */
+bool chp_conf_is_secret(const char *name);
+
 /* ------------------------------------------------------------------------
  * Shared by lib/conf*.c only.
  * ------------------------------------------------------------------------ */
@@ -144,5 +152,14 @@ bool chp_conf_topic_name_ok(const char *s, size_t len);
 /* The CHP_ERR_UNKNOWN_KEY message, with a suggestion when one is close. */
 chp_err_t chp_conf_unknown_key(const char *name, char *errstr,
                                size_t errstr_size);
+
+/* "@file:/path": *out gets the file's content (trailing newlines
+ * dropped); "@@file:..." the literal "@file:..."; anything else leaves
+ * *out NULL (use value as is).  Errors name the key and the path. */
+chp_err_t chp_conf_value_resolve(const char *name, const char *value,
+                                 char **out, char *errstr, size_t errstr_size);
+
+/* Registers value with the log scrubber when name is secret. */
+void chp_conf_secret_note(const char *name, const char *value);
 
 #endif /* CHP_CONF_H */

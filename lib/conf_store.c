@@ -207,9 +207,38 @@ nomem:
     return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
 }
 
+static chp_err_t conf_set(chp_conf_t *conf, const char *name,
+                          const char *value, char *errstr,
+                          size_t errstr_size);
+
 CHP_EXPORT chp_err_t chp_conf_set(chp_conf_t *conf, const char *name,
                                   const char *value, char *errstr,
                                   size_t errstr_size)
+{
+    char *resolved = NULL;
+    chp_err_t err;
+
+    if (!conf || !name)
+        return conf_set(conf, name, value, errstr, errstr_size);
+    /* "@file:/path" (conf_secret.c), for every key alike. */
+    if ((err = chp_conf_value_resolve(name, value, &resolved, errstr,
+                                      errstr_size)) != CHP_OK)
+        return err;
+    if (resolved)
+        value = resolved;
+    err = conf_set(conf, name, value, errstr, errstr_size);
+    if (err == CHP_OK)
+        chp_conf_secret_note(name, value);
+    if (resolved) {
+        memset(resolved, 0, strlen(resolved));
+        free(resolved);
+    }
+    return err;
+}
+
+static chp_err_t conf_set(chp_conf_t *conf, const char *name,
+                          const char *value, char *errstr,
+                          size_t errstr_size)
 {
     const chp_conf_prop_t *p;
     const chp_conf_family_t *f;
@@ -349,13 +378,6 @@ void chp_conf_foreach_out_of_scope(const chp_conf_t *conf, unsigned scope,
 
 /* ----------------------------------------------------------------- dump */
 
-static bool is_secret_kafka_key(const char *prop)
-{
-    return strcasestr(prop, "password") || strcasestr(prop, "secret") ||
-           !strcmp(prop, "ssl.key.pem") ||
-           !strcmp(prop, "sasl.oauthbearer.config");
-}
-
 /* Writes s, control characters as \xHH so one key stays on one line. */
 static void put_escaped(FILE *fp, const char *s, size_t len)
 {
@@ -401,7 +423,9 @@ CHP_EXPORT void chp_conf_dump(const chp_conf_t *conf, FILE *fp)
         switch (p->type) {
         case CHP_CONF_STR:
         case CHP_CONF_ENUM:
-            if (p->flags & CHP_CONF_F_URL)
+            if ((p->flags & CHP_CONF_F_SECRET) && *v->str)
+                fputs("[redacted]", fp);
+            else if (p->flags & CHP_CONF_F_URL)
                 put_url(fp, v->str);
             else
                 put_escaped(fp, v->str, strlen(v->str));
@@ -427,7 +451,7 @@ CHP_EXPORT void chp_conf_dump(const chp_conf_t *conf, FILE *fp)
             if (strncmp(kv->name, pre, plen))
                 continue;
             fprintf(fp, "%s=", kv->name);
-            if (!strcmp(pre, "kafka.") && is_secret_kafka_key(kv->name + plen))
+            if (chp_conf_is_secret(kv->name))
                 fputs("[redacted]", fp);
             else
                 put_escaped(fp, kv->value, strlen(kv->value));

@@ -1,7 +1,9 @@
 /* log.c - see log.h.  The level is the only process-wide setting: it is
  * written once at start-up and read with a relaxed atomic load. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +28,68 @@ int chp_log_set_level_name(const char *name)
     return -1;
 }
 
+/* Secrets to scrub (chp_log_redact_add): few, set at start-up, so a
+ * linear scan per line costs nothing next to the write. */
+#define REDACT_MAX 64
+#define REDACT_MIN 4
+static pthread_mutex_t redact_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *redact_v[REDACT_MAX];
+static size_t redact_len[REDACT_MAX];
+static _Atomic size_t redact_n;
+
+void chp_log_redact_add(const char *secret, size_t len)
+{
+    char *c;
+    size_t n;
+
+    if (!secret || len < REDACT_MIN)
+        return;
+    pthread_mutex_lock(&redact_lock);
+    n = atomic_load(&redact_n);
+    for (size_t i = 0; i < n; i++)
+        if (redact_len[i] == len && !memcmp(redact_v[i], secret, len))
+            goto out;
+    if (n < REDACT_MAX && (c = malloc(len))) {
+        memcpy(c, secret, len);
+        redact_v[n] = c;
+        redact_len[n] = len;
+        atomic_store(&redact_n, n + 1);
+    }
+out:
+    pthread_mutex_unlock(&redact_lock);
+}
+
+void chp_log_redact(char *line, size_t size)
+{
+    static const char mark[] = "[redacted]";
+    const size_t mlen = sizeof(mark) - 1;
+    size_t n = atomic_load(&redact_n);
+
+    if (!n)
+        return;
+    pthread_mutex_lock(&redact_lock);
+    for (size_t i = 0; i < n; i++) {
+        char *p = line;
+        while ((p = memmem(p, strlen(p), redact_v[i], redact_len[i]))) {
+            size_t at = (size_t)(p - line);
+            size_t tail = strlen(p + redact_len[i]) + 1;
+            if (at + mlen + 1 > size) { /* no room for the mark: cut */
+                *p = '\0';
+                break;
+            }
+            /* The line shrinks or grows by the difference; a grown line
+             * is cut at its buffer's end rather than overflow. */
+            if (at + mlen + tail > size)
+                tail = size - at - mlen;
+            memmove(p + mlen, p + redact_len[i], tail);
+            memcpy(p, mark, mlen);
+            line[size - 1] = '\0';
+            p += mlen;
+        }
+    }
+    pthread_mutex_unlock(&redact_lock);
+}
+
 void chp_log(chp_log_level_t lvl, const char *fmt, ...)
 {
     char line[1024];
@@ -44,6 +108,7 @@ void chp_log(chp_log_level_t lvl, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
+    chp_log_redact(line + n, sizeof(line) - (size_t)n);
     /* One fputs of a whole line keeps lines from different threads apart. */
     n = (int)strlen(line);
     if (n > 0 && line[n - 1] != '\n' && n < (int)sizeof(line) - 1) {

@@ -52,13 +52,16 @@ cmake --build build-fuzz -j"$jobs" >"$logs/build-fuzz.log" 2>&1 || { tail -50 "$
 
 step "start the real services"
 trap stop_services EXIT
-# A SASL_PLAINTEXT listener too, for test_plugin_sasl (not exported: the
-# e2e tests that start Kafkas of their own must not take it over).
+# One broker for the whole run: plaintext, plus SASL_SSL and mTLS
+# (KAFKA_PORT+2, +3) for tests/e2e/test_secure_*, plus a SASL_PLAINTEXT
+# listener (KAFKA_PORT+10) for test_plugin_sasl.  KAFKA_SASL_PORT is not
+# exported: the e2e tests that start Kafkas of their own must not take it.
 sasl_port=${KAFKA_SASL_PORT:-$(( ${KAFKA_PORT:-9092} + 10 ))}
-KAFKA_SASL_PORT=$sasl_port ./scripts/kafka.sh start
+KAFKA_SECURE=1 KAFKA_SASL_PORT=$sasl_port ./scripts/kafka.sh start
 ./scripts/services.sh start all
 eval "$(./scripts/services.sh env)"
-export CHP_TEST_BROKERS=127.0.0.1:${KAFKA_PORT:-9092}
+eval "$(KAFKA_SECURE=1 ./scripts/kafka.sh env)" # CHP_TEST_BROKERS, *_CONFIG
+export CHP_TEST_BROKERS CHP_TEST_SASL_SSL_CONFIG CHP_TEST_MTLS_CONFIG CHP_TEST_TLS_DIR
 export CHP_TEST_SASL_BROKERS=127.0.0.1:$sasl_port
 export CHP_TEST_MYSQL_URL CHP_TEST_PG_URL CHP_TEST_REDIS_URL
 # The multi-datacenter topology (dc1, dc2, aggregate, MirrorMaker 2) for

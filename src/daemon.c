@@ -12,11 +12,14 @@
 /* ------------------------------------------------------------ signals */
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_gen; /* SIGHUPs so far */
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    if (sig == SIGHUP)
+        reload_gen++;
+    else
+        stop_flag = 1;
 }
 
 void daemon_signals_install(void)
@@ -28,7 +31,13 @@ void daemon_signals_install(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+unsigned daemon_reload_generation(void)
+{
+    return (unsigned)reload_gen;
 }
 
 bool daemon_stopping(void)

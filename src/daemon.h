@@ -12,11 +12,16 @@
 
 /* ------------------------------------------------------------ signals */
 
-/* Installs SIGTERM/SIGINT handlers that only set a flag; ignores SIGPIPE. */
+/* Installs SIGTERM/SIGINT handlers that only set a flag, a SIGHUP handler
+ * that only counts; ignores SIGPIPE. */
 void daemon_signals_install(void);
 /* True once SIGTERM or SIGINT arrived (or daemon_request_stop was called). */
 bool daemon_stopping(void);
 void daemon_request_stop(void);
+/* Counts the SIGHUPs received (handled by daemon_signals_install, which
+ * also keeps SIGHUP from killing the process): whoever re-reads a file on
+ * SIGHUP compares it with the value it last acted on. */
+unsigned daemon_reload_generation(void);
 
 /* ------------------------------------------------------------ metrics */
 

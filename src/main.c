@@ -12,6 +12,8 @@
 
 #include "buildinfo.h"
 #include "commands.h"
+#include "conf.h"
+#include "http.h"
 #include "log.h"
 
 static int cmd_config(chp_conf_t *conf, int argc, char **argv);
@@ -78,6 +80,30 @@ static int cmd_version(chp_conf_t *conf, int argc, char **argv)
     return 0;
 }
 
+/* A secret given literally with -X is readable by every user of the host
+ * (ps, /proc/PID/cmdline): say so, and how to avoid it. */
+static void warn_secret_on_cmdline(const char *kv)
+{
+    const char *eq = strchr(kv, '='), *v;
+    char key[256];
+    size_t len;
+
+    if (!eq || (len = (size_t)(eq - kv)) >= sizeof(key))
+        return;
+    memcpy(key, kv, len);
+    key[len] = '\0';
+    for (v = eq + 1; *v == ' ' || *v == '\t'; v++)
+        ;
+    while (len && (key[len - 1] == ' ' || key[len - 1] == '\t'))
+        key[--len] = '\0';
+    if (*v && strncmp(v, "@file:", 6) && chp_conf_is_secret(key))
+        fprintf(stderr,
+                "chaperone: warning: \"%s\" given on the command line is "
+                "visible to every user of this host; use -X %s=@file:/path "
+                "(docs/security.md)\n",
+                key, key);
+}
+
 /* Applies -c FILE (first) and -X key=value (then, in order), removing them
  * from argv.  Returns 0, or 2 after printing an error naming the key. */
 static int apply_common(chp_conf_t *conf, int *argcp, char **argv)
@@ -101,11 +127,13 @@ static int apply_common(chp_conf_t *conf, int *argcp, char **argv)
             i + 1 < argc) {
             i++;
         } else if (!strcmp(argv[i], "-X") && i + 1 < argc) {
+            warn_secret_on_cmdline(argv[i + 1]);
             if (chp_conf_set_kv(conf, argv[++i], err, sizeof(err)) != CHP_OK) {
                 fprintf(stderr, "chaperone: -X %s: %s\n", argv[i], err);
                 return 2;
             }
         } else if (!strncmp(argv[i], "-X", 2) && argv[i][2]) {
+            warn_secret_on_cmdline(argv[i] + 2);
             if (chp_conf_set_kv(conf, argv[i] + 2, err, sizeof(err)) !=
                 CHP_OK) {
                 fprintf(stderr, "chaperone: %s: %s\n", argv[i], err);
@@ -124,6 +152,7 @@ int main(int argc, char **argv)
 {
     const struct command *cmd = NULL;
     chp_conf_t *conf;
+    char err[1024];
     int rc;
 
     if (argc >= 2 &&
@@ -152,6 +181,12 @@ int main(int argc, char **argv)
          * it); a configuration error there must not look like one. */
         if (cmd->fn == cmd_check)
             rc = 1;
+    } else if ((cmd->fn == cmd_worker || cmd->fn == cmd_controller ||
+                cmd->fn == cmd_collector) &&
+               http_conf_check(conf, err, sizeof(err)) != CHP_OK) {
+        /* Protected mode and the HTTP keys: refused before connecting. */
+        fprintf(stderr, "chaperone %s: %s\n", cmd->name, err);
+        rc = 2;
     } else {
         if (chp_log_set_level_name(chp_conf_get_str(conf, "log.level")) != 0)
             chp_log_set_level(CHP_LOG_INFO);

@@ -25,6 +25,7 @@
 
 #include "collector/collector.h"
 #include "commands.h"
+#include "http.h"
 #include "log.h"
 #include "report/api.h"
 
@@ -259,7 +260,6 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
 {
     collector_t c = {.conf = conf};
     char err[1024];
-    int port;
 
     if (argc > 1)
         return usage(argv[1]);
@@ -281,15 +281,11 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
     if (!(c.api = api_new(conf, err, sizeof(err))))
         goto fail;
     api_set_metrics(c.api, c.metrics); /* + completeness per topic */
-    port = (int)chp_conf_get_int(conf, "http.port");
-    if (!(c.http = http_server_start(chp_conf_get_str(conf, "http.address"),
-                                     port ? port : DEFAULT_HTTP_PORT, 4096,
-                                     api_handle, c.api, c.metrics, err,
-                                     sizeof(err))))
+    if (!(c.http = http_server_start_conf(conf, "collector", DEFAULT_HTTP_PORT,
+                                          4096, api_handle, c.api, c.metrics,
+                                          err, sizeof(err))))
         goto fail;
     http_server_set_health(c.http, c.health);
-    chp_info("collector: dashboard, /api/v1 and /metrics on http://%s:%d/",
-             chp_conf_get_str(conf, "http.address"), http_server_port(c.http));
     if (open_store(&c, err, sizeof(err)) != 0) {
         if (daemon_stopping()) { /* asked to stop while waiting: fine */
             collector_free(&c);

@@ -14,6 +14,7 @@
 #include "controller/controller.h"
 #include "controller/kafka.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
 
 #define STARTUP_TIMEOUT_MS 60000
@@ -96,7 +97,6 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     int64_t interval_ms =
         chp_conf_get_int(conf, "controller.detect.interval.s") * 1000;
     int64_t next_detect = 0;
-    int port = (int)chp_conf_get_int(conf, "http.port");
     int rc = 1;
 
     if (argc > 1)
@@ -119,14 +119,12 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     chp_info("controller: registry %s: %zu audited, %zu blacklisted",
              k->registry_topic, audited, blacklisted);
 
-    if (!(http = http_server_start(
-              chp_conf_get_str(conf, "http.address"), port ? port : 9000,
+    if (!(http = http_server_start_conf(
+              conf, "controller", 9000,
               (size_t)chp_conf_get_int(conf, "controller.max.body.bytes"),
               ctl_rest_handle, c, metrics, err, sizeof(err))))
         goto fail;
-    chp_info("controller: REST API on http://%s:%d/topics (auto-detection "
-             "%s)",
-             chp_conf_get_str(conf, "http.address"), http_server_port(http),
+    chp_info("controller: REST API at /topics (auto-detection %s)",
              auto_detect ? "on" : "off");
 
     while (!daemon_stopping()) {

@@ -113,10 +113,14 @@ bool api_take_range(call_t *c, const char *from_s, const char *to_s,
 /* The reference of a request: ?reference= or report.reference.tier. */
 bool api_take_reference(call_t *c, const char *arg, const char **out)
 {
-    if (arg && !rep_tier_name_ok(arg)) {
+    json_t *utf8 = arg ? json_string(arg) : NULL; /* NULL: not UTF-8 */
+    bool ok = !arg || (utf8 && rep_tier_name_ok(arg));
+
+    json_decref(utf8);
+    if (!ok) {
         api_fail(c, 400,
-                 "reference: not a tier name (too long or control "
-                 "characters)");
+                 "reference: not a tier name (too long, control characters "
+                 "or not UTF-8)");
         return false;
     }
     *out = arg ? arg : c->api->reference;

@@ -45,6 +45,23 @@ void dash_page_head(rep_buf_t *b, const char *title)
     head(b, title);
 }
 
+/* A path segment or query value, percent-encoded but for RFC 3986's
+ * unreserved characters and ',' ':' (legal in both, and in tier lists): a
+ * stored topic name may hold anything ('/', '?', quotes), and a link must
+ * neither break out of its attribute nor point elsewhere. */
+void dash_url_segment(rep_buf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+            c == '~' || c == ',' || c == ':')
+            rep_buf_putn(b, s, 1);
+        else
+            rep_buf_printf(b, "%%%02X", c);
+    }
+}
+
 static void ratio_text(const rep_cmp_t *c, char *buf, size_t size)
 {
     if (c->unexpected)
@@ -122,7 +139,7 @@ char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
                        bad ? " bad" : "");
         rep_buf_html(&b, r->topic);
         rep_buf_puts(&b, "\"><td><a href=\"/topic/");
-        rep_buf_html(&b, r->topic);
+        dash_url_segment(&b, r->topic);
         rep_buf_puts(&b, "\">");
         rep_buf_html(&b, r->topic);
         rep_buf_puts(&b, "</a></td><td>");
@@ -138,7 +155,7 @@ char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
         rep_buf_printf(&b, "</td><td>%s</td>", when);
         if (v->pipeline_arg) {
             rep_buf_puts(&b, "<td><a class=\"pipeline\" href=\"/pipeline/");
-            rep_buf_html(&b, r->topic);
+            dash_url_segment(&b, r->topic);
             rep_buf_puts(&b, "\">hops</a></td>");
         }
         rep_buf_puts(&b, "</tr>\n");
@@ -373,7 +390,7 @@ char *dash_topic_html(const rep_grid_t *g, const dash_view_t *v)
     range_line(&b, v);
     if (v->pipeline_arg) {
         rep_buf_puts(&b, "<p><a id=\"pipeline-link\" href=\"/pipeline/");
-        rep_buf_html(&b, g->topic);
+        dash_url_segment(&b, g->topic);
         rep_buf_puts(&b, "\">Pipeline view: loss and duplication per "
                          "hop</a></p>\n");
     }

@@ -47,6 +47,9 @@ char *dash_pipeline_html(const rep_pipe_t *p, const dash_view_t *v, long hop);
 /* The page head (title, style, start of the header line) and the range
  * note, shared by the pages of dashboard.c and dashboard_pipeline.c. */
 void dash_page_head(rep_buf_t *b, const char *title);
+/* s percent-encoded but for RFC 3986's unreserved characters and ',' ':':
+ * safe as a path segment or query value inside a quoted attribute. */
+void dash_url_segment(rep_buf_t *b, const char *s);
 void dash_page_range(rep_buf_t *b, const dash_view_t *v);
 /* An error page (the message is escaped). */
 char *dash_error_html(int status, const char *msg);

@@ -24,21 +24,6 @@ static const char style[] =
     "outline:2px solid #888;border-radius:6px}\n"
     "</style>\n";
 
-/* s percent-encoded for a query string (nothing left to escape for HTML). */
-static void url_encode(rep_buf_t *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || strchr("-_.~,:", c))
-            rep_buf_putn(b, (const char *)&c, 1);
-        else
-            rep_buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
-    }
-}
-
 /* The query string of a link: the page's own parameters, hop replaced. */
 static void link(rep_buf_t *b, const char *topic, const dash_view_t *v,
                  long hop)
@@ -48,12 +33,12 @@ static void link(rep_buf_t *b, const char *topic, const dash_view_t *v,
     const char *sep = "?";
 
     rep_buf_puts(b, "/pipeline/");
-    url_encode(b, topic);
+    dash_url_segment(b, topic);
     for (size_t i = 0; i < 3; i++) {
         if (!vals[i])
             continue;
         rep_buf_printf(b, "%s%s=", sep, names[i]);
-        url_encode(b, vals[i]);
+        dash_url_segment(b, vals[i]);
         sep = "&amp;";
     }
     if (hop >= 0)
@@ -258,7 +243,7 @@ char *dash_pipeline_html(const rep_pipe_t *p, const dash_view_t *v, long hop)
     snprintf(title, sizeof(title), "%s pipeline", p->topic);
     dash_page_head(&b, title);
     rep_buf_puts(&b, " &rsaquo; <a href=\"/topic/");
-    rep_buf_html(&b, p->topic);
+    dash_url_segment(&b, p->topic);
     rep_buf_puts(&b, "\"><span id=\"topic\">");
     rep_buf_html(&b, p->topic);
     rep_buf_puts(&b, "</span></a> &rsaquo; pipeline</header>\n");

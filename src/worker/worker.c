@@ -32,6 +32,7 @@
 #include "commands.h"
 #include "bucket.h"
 #include "daemon.h"
+#include "http.h"
 #include "kafkaconf.h"
 #include "log.h"
 #include "worker/registry.h"
@@ -450,7 +451,7 @@ int cmd_worker(chp_conf_t *conf, int argc, char **argv)
 {
     worker_t w = {.conf = conf};
     char err[512], tier[CHP_NAME_MAX];
-    int rc = 1, port;
+    int rc = 1;
 
     if (argc > 1) {
         fprintf(stderr,
@@ -476,14 +477,9 @@ int cmd_worker(chp_conf_t *conf, int argc, char **argv)
         goto fail;
     if (setup_clients(&w, err, sizeof(err)) != 0)
         goto fail;
-    port = (int)chp_conf_get_int(conf, "http.port");
-    if (!(w.http = http_server_start(chp_conf_get_str(conf, "http.address"),
-                                     port ? port : 9001, 4096, NULL, NULL,
-                                     w.metrics, err, sizeof(err))))
+    if (!(w.http = http_server_start_conf(conf, "worker", 9001, 4096, NULL,
+                                          NULL, w.metrics, err, sizeof(err))))
         goto fail;
-    chp_info("worker: metrics on http://%s:%d/metrics",
-             chp_conf_get_str(conf, "http.address"),
-             http_server_port(w.http));
 
     int64_t next_publish = 0;
     while (!daemon_stopping() && !w.fatal) {
