@@ -98,6 +98,13 @@ static const chp_conf_prop_t props[] = {
      .desc = "HTTP port. 0: the component default, controller 9000, "
              "worker 9001, collector 9002."},
 
+    {"daemon.shutdown.timeout.ms", INT(1000, 3600000), .group = G_COMMON,
+     .scope = S_DAEMONS, .defval = "30000",
+     .desc = "On SIGTERM/SIGINT a daemon commits what it can and closes its "
+             "clients within this bound, whatever is unreachable; past it, "
+             "a watchdog logs why and exits with status 3. Nothing is lost: "
+             "what was not committed is replayed on the next start."},
+
     /* ---------------------------------------------------------- worker */
     {"worker.group.id", STR(.flags = F_NONEMPTY), .group = G_WORKER,
      .scope = S_WORKER, .defval = "chaperone-worker",
