@@ -27,8 +27,7 @@ bool kafkawatch_is_outage(rd_kafka_resp_err_t err)
     }
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)err;
     char fatal[512];
