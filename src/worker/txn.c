@@ -110,11 +110,10 @@ static txn_class_t classify(worker_t *w, rd_kafka_error_t *error,
     return c;
 }
 
-typedef enum { OP_INIT, OP_SEND_OFFSETS, OP_COMMIT, OP_ABORT } txn_op_t;
+typedef enum { OP_SEND_OFFSETS, OP_COMMIT, OP_ABORT } txn_op_t;
 
 static const char *const op_names[] = {
-    "init_transactions", "send_offsets_to_transaction", "commit_transaction",
-    "abort_transaction"};
+    "send_offsets_to_transaction", "commit_transaction", "abort_transaction"};
 
 static rd_kafka_error_t *call(worker_t *w, txn_op_t op,
                               rd_kafka_topic_partition_list_t *offsets,
@@ -124,8 +123,6 @@ static rd_kafka_error_t *call(worker_t *w, txn_op_t op,
     rd_kafka_error_t *error = NULL;
 
     switch (op) {
-    case OP_INIT:
-        return rd_kafka_init_transactions(w->producer, timeout_ms);
     case OP_SEND_OFFSETS:
         cgmd = rd_kafka_consumer_group_metadata(w->consumer);
         error = rd_kafka_send_offsets_to_transaction(w->producer, offsets, cgmd,
@@ -331,7 +328,8 @@ static int settle(worker_t *w)
         return -1;
     }
     for (size_t i = 0; i < w->nparts; i++)
-        if (l->elems[i].err || l->elems[i].offset != w->parts[i].next)
+        if (w->parts[i].next >= 0 &&
+            (l->elems[i].err || l->elems[i].offset != w->parts[i].next))
             committed = false;
     ended(w, committed);
     rc = wreb_rewind(w, l);
@@ -362,8 +360,8 @@ void wtxn_recover(worker_t *w)
     /* One bounded attempt: a timed-out init_transactions resumes when
      * called again, and the loop keeps the group membership meanwhile. */
     if (!w->inited) {
-        rd_kafka_error_t *error = rd_kafka_init_transactions(
-            w->producer, daemon_timeout_ms(call_timeout(w)));
+        rd_kafka_error_t *error =
+            rd_kafka_init_transactions(w->producer, daemon_timeout_ms(1000));
         if (error) {
             c = classify(w, error, "init_transactions");
             rd_kafka_error_destroy(error);

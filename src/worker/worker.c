@@ -63,6 +63,10 @@ static void refresh_topics(worker_t *w)
                                 w->use_registry ? w->registry : NULL, &now,
                                 10000) != 0)
         return;
+    /* Kafka answers and nothing waits for a commit: an outage that ended
+     * while the worker was idle no longer shows on /health. */
+    if (w->txn_ready && w->uncommitted == 0)
+        health_ok(w->health);
     if (topic_set_equal(&now, &w->subscribed)) {
         topic_set_clear(&now);
         return;
@@ -212,8 +216,9 @@ static void close_consumer(worker_t *w)
         chp_warn("worker: consumer close: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     } else {
+        int64_t deadline = chp_now_ms() + daemon_shutdown_left_ms();
         while (!(closed = rd_kafka_consumer_closed(w->consumer)) &&
-               daemon_timeout_ms(100) > 0)
+               daemon_timeout_ms(100) > 0 && chp_now_ms() < deadline)
             rd_kafka_queue_poll_callback(q, 100);
     }
     rd_kafka_queue_destroy(q);
