@@ -1,4 +1,5 @@
 /* kafkawatch.c - see kafkawatch.h. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,9 @@
 
 static const char *watch_who = "chaperone";
 static health_t *watch_health;
+/* The last connection error: "all brokers down" alone does not say why. */
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_reason[384];
 
 bool kafkawatch_is_outage(rd_kafka_resp_err_t err)
 {
@@ -38,10 +42,23 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         reason = fatal;
     }
     if (kafkawatch_is_outage(e)) {
-        chp_err("%s: cannot reach Kafka: %s", watch_who, reason);
+        char last[sizeof(last_reason)];
+
+        pthread_mutex_lock(&last_lock);
+        snprintf(last, sizeof(last), "%s",
+                 e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? last_reason : "");
+        pthread_mutex_unlock(&last_lock);
+        chp_err("%s: cannot reach Kafka: %s%s%s%s", watch_who, reason,
+                *last ? " (last: " : "", last, *last ? ")" : "");
         if (watch_health)
-            health_fail(watch_health, "cannot reach Kafka: %s", reason);
+            health_fail(watch_health, "cannot reach Kafka: %s%s%s%s", reason,
+                        *last ? " (last: " : "", last, *last ? ")" : "");
     } else {
+        if (e == RD_KAFKA_RESP_ERR__TRANSPORT) {
+            pthread_mutex_lock(&last_lock);
+            snprintf(last_reason, sizeof(last_reason), "%s", reason);
+            pthread_mutex_unlock(&last_lock);
+        }
         /* Disconnections of idle connections and the like: librdkafka
          * reconnects by itself. */
         chp_warn("%s: Kafka: %s", watch_who, reason);

@@ -192,15 +192,21 @@ static void assign(worker_t *w, rd_kafka_t *rk, bool coop,
         rd_kafka_error_destroy(error);
     } else if (e) {
         chp_err("worker: assign: %s", rd_kafka_err2str(e));
-    } else if (w->paused) {
-        pause_list(w, parts, true);
+    } else {
+        /* librdkafka keeps an application pause on a partition across
+         * unassign and assign: set the state we want either way. */
+        pause_list(w, parts, w->paused);
     }
 }
 
-static void unassign(rd_kafka_t *rk, bool coop,
+static void unassign(worker_t *w, rd_kafka_t *rk, bool coop,
                      rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_error_t *error = NULL;
+
+    /* A partition given up paused would come back paused (see assign). */
+    if (w->paused)
+        pause_list(w, parts, false);
 
     if (coop)
         error = rd_kafka_incremental_unassign(rk, parts);
@@ -251,13 +257,13 @@ void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                      parts->cnt);
             forget(w, parts);
         }
-        unassign(rk, coop, parts);
+        unassign(w, rk, coop, parts);
         break;
     default:
         chp_err("worker: rebalance error: %s", rd_kafka_err2str(err));
         wreb_discard_counts(w);
         forget(w, parts);
-        unassign(rk, coop, parts);
+        unassign(w, rk, coop, parts);
         break;
     }
 }
