@@ -123,9 +123,10 @@ int daemon_timeout_ms(int want_ms)
 
     if (!stop_flag)
         return want_ms;
-    /* A tenth of the bound (at most 2 s) stays for closing the clients. */
-    left = daemon_shutdown_left_ms() -
-           (bound_ms / 10 < 2000 ? bound_ms / 10 : 2000);
+    /* A fifth of the bound (at most 5 s) stays for closing the clients:
+     * destroying a client whose broker does not answer takes a while. */
+    left =
+        daemon_shutdown_left_ms() - (bound_ms / 5 < 5000 ? bound_ms / 5 : 5000);
     if (left < 0)
         left = 0;
     return left < want_ms ? (int)left : want_ms;
@@ -262,8 +263,7 @@ int metrics_render(metrics_t *m, char **out, size_t *len)
         metric_t *x = m->v[i];
         if (strcmp(last, x->name)) { /* HELP/TYPE once per family */
             sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", x->name, x->help,
-                      x->name,
-                      x->type == METRIC_COUNTER ? "counter" : "gauge");
+                      x->name, x->type == METRIC_COUNTER ? "counter" : "gauge");
             last = x->name;
         }
         sb_printf(&b, "%s%s%s%s %.17g\n", x->name, x->labels ? "{" : "",

@@ -32,7 +32,7 @@ void daemon_shutdown_bound(const char *name, int64_t timeout_ms);
  * bound before that); never negative. */
 int64_t daemon_shutdown_left_ms(void);
 /* want_ms, or less while stopping so that a blocking call ends before the
- * watchdog fires (keeps a margin for closing). */
+ * watchdog fires (keeps a fifth of the bound, at most 5 s, for closing). */
 int daemon_timeout_ms(int want_ms);
 
 /* ------------------------------------------------------------ metrics */

@@ -40,6 +40,10 @@
 #include "log.h"
 #include "worker/worker.h"
 
+/* A refresh blocks the loop: short, so SIGTERM is noticed soon while the
+ * cluster does not answer (the next refresh tries again). */
+#define REFRESH_TIMEOUT_MS 3000
+
 bool worker_stopping(const worker_t *w)
 {
     return daemon_stopping() || (w->stop && *w->stop);
@@ -53,15 +57,16 @@ static void refresh_topics(worker_t *w)
     char err[256];
 
     if (w->use_registry) {
-        int rc = registry_load(w->conf, w->registry_topic, w->registry, 10000,
-                               err, sizeof(err));
+        int rc = registry_load(w->conf, w->registry_topic, w->registry,
+                               daemon_timeout_ms(REFRESH_TIMEOUT_MS), err,
+                               sizeof(err));
         if (rc < 0)
             chp_warn("worker: registry %s: %s (keeping the last set)",
                      w->registry_topic, err);
     }
     if (topic_set_from_metadata(w->consumer, w->filter,
                                 w->use_registry ? w->registry : NULL, &now,
-                                10000) != 0)
+                                daemon_timeout_ms(REFRESH_TIMEOUT_MS)) != 0)
         return;
     /* Kafka answers and nothing waits for a commit: an outage that ended
      * while the worker was idle no longer shows on /health. */
