@@ -134,6 +134,13 @@ static const chp_conf_prop_t props[] = {
      .scope = S_DAEMONS, .defval = "",
      .desc = "PEM private key (unencrypted) of `http.tls.cert.file`."},
 
+    {"daemon.shutdown.timeout.ms", INT(1000, 3600000), .group = G_COMMON,
+     .scope = S_DAEMONS, .defval = "30000",
+     .desc = "On SIGTERM/SIGINT a daemon commits what it can and closes its "
+             "clients within this bound, whatever is unreachable; past it, "
+             "a watchdog logs why and exits with status 3. Nothing is lost: "
+             "what was not committed is replayed on the next start."},
+
     /* ---------------------------------------------------------- worker */
     {"worker.group.id", STR(.flags = F_NONEMPTY), .group = G_WORKER,
      .scope = S_WORKER, .defval = "chaperone-worker",
@@ -243,12 +250,6 @@ static const chp_conf_prop_t props[] = {
              "audit-topic offsets are keyed by it, so collectors of several "
              "clusters share one database. Empty: the cluster's id as Kafka "
              "reports it."},
-    {"collector.shutdown.timeout.ms", INT(1000, 600000), .group = G_COLL,
-     .scope = S_COLL, .defval = "30000",
-     .desc = "On SIGTERM/SIGINT the collector exits within this time, "
-             "whatever is unreachable: it flushes what it can (at most half "
-             "of it, 15 s at most), then leaves the consumer group; what "
-             "was not stored is read again at the next start."},
     {"collector.metrics.topics", INT(0, 100000), .group = G_COLL,
      .scope = S_COLL, .defval = "100",
      .desc = "Most topics whose completeness the collector's /metrics "

@@ -5,7 +5,10 @@
 # are cached in .cache/kafka-jars; KAFKA_HOME (an unpacked Kafka distribution)
 # is used instead when set.
 #
-#   scripts/kafka.sh start|stop|status|restart|env
+#   scripts/kafka.sh start|stop|status|restart|bounce|env
+#
+# restart wipes the data (a fresh broker); bounce stops the broker and
+# starts it again over the same data (what a rolling restart does).
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 #              KAFKA_SASL_PORT (unset: none; set: a SASL_PLAINTEXT listener
@@ -211,20 +214,32 @@ start() {
   rm -rf "$run"; mkdir -p "$run/data"
   [ "$secure" = 1 ] && make_tls
   write_config
-  local heap; read -r -a heap <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
-  local jopts=("${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true
-               "-Dlog4j.configuration=file:$run/log4j.properties")
+  local jopts; jopts=$(java_opts)
   local id
-  id=$(java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool random-uuid 2>>"$run/format.log") \
+  # shellcheck disable=SC2086
+  id=$(java $jopts -cp "$cp" kafka.tools.StorageTool random-uuid 2>>"$run/format.log") \
     || die "StorageTool random-uuid failed; see $run/format.log"
   local scram=()
   [ "$secure" = 1 ] && scram=(--add-scram
     "SCRAM-SHA-512=[name=chaperone,password=$(cat "$tls/sasl.password")]")
-  java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$id" \
+  # shellcheck disable=SC2086
+  java $jopts -cp "$cp" kafka.tools.StorageTool format -t "$id" \
     -c "$run/server.properties" "${scram[@]}" >>"$run/format.log" 2>&1 \
     || die "formatting storage failed; see $run/format.log"
-  nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$run/server.properties" \
-    >"$run/stdout.log" 2>&1 </dev/null &
+  launch "$cp"
+}
+
+java_opts() {
+  echo "${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} -XX:+UseG1GC -Djava.awt.headless=true" \
+       "-Dlog4j.configuration=file:$run/log4j.properties"
+}
+
+# Starts the broker over the existing data and waits until it answers.
+launch() {
+  local cp=$1
+  # shellcheck disable=SC2086
+  nohup java $(java_opts) -cp "$cp" kafka.Kafka "$run/server.properties" \
+    >>"$run/stdout.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   local i
   for i in $(seq 1 120); do
@@ -254,6 +269,22 @@ stop() {
   rm -rf "$run"
 }
 
+# Stops the broker (SIGCONT first, in case a test paused it) and starts it
+# again over the same data: a broker restart, topics and offsets kept.
+bounce() {
+  [ -f "$run/server.properties" ] || die "not started (no $run)"
+  local cp; cp=$(classpath)
+  if [ -f "$pidfile" ]; then
+    local pid; pid=$(cat "$pidfile")
+    kill -CONT "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  launch "$cp"
+}
+
 status() {
   if running && answers; then
     echo "kafka.sh: running on 127.0.0.1:$port (pid $(cat "$pidfile"))"
@@ -267,7 +298,8 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   restart) stop; start ;;
+  bounce) bounce ;;
   fetch) classpath >/dev/null ;;
   env) env_exports ;;
-  *) echo "usage: $0 start|stop|status|restart|env|fetch" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart|bounce|env|fetch" >&2; exit 2 ;;
 esac

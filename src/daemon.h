@@ -23,6 +23,23 @@ void daemon_request_stop(void);
  * SIGHUP compares it with the value it last acted on. */
 unsigned daemon_reload_generation(void);
 
+/* ------------------------------------------------------------ shutdown */
+
+/*
+ * Bounded shutdown (daemon.shutdown.timeout.ms): once a stop is requested
+ * the daemon has timeout_ms to commit what it can and close its clients.
+ * A watchdog thread, started here, then logs "<name>: shutdown did not
+ * finish within N ms ..." and _exit(3)s: nothing is lost, the next start
+ * replays what was not committed.  Call once, after daemon_signals_install.
+ */
+void daemon_shutdown_bound(const char *name, int64_t timeout_ms);
+/* Milliseconds left before the watchdog fires once stopping (the whole
+ * bound before that); never negative. */
+int64_t daemon_shutdown_left_ms(void);
+/* want_ms, or less while stopping so that a blocking call ends before the
+ * watchdog fires (keeps a fifth of the bound, at most 5 s, for closing). */
+int daemon_timeout_ms(int want_ms);
+
 /* ------------------------------------------------------------ metrics */
 
 typedef enum { METRIC_COUNTER, METRIC_GAUGE } metric_type_t;

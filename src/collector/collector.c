@@ -159,7 +159,7 @@ static void *watchdog(void *arg)
     while (nanosleep(&ts, &ts) != 0)
         ;
     chp_warn("collector: shutdown did not finish within "
-             "collector.shutdown.timeout.ms=%lld (Kafka or the database "
+             "daemon.shutdown.timeout.ms=%lld (Kafka or the database "
              "unreachable); exiting now, the next start resumes from the "
              "stored offsets",
              (long long)watchdog_ms);
@@ -271,7 +271,7 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
     c.flush_max = chp_conf_get_int(conf, "collector.flush.max.messages");
     c.retry_max_ms = chp_conf_get_int(conf, "collector.retry.max.ms");
     c.shutdown_timeout_ms =
-        chp_conf_get_int(conf, "collector.shutdown.timeout.ms");
+        chp_conf_get_int(conf, "daemon.shutdown.timeout.ms");
     if (!c.audit_topic || !(c.batch = coll_batch_new(c.combine_hosts))) {
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
@@ -297,7 +297,7 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         coll_consumer_new(&c, err, sizeof(err)) != 0)
         goto fail;
     if (coll_consumer_cluster(&c) != 0) {
-        watchdog_start(c.shutdown_timeout_ms, 0);
+        watchdog_start(c.shutdown_timeout_ms, 3);
         collector_free(&c);
         return 0;
     }
@@ -309,7 +309,7 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
     run(&c);
     /* From here on the process exits within the bound, whatever is
      * unreachable. */
-    watchdog_start(c.shutdown_timeout_ms, c.fatal ? 1 : 0);
+    watchdog_start(c.shutdown_timeout_ms, c.fatal ? 1 : 3);
     if (!c.fatal)
         final_flush(&c);
     collector_free(&c);

@@ -28,7 +28,7 @@
 /* First wait after a failed flush; doubled up to collector.retry.max.ms. */
 #define COLL_BACKOFF_MIN_MS 250
 /* How long SIGTERM/SIGINT keeps retrying the last flush, at most (and at
- * most half of collector.shutdown.timeout.ms). */
+ * most half of daemon.shutdown.timeout.ms). */
 #define COLL_SHUTDOWN_FLUSH_MS 15000
 /* Retention runs at start and then this often. */
 #define COLL_RETENTION_EVERY_MS (3600 * 1000)

@@ -1,11 +1,15 @@
 /* controller.c - `chaperone controller` (SPEC §7): loads the registry
  * topic (creating it if missing), serves the REST API and, when
  * controller.auto.detect is on, runs auto-detection every
- * controller.detect.interval.s.  SIGTERM/SIGINT: stop serving, exit 0.
+ * controller.detect.interval.s.  SIGTERM/SIGINT: stop serving, exit 0,
+ * within daemon.shutdown.timeout.ms.  While Kafka cannot be reached the
+ * registry load is retried with back-off, /health answers 503 with the
+ * cause and the REST API 503.
  *
  * The controller holds no state of its own: the registry topic is the
  * truth, so a restarted controller recovers the audited set and the
  * blacklist, and workers keep auditing while it is down. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +19,8 @@
 #include "controller/kafka.h"
 #include "daemon.h"
 #include "http.h"
+#include "health.h"
 #include "log.h"
-
-#define STARTUP_TIMEOUT_MS 60000
 
 static void count_topic(const char *topic, void *opaque)
 {
@@ -26,16 +29,19 @@ static void count_topic(const char *topic, void *opaque)
 }
 
 /*
- * Creates the registry topic if needed and reads it whole.  Retries until
- * STARTUP_TIMEOUT_MS: serving with an empty set because Kafka was slow
- * would let auto-detection re-audit blacklisted topics.
+ * Creates the registry topic if needed and reads it whole.  Retries with
+ * back-off until it works or a stop is requested: serving with an empty
+ * set because Kafka was slow would let auto-detection re-audit blacklisted
+ * topics, and exiting would only make an orchestrator restart us into the
+ * same wait.  The cause is logged and shown on /health meanwhile.
  */
 static registry_t *load_registry(const chp_conf_t *conf, ctl_kafka_t *k,
-                                 char *errstr, size_t errstr_size)
+                                 health_t *health, char *errstr,
+                                 size_t errstr_size)
 {
-    int64_t deadline = chp_now_ms() + STARTUP_TIMEOUT_MS;
     registry_t *reg = registry_new();
     bool created = false;
+    int backoff = 500;
 
     if (!reg) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -52,22 +58,47 @@ static registry_t *load_registry(const chp_conf_t *conf, ctl_kafka_t *k,
         if (rc == 0) {
             rc = registry_load(conf, k->registry_topic, reg,
                                CTL_KAFKA_TIMEOUT_MS, errstr, errstr_size);
-            if (rc == 0)
+            if (rc == 0) {
+                health_ok(health);
                 return reg;
+            }
             if (rc == 1) /* created, not in the metadata yet */
                 snprintf(errstr, errstr_size, "%s not visible yet",
                          k->registry_topic);
         }
-        if (chp_now_ms() > deadline)
-            break;
-        chp_warn("controller: registry %s: %s (retrying)", k->registry_topic,
-                 errstr);
-        rd_kafka_poll(k->rk, 500);
+        chp_warn("controller: registry %s: %s (retrying in %d ms)",
+                 k->registry_topic, errstr, backoff);
+        health_fail(health, "registry %s: %s", k->registry_topic, errstr);
+        /* Serves librdkafka's events (the error callback tells the cause)
+         * while waiting, in short steps so SIGTERM is honoured. */
+        for (int64_t until = chp_now_ms() + backoff;
+             chp_now_ms() < until && !daemon_stopping();)
+            rd_kafka_poll(k->rk, 100);
+        backoff = backoff < 5000 ? backoff * 2 : 10000;
     }
-    if (daemon_stopping())
-        snprintf(errstr, errstr_size, "stopped while loading the registry");
+    snprintf(errstr, errstr_size, "stopped while loading the registry");
     registry_destroy(reg);
     return NULL;
+}
+
+/* Until the registry is loaded, only /health and /metrics are answered
+ * (by the server): the REST API would show or change an empty set. */
+typedef struct gate {
+    ctl_t *c;
+    _Atomic bool open;
+} gate_t;
+
+static void gated_handle(const http_req_t *req, http_resp_t *resp, void *opaque)
+{
+    gate_t *g = opaque;
+
+    if (atomic_load(&g->open)) {
+        ctl_rest_handle(req, resp, g->c);
+        return;
+    }
+    if (!strcmp(req->path, "/health") || !strcmp(req->path, "/metrics"))
+        return;
+    http_reply_error(resp, 503, "the registry is not loaded yet");
 }
 
 static int usage(int argc, char **argv)
@@ -86,55 +117,83 @@ static int usage(int argc, char **argv)
 int cmd_controller(chp_conf_t *conf, int argc, char **argv)
 {
     metrics_t *metrics = NULL;
+    health_t *health = NULL;
     ctl_kafka_t *k = NULL;
     ctl_t *c = NULL;
     registry_t *reg;
     http_server_t *http = NULL;
     ctl_cluster_t cluster;
+    gate_t gate = {0};
     char err[512];
     size_t audited = 0, blacklisted = 0;
     bool auto_detect = chp_conf_get_bool(conf, "controller.auto.detect");
     int64_t interval_ms =
         chp_conf_get_int(conf, "controller.detect.interval.s") * 1000;
-    int64_t next_detect = 0;
+    int64_t next_detect = 0, next_probe = 0;
     int rc = 1;
 
     if (argc > 1)
         return usage(argc, argv);
     daemon_signals_install();
-    if (!(metrics = metrics_new())) {
+    daemon_shutdown_bound("controller",
+                          chp_conf_get_int(conf, "daemon.shutdown.timeout.ms"));
+    if (!(metrics = metrics_new()) ||
+        !(health = health_new(metrics, "daemon=\"controller\""))) {
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
     }
-    if (!(k = ctl_kafka_new(conf, err, sizeof(err))))
+    if (!(k = ctl_kafka_new(conf, health, err, sizeof(err))))
         goto fail;
     ctl_kafka_cluster(k, &cluster);
     if (!(c = ctl_new(conf, &cluster, metrics, err, sizeof(err))))
         goto fail;
-    if (!(reg = load_registry(conf, k, err, sizeof(err))))
-        goto fail;
-    registry_foreach(reg, REG_AUDITED, count_topic, &audited);
-    registry_foreach(reg, REG_BLACKLISTED, count_topic, &blacklisted);
-    ctl_set_registry(c, reg);
-    chp_info("controller: registry %s: %zu audited, %zu blacklisted",
-             k->registry_topic, audited, blacklisted);
-
+    gate.c = c;
     if (!(http = http_server_start_conf(
               conf, "controller", 9000,
               (size_t)chp_conf_get_int(conf, "controller.max.body.bytes"),
-              ctl_rest_handle, c, metrics, err, sizeof(err))))
+              gated_handle, &gate, metrics, err, sizeof(err))))
         goto fail;
+    http_server_set_health(http, health);
+    /* Not ready (503) until the registry is loaded. */
+    health_fail(health, "loading the registry %s", k->registry_topic);
+    if (!(reg = load_registry(conf, k, health, err, sizeof(err)))) {
+        if (daemon_stopping()) {
+            rc = 0;
+            chp_info("controller: stopped before the registry was loaded");
+            goto out;
+        }
+        goto fail;
+    }
+    registry_foreach(reg, REG_AUDITED, count_topic, &audited);
+    registry_foreach(reg, REG_BLACKLISTED, count_topic, &blacklisted);
+    ctl_set_registry(c, reg);
+    atomic_store(&gate.open, true);
+    chp_info("controller: registry %s: %zu audited, %zu blacklisted",
+             k->registry_topic, audited, blacklisted);
     chp_info("controller: REST API at /topics (auto-detection %s)",
              auto_detect ? "on" : "off");
 
     while (!daemon_stopping()) {
         if (auto_detect && chp_now_ms() >= next_detect) {
             int n = ctl_detect_run(c, err, sizeof(err));
-            if (n < 0)
+            if (n < 0) {
                 chp_warn("controller: auto-detection: %s", err);
-            else if (n > 0)
-                chp_info("controller: auto-detection added %d topic(s)", n);
+                health_fail(health, "auto-detection: %s", err);
+            } else {
+                health_ok(health);
+                if (n > 0)
+                    chp_info("controller: auto-detection added %d topic(s)", n);
+            }
             next_detect = chp_now_ms() + interval_ms;
+        }
+        if (!health_check(health, NULL, 0) && chp_now_ms() >= next_probe) {
+            /* Unhealthy (Kafka unreachable, a failed detection): a
+             * metadata round trip says when Kafka answers again. */
+            topic_set_t ts = {0};
+            if (cluster.list_topics(cluster.opaque, &ts, err, sizeof(err)) == 0)
+                health_ok(health);
+            topic_set_clear(&ts);
+            next_probe = chp_now_ms() + 5000;
         }
         if (ctl_kafka_fatal(k, err, sizeof(err))) {
             chp_err("controller: %s; exiting so a restart can write again",
@@ -150,6 +209,7 @@ out:
     http_server_stop(http);
     ctl_destroy(c);
     ctl_kafka_destroy(k);
+    health_destroy(health);
     metrics_destroy(metrics);
     return rc;
 

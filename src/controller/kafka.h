@@ -10,6 +10,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "controller/controller.h"
+#include "health.h"
 
 #define CTL_KAFKA_TIMEOUT_MS 10000 /* metadata, group description */
 
@@ -23,9 +24,11 @@ typedef struct ctl_kafka {
     _Atomic uint64_t dr_seq;
 } ctl_kafka_t;
 
-/* The producer (enable.idempotence, acks=all, kafka.* keys of conf).
+/* The producer (enable.idempotence, acks=all, kafka.* keys of conf);
+ * librdkafka's errors are logged and marked on health (may be NULL).
  * NULL with errstr filled. */
-ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, char *errstr,
+ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, health_t *health,
+                           char *errstr,
                            size_t errstr_size);
 void ctl_kafka_destroy(ctl_kafka_t *k);
 

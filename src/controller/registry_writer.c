@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "controller/kafka.h"
+#include "daemon.h"
+#include "kafkawatch.h"
 #include "kafkaconf.h"
 #include "log.h"
 
@@ -22,8 +24,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     atomic_store(&k->dr_seq, (uint64_t)(uintptr_t)m->_private);
 }
 
-ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, char *errstr,
-                           size_t errstr_size)
+ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, health_t *health,
+                           char *errstr, size_t errstr_size)
 {
     static const char *const defaults[] = {
         "enable.idempotence", "true", "acks", "all", "linger.ms", "0",
@@ -57,6 +59,7 @@ ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, char *errstr,
     }
     rd_kafka_conf_set_dr_msg_cb(kc, on_delivery);
     rd_kafka_conf_set_opaque(kc, k);
+    kafkawatch_attach(kc, "controller", health);
     if (!(k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size)))
         goto fail;
     return k;
@@ -73,7 +76,12 @@ void ctl_kafka_destroy(ctl_kafka_t *k)
     if (!k)
         return;
     if (k->rk) {
-        rd_kafka_flush(k->rk, 5000);
+        /* Within the shutdown bound: a registry write still queued when
+         * Kafka is gone is the client's to retry (it got no answer). */
+        rd_kafka_flush(k->rk, daemon_timeout_ms(5000));
+        rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                  RD_KAFKA_PURGE_F_INFLIGHT |
+                                  RD_KAFKA_PURGE_F_NON_BLOCKING);
         rd_kafka_destroy(k->rk);
     }
     free(k->registry_topic);

@@ -2,7 +2,7 @@
  * production brings to a collector from outside.
  *  - SIGTERM while Kafka is unreachable (the broker SIGSTOPped: pid in
  *    $CHP_RUN_DIR/kafka/kafka.pid, always SIGCONTed again): the collector
- *    exits within collector.shutdown.timeout.ms, and a restart stores
+ *    exits within daemon.shutdown.timeout.ms, and a restart stores
  *    exactly what was produced (counts and the deliveryFailed, auditDropped
  *    and aborted counts);
  *  - two Kafka clusters (the shared broker and a second one started here
@@ -351,7 +351,7 @@ static void test_sigterm_kafka_unreachable(void **state)
     rk = producer(brokers);
     produce(rk, audit, src, "dc1", 3000, &want);
     coll_start(&c, id, brokers, audit, url,
-               (const char *const[]){"collector.shutdown.timeout.ms=10000",
+               (const char *const[]){"daemon.shutdown.timeout.ms=10000",
                                      "collector.flush.interval.ms=4000", NULL});
     port = last_http_port;
     wait_exact(url, src, NULL, &want, &c, "before the broker stops");
@@ -382,9 +382,11 @@ static void test_sigterm_kafka_unreachable(void **state)
             st, (long long)took);
     kill(bp, SIGCONT);
     stopped_broker = 0;
-    if (st != 0 || took > 10000 + 20000)
+    if ((st != 0 && st != 3) || took > 10000 + 20000)
         proc_dump_log(&c);
-    assert_int_equal(st, 0);
+    /* 0: closed in time; 3: the watchdog ended it at the bound (as every
+     * daemon does, daemon.shutdown.timeout.ms). */
+    assert_true(st == 0 || st == 3);
     /* The bound is the watchdog's (10 s); 20 s more for a slow machine. */
     assert_true(took <= 10000 + 20000);
 
