@@ -244,6 +244,12 @@ int coll_consumer_cluster(collector_t *c)
     }
     /* Known from the first metadata answer: waits for a broker. */
     while (!(id = rd_kafka_clusterid(c->consumer, 2000))) {
+        rd_kafka_message_t *ev;
+        /* Serves the error events, so the cause (authentication,
+         * certificate) reaches the log and /health now, not after the
+         * first assignment. */
+        while ((ev = rd_kafka_consumer_poll(c->consumer, 0)))
+            rd_kafka_message_destroy(ev);
         if (daemon_stopping())
             return -1;
         chp_warn("collector: waiting for the audit cluster's id (set "
