@@ -59,6 +59,21 @@ out:
     pthread_mutex_unlock(&redact_lock);
 }
 
+#ifdef CHP_RDK_DYNAMIC
+/* The plugin's copy of this file is unloaded with the plugin (dlclose):
+ * nothing can log through it afterwards, so its secrets are freed then.
+ * (A daemon keeps them to the end: a librdkafka thread may still log while
+ * the process exits.) */
+__attribute__((destructor)) static void redact_free(void)
+{
+    pthread_mutex_lock(&redact_lock);
+    for (size_t i = 0; i < atomic_load(&redact_n); i++)
+        free(redact_v[i]);
+    atomic_store(&redact_n, 0);
+    pthread_mutex_unlock(&redact_lock);
+}
+#endif
+
 void chp_log_redact(char *line, size_t size)
 {
     static const char mark[] = "[redacted]";
@@ -68,6 +83,7 @@ void chp_log_redact(char *line, size_t size)
     if (!n)
         return;
     pthread_mutex_lock(&redact_lock);
+    n = atomic_load(&redact_n); /* may have grown (or been freed) since */
     for (size_t i = 0; i < n; i++) {
         char *p = line;
         while ((p = memmem(p, strlen(p), redact_v[i], redact_len[i]))) {
