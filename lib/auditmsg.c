@@ -1,13 +1,13 @@
 /* auditmsg.c - the audit message (SPEC §5) and its JSON codec.
  *
- * One table lists every wire field once.  Encode walks it in order, so the
- * output is byte-for-byte reproducible; decode walks it to look each field
- * up, so the two directions can never disagree on a name or a type.
- * docs/wire-format.md is the human-readable copy of this table. */
+ * One table (auditmsg_field.h) lists every wire field once.  Encode walks
+ * it in order, so the output is byte-for-byte reproducible; decode walks it
+ * to look each field up, so the two directions can never disagree on a name
+ * or a type.  docs/wire-format.md is the human-readable copy of this table.
+ * The zero-copy fast decoder tried first is in auditmsg_fast.c. */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,86 +15,13 @@
 #include <jansson.h>
 
 #include "auditmsg.h"
-
-/* Bucket bounds must survive conversion to milliseconds (chp_bucket_begin,
- * database columns) without overflow. */
-#define TIME_LIMIT_S (INT64_MAX / 1000)
+#include "auditmsg_field.h"
+#include "conf.h"
 
 /* Compact, fixed key order, and 17 significant digits so that every double
  * reads back bit-identical. */
 #define DUMP_FLAGS                                                             \
     (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
-
-typedef enum field_kind {
-    F_NAME,    /* string, < CHP_NAME_MAX bytes */
-    F_UUID,    /* string, < CHP_UUID_MAX bytes */
-    F_TIME,    /* int64 epoch seconds, |t| <= TIME_LIMIT_S */
-    F_COUNT,   /* uint64 in [0, INT64_MAX]: JSON integers are signed 64-bit */
-    F_LATENCY, /* finite double, ms; negative allowed (the original's are) */
-    F_VERSION, /* int >= 0 on input; always CHP_AUDITMSG_VERSION on output */
-    F_SKETCH,  /* chp_sketch_encode text */
-} field_kind_t;
-
-typedef struct field {
-    const char *name; /* wire name */
-    field_kind_t kind;
-    size_t off; /* offset in chp_auditmsg_t */
-    bool required;
-} field_t;
-
-#define FIELD(name, kind, member, req)                                         \
-    {                                                                          \
-        name, kind, offsetof(chp_auditmsg_t, member), req                      \
-    }
-
-/* Wire order: the original's fields first, then our extensions. */
-static const field_t fields[] = {
-    FIELD("topicName", F_NAME, topic, true),
-    FIELD("timeBeginInSec", F_TIME, time_begin, true),
-    FIELD("timeEndInSec", F_TIME, time_end, false),
-    FIELD("count", F_COUNT, count, true),
-    FIELD("totalBytes", F_COUNT, total_bytes, false),
-    FIELD("noTimeCount", F_COUNT, no_time_count, false),
-    FIELD("malformedCount", F_COUNT, malformed_count, false),
-    FIELD("meanLatency", F_LATENCY, mean_latency, false),
-    FIELD("latency95", F_LATENCY, latency95, false),
-    FIELD("latency99", F_LATENCY, latency99, false),
-    FIELD("maxLatency", F_LATENCY, max_latency, false),
-    FIELD("tier", F_NAME, tier, false),
-    FIELD("datacenter", F_NAME, datacenter, false),
-    FIELD("hostname", F_NAME, hostname, false),
-    FIELD("uuid", F_UUID, uuid, false),
-    FIELD("version", F_VERSION, version, false),
-    FIELD("negativeLatencyCount", F_COUNT, negative_latency_count, false),
-    FIELD("latencySumMs", F_LATENCY, latency_sum_ms, false),
-    FIELD("deliveryFailedCount", F_COUNT, delivery_failed_count, false),
-    FIELD("auditDroppedCount", F_COUNT, audit_dropped_count, false),
-    FIELD("abortedCount", F_COUNT, aborted_count, false),
-    FIELD("latencySketch", F_SKETCH, sketch, false),
-};
-#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
-
-#define AT(m, f, type) ((type *)(void *)((char *)(m) + (f)->off))
-#define CAT(m, f, type)                                                        \
-    ((const type *)(const void *)((const char *)(m) + (f)->off))
-
-static size_t str_cap(const field_t *f)
-{
-    return f->kind == F_UUID ? CHP_UUID_MAX : CHP_NAME_MAX;
-}
-
-__attribute__((format(printf, 4, 5))) static chp_err_t
-fail(chp_err_t err, char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errstr && errstr_size > 0) {
-        va_start(ap, fmt);
-        vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
 
 static const char *type_name(const json_t *v)
 {
@@ -326,26 +253,26 @@ static chp_err_t decode_int(const json_t *v, const field_t *f, int64_t lo,
         double d = json_real_value(v);
 
         if (!isfinite(d) || d != floor(d))
-            return fail(CHP_ERR_TYPE, errstr, errstr_size,
-                        "field \"%s\": expected an integer, got %.15g", f->name,
-                        d);
+            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                                 "field \"%s\": expected an integer, got %.15g",
+                                 f->name, d);
         /* [-2^63, 2^63) is exactly the doubles that convert to int64. */
         if (d < -0x1p63 || d >= 0x1p63)
-            return fail(CHP_ERR_RANGE, errstr, errstr_size,
-                        "field \"%s\": %.15g is out of range [%" PRId64
-                        ", %" PRId64 "]",
-                        f->name, d, lo, hi);
+            return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                                 "field \"%s\": %.15g is out of range [%" PRId64
+                                 ", %" PRId64 "]",
+                                 f->name, d, lo, hi);
         x = (int64_t)d;
     } else {
-        return fail(CHP_ERR_TYPE, errstr, errstr_size,
-                    "field \"%s\": expected an integer, got %s", f->name,
-                    type_name(v));
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                             "field \"%s\": expected an integer, got %s",
+                             f->name, type_name(v));
     }
     if (x < lo || x > hi)
-        return fail(CHP_ERR_RANGE, errstr, errstr_size,
-                    "field \"%s\": %" PRId64 " is out of range [%" PRId64
-                    ", %" PRId64 "]",
-                    f->name, x, lo, hi);
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                             "field \"%s\": %" PRId64
+                             " is out of range [%" PRId64 ", %" PRId64 "]",
+                             f->name, x, lo, hi);
     *out = x;
     return CHP_OK;
 }
@@ -356,18 +283,19 @@ static chp_err_t decode_string(const json_t *v, const field_t *f, char *dst,
     size_t n, cap = str_cap(f);
 
     if (!json_is_string(v))
-        return fail(CHP_ERR_TYPE, errstr, errstr_size,
-                    "field \"%s\": expected a string, got %s", f->name,
-                    type_name(v));
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                             "field \"%s\": expected a string, got %s", f->name,
+                             type_name(v));
     /* No embedded NUL is possible: we do not pass JSON_ALLOW_NUL. */
     n = json_string_length(v);
     if (n >= cap)
-        return fail(CHP_ERR_RANGE, errstr, errstr_size,
-                    "field \"%s\": %zu bytes long, at most %zu allowed",
-                    f->name, n, cap - 1);
+        return chp_conf_errf(
+            errstr, errstr_size, CHP_ERR_RANGE,
+            "field \"%s\": %zu bytes long, at most %zu allowed", f->name, n,
+            cap - 1);
     if (n == 0 && f->required)
-        return fail(CHP_ERR_RANGE, errstr, errstr_size,
-                    "field \"%s\": must not be empty", f->name);
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                             "field \"%s\": must not be empty", f->name);
     memcpy(dst, json_string_value(v), n);
     dst[n] = '\0';
     return CHP_OK;
@@ -382,19 +310,20 @@ static chp_err_t decode_sketch(const json_t *v, const field_t *f,
     chp_err_t err;
 
     if (!json_is_string(v))
-        return fail(CHP_ERR_TYPE, errstr, errstr_size,
-                    "field \"%s\": expected a string, got %s", f->name,
-                    type_name(v));
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                             "field \"%s\": expected a string, got %s", f->name,
+                             type_name(v));
     sk = chp_sketch_new();
     if (!sk)
-        return fail(CHP_ERR_NOMEM, errstr, errstr_size,
-                    "field \"%s\": out of memory", f->name);
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM,
+                             "field \"%s\": out of memory", f->name);
     err = chp_sketch_decode(sk, json_string_value(v), json_string_length(v),
                             why, sizeof(why));
     if (err != CHP_OK) {
         chp_sketch_destroy(sk);
-        return fail(err == CHP_ERR_NOMEM ? err : CHP_ERR_PARSE, errstr,
-                    errstr_size, "field \"%s\": %s", f->name, why);
+        return chp_conf_errf(errstr, errstr_size,
+                             err == CHP_ERR_NOMEM ? err : CHP_ERR_PARSE,
+                             "field \"%s\": %s", f->name, why);
     }
     *out = sk;
     return CHP_OK;
@@ -412,8 +341,9 @@ static chp_err_t decode_field(const json_t *root, const field_t *f,
      * turns NaN into null), so it means "absent". */
     if (!v || json_is_null(v)) {
         if (f->required)
-            return fail(CHP_ERR_PARSE, errstr, errstr_size,
-                        "field \"%s\": required field missing", f->name);
+            return chp_conf_errf(errstr, errstr_size, CHP_ERR_PARSE,
+                                 "field \"%s\": required field missing",
+                                 f->name);
         return CHP_OK;
     }
 
@@ -439,9 +369,9 @@ static chp_err_t decode_field(const json_t *root, const field_t *f,
         return err;
     case F_LATENCY:
         if (!json_is_number(v))
-            return fail(CHP_ERR_TYPE, errstr, errstr_size,
-                        "field \"%s\": expected a number, got %s", f->name,
-                        type_name(v));
+            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                                 "field \"%s\": expected a number, got %s",
+                                 f->name, type_name(v));
         *AT(m, f, double) = json_number_value(v);
         return CHP_OK;
     case F_SKETCH:
@@ -460,16 +390,16 @@ static chp_err_t check_time_end(const json_t *root, chp_auditmsg_t *m,
 
     if (!v || json_is_null(v)) {
         if (m->time_begin > TIME_LIMIT_S - CHP_BUCKET_SECONDS_DEFAULT)
-            return fail(CHP_ERR_RANGE, errstr, errstr_size,
-                        "field \"timeEndInSec\": missing, and "
-                        "timeBeginInSec + %d is out of range",
-                        CHP_BUCKET_SECONDS_DEFAULT);
+            return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                                 "field \"timeEndInSec\": missing, and "
+                                 "timeBeginInSec + %d is out of range",
+                                 CHP_BUCKET_SECONDS_DEFAULT);
         m->time_end = m->time_begin + CHP_BUCKET_SECONDS_DEFAULT;
     } else if (m->time_end < m->time_begin) {
-        return fail(CHP_ERR_RANGE, errstr, errstr_size,
-                    "field \"timeEndInSec\": %" PRId64
-                    " is before timeBeginInSec %" PRId64,
-                    m->time_end, m->time_begin);
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                             "field \"timeEndInSec\": %" PRId64
+                             " is before timeBeginInSec %" PRId64,
+                             m->time_end, m->time_begin);
     }
     return CHP_OK;
 }
@@ -482,8 +412,8 @@ chp_err_t chp_auditmsg_decode_full(chp_auditmsg_t *m, const char *json,
     chp_err_t err = CHP_OK;
 
     if (!m || (!json && len > 0))
-        return fail(CHP_ERR_INVALID_ARG, errstr, errstr_size,
-                    "audit message: no message or no input");
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                             "audit message: no message or no input");
     chp_auditmsg_clear(m);
     if (!json)
         json = "";
@@ -495,16 +425,16 @@ chp_err_t chp_auditmsg_decode_full(chp_auditmsg_t *m, const char *json,
         err = json_error_code(&jerr) == json_error_out_of_memory
                   ? CHP_ERR_NOMEM
                   : CHP_ERR_PARSE;
-        fail(err, errstr, errstr_size,
-             "audit message: invalid JSON at line %d, column %d "
-             "(byte %d): %s",
-             jerr.line, jerr.column, jerr.position, jerr.text);
+        chp_conf_errf(errstr, errstr_size, err,
+                      "audit message: invalid JSON at line %d, column %d "
+                      "(byte %d): %s",
+                      jerr.line, jerr.column, jerr.position, jerr.text);
         goto cleanup;
     }
     if (!json_is_object(root)) {
-        err = fail(CHP_ERR_TYPE, errstr, errstr_size,
-                   "audit message: expected a JSON object, got %s",
-                   type_name(root));
+        err = chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "audit message: expected a JSON object, got %s",
+                            type_name(root));
         goto cleanup;
     }
     for (size_t i = 0; i < N_FIELDS; i++) {
@@ -521,303 +451,15 @@ cleanup:
     return err;
 }
 
-/* ------------------------------------------------------------- fast path */
-
-/* The collector decodes every audit message; jansson spends ~15 us on a
- * 640-byte one building a DOM we read once.  decode_fast() handles the
- * common case directly: one flat object of known fields, ASCII strings
- * without escapes, integers of at most 18 digits for integer fields, and
- * no null, no duplicate, nothing invalid.  For anything else — including
- * every input that is an error — it answers false and the jansson path
- * decides, so the two can only differ on what the fast path accepts, and
- * fuzz_auditmsg checks that both give the same message there. */
-
-static bool json_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-typedef struct cursor {
-    const char *p, *end;
-} cursor_t;
-
-static void skip_ws(cursor_t *c)
-{
-    while (c->p < c->end && json_ws(*c->p))
-        c->p++;
-}
-
-/* A string of printable ASCII without escapes; [*s, *s + *n). */
-static bool plain_string(cursor_t *c, const char **s, size_t *n)
-{
-    const char *q;
-
-    if (c->p >= c->end || *c->p != '"')
-        return false;
-    q = ++c->p;
-    while (q < c->end && *q != '"') {
-        unsigned char u = (unsigned char)*q;
-        if (u < 0x20 || u >= 0x7f || u == '\\')
-            return false;
-        q++;
-    }
-    if (q >= c->end)
-        return false;
-    *s = c->p;
-    *n = (size_t)(q - c->p);
-    c->p = q + 1;
-    return true;
-}
-
-/* A JSON number: its span, and whether it is an integer literal. */
-static bool number_span(cursor_t *c, const char **s, size_t *n, bool *integer)
-{
-    const char *q = c->p;
-
-    *s = q;
-    *integer = true;
-    if (q < c->end && *q == '-')
-        q++;
-    if (q >= c->end || *q < '0' || *q > '9')
-        return false;
-    if (*q == '0')
-        q++;
-    else
-        while (q < c->end && *q >= '0' && *q <= '9')
-            q++;
-    if (q < c->end && *q == '.') {
-        *integer = false;
-        if (++q >= c->end || *q < '0' || *q > '9')
-            return false;
-        while (q < c->end && *q >= '0' && *q <= '9')
-            q++;
-    }
-    if (q < c->end && (*q == 'e' || *q == 'E')) {
-        *integer = false;
-        if (++q < c->end && (*q == '+' || *q == '-'))
-            q++;
-        if (q >= c->end || *q < '0' || *q > '9')
-            return false;
-        while (q < c->end && *q >= '0' && *q <= '9')
-            q++;
-    }
-    *n = (size_t)(q - *s);
-    c->p = q;
-    return true;
-}
-
-static bool fast_int(const char *s, size_t n, int64_t lo, int64_t hi,
-                     int64_t *out)
-{
-    bool neg = *s == '-';
-    int64_t x = 0;
-
-    if (neg)
-        s++, n--;
-    if (n > 18) /* beyond 18 digits the jansson path judges */
-        return false;
-    for (size_t i = 0; i < n; i++)
-        x = x * 10 + (s[i] - '0');
-    if (neg)
-        x = -x;
-    if (x < lo || x > hi)
-        return false;
-    *out = x;
-    return true;
-}
-
-static bool fast_value(cursor_t *c, const field_t *f, chp_auditmsg_t *m)
-{
-    const char *s;
-    size_t n;
-    bool integer;
-    int64_t x;
-
-    if (f->kind == F_NAME || f->kind == F_UUID || f->kind == F_SKETCH) {
-        if (!plain_string(c, &s, &n))
-            return false;
-        if (f->kind == F_SKETCH) {
-            char why[8];
-            if (!(m->sketch = chp_sketch_new()))
-                return false;
-            return chp_sketch_decode(m->sketch, s, n, why, sizeof(why)) ==
-                   CHP_OK;
-        }
-        if (n >= str_cap(f) || (n == 0 && f->required))
-            return false;
-        memcpy(AT(m, f, char), s, n);
-        AT(m, f, char)[n] = '\0';
-        return true;
-    }
-    if (!number_span(c, &s, &n, &integer))
-        return false;
-    switch (f->kind) {
-    case F_TIME:
-        if (!integer || !fast_int(s, n, -TIME_LIMIT_S, TIME_LIMIT_S, &x))
-            return false;
-        *AT(m, f, int64_t) = x;
-        return true;
-    case F_COUNT:
-        if (!integer || !fast_int(s, n, 0, INT64_MAX, &x))
-            return false;
-        *AT(m, f, uint64_t) = (uint64_t)x;
-        return true;
-    case F_VERSION:
-        if (!integer || !fast_int(s, n, 0, INT_MAX, &x))
-            return false;
-        *AT(m, f, int) = (int)x;
-        return true;
-    case F_LATENCY:
-        if (integer) {
-            if (!fast_int(s, n, INT64_MIN + 1, INT64_MAX, &x))
-                return false;
-            *AT(m, f, double) = (double)x; /* as json_number_value() */
-        } else {
-            char buf[64];
-            double d;
-            if (n >= sizeof(buf))
-                return false;
-            memcpy(buf, s, n); /* strtod needs a terminator */
-            buf[n] = '\0';
-            d = strtod(buf, NULL);
-            if (!isfinite(d))
-                return false; /* jansson: "real number overflow" */
-            *AT(m, f, double) = d;
-        }
-        return true;
-    default:
-        return false;
-    }
-}
-
-bool chp_auditmsg_decode_fast(chp_auditmsg_t *m, const char *json, size_t len)
-{
-    cursor_t c = {json, json + len};
-    bool seen[N_FIELDS] = {false};
-
-    if (!json)
-        return false;
-    skip_ws(&c);
-    if (c.p >= c.end || *c.p++ != '{')
-        return false;
-    skip_ws(&c);
-    for (;;) {
-        const char *k;
-        size_t kn, i;
-
-        if (!plain_string(&c, &k, &kn))
-            return false;
-        for (i = 0; i < N_FIELDS; i++)
-            if (strlen(fields[i].name) == kn && !memcmp(fields[i].name, k, kn))
-                break;
-        if (i == N_FIELDS || seen[i]) /* unknown or duplicate */
-            return false;
-        seen[i] = true;
-        skip_ws(&c);
-        if (c.p >= c.end || *c.p++ != ':')
-            return false;
-        skip_ws(&c);
-        if (!fast_value(&c, &fields[i], m))
-            return false;
-        skip_ws(&c);
-        if (c.p >= c.end)
-            return false;
-        if (*c.p == '}')
-            break;
-        if (*c.p++ != ',')
-            return false;
-        skip_ws(&c);
-    }
-    c.p++;
-    skip_ws(&c);
-    if (c.p != c.end)
-        return false;
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (fields[i].required && !seen[i])
-            return false;
-    bool have_end = false;
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (fields[i].off == offsetof(chp_auditmsg_t, time_end))
-            have_end = seen[i];
-    if (!have_end) { /* timeEndInSec: as check_time_end() */
-        if (m->time_begin > TIME_LIMIT_S - CHP_BUCKET_SECONDS_DEFAULT)
-            return false;
-        m->time_end = m->time_begin + CHP_BUCKET_SECONDS_DEFAULT;
-    } else if (m->time_end < m->time_begin) {
-        return false;
-    }
-    return true;
-}
-
 CHP_EXPORT chp_err_t chp_auditmsg_decode(chp_auditmsg_t *m, const char *json,
                                          size_t len, char *errstr,
                                          size_t errstr_size)
 {
     if (!m || (!json && len > 0))
-        return fail(CHP_ERR_INVALID_ARG, errstr, errstr_size,
-                    "audit message: no message or no input");
+        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                             "audit message: no message or no input");
     chp_auditmsg_clear(m);
     if (chp_auditmsg_decode_fast(m, json, len))
         return CHP_OK;
     return chp_auditmsg_decode_full(m, json, len, errstr, errstr_size);
-}
-
-/* ------------------------------------------------------------------ diff */
-
-static bool same_double(double a, double b)
-{
-    if (isnan(a) || isnan(b))
-        return isnan(a) && isnan(b);
-    return a == b && !signbit(a) == !signbit(b);
-}
-
-static bool same_sketch(const chp_sketch_t *a, const chp_sketch_t *b)
-{
-    static const double qs[] = {0,   0.01, 0.1,  0.25,  0.5, 0.75,
-                                0.9, 0.95, 0.99, 0.999, 1};
-
-    if (!a || !b)
-        return a == b;
-    if (chp_sketch_count(a) != chp_sketch_count(b) ||
-        chp_sketch_negative_count(a) != chp_sketch_negative_count(b) ||
-        chp_sketch_max(a) != chp_sketch_max(b))
-        return false;
-    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
-        if (!same_double(chp_sketch_quantile(a, qs[i]),
-                         chp_sketch_quantile(b, qs[i])))
-            return false;
-    return true;
-}
-
-const char *chp_auditmsg_diff(const chp_auditmsg_t *a, const chp_auditmsg_t *b)
-{
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const field_t *f = &fields[i];
-        bool same = true;
-
-        switch (f->kind) {
-        case F_NAME:
-        case F_UUID:
-            same = strncmp(CAT(a, f, char), CAT(b, f, char), str_cap(f)) == 0;
-            break;
-        case F_TIME:
-            same = *CAT(a, f, int64_t) == *CAT(b, f, int64_t);
-            break;
-        case F_COUNT:
-            same = *CAT(a, f, uint64_t) == *CAT(b, f, uint64_t);
-            break;
-        case F_LATENCY:
-            same = same_double(*CAT(a, f, double), *CAT(b, f, double));
-            break;
-        case F_VERSION:
-            same = a->version == b->version;
-            break;
-        case F_SKETCH:
-            same = same_sketch(a->sketch, b->sketch);
-            break;
-        }
-        if (!same)
-            return f->name;
-    }
-    return NULL;
 }

@@ -12,6 +12,10 @@
  *
  * Buckets that stay empty for two emissions are recycled on the shard's
  * free list; steady-state tracking allocates nothing.
+ *
+ * This file is the per-message path (shards, topics, buckets, counting)
+ * and the tracker's life; the snapshot and emission are in tracker_emit.c,
+ * the shared state in tracker_impl.h.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,90 +27,7 @@
 #include "sketch.h"
 #include "topicmap.h"
 #include "tracker.h"
-
-#define CHP_TRACKER_SHARDS 16
-#define IDLE_EMISSIONS_BEFORE_RECYCLE 2
-
-typedef struct tbucket {
-    int64_t begin; /* epoch seconds */
-    chp_counts_t c;
-    chp_sketch_t *sk;
-    int idle; /* emissions in a row that found it empty */
-    struct tbucket *next;
-} tbucket_t;
-
-typedef struct ttopic {
-    struct ttopic *next; /* hash chain */
-    uint64_t hash;
-    const chp_tsx_t *tsx; /* the topic's timestamp rules (tracker owns) */
-    tbucket_t *buckets;   /* most recently used first */
-    size_t len;
-    const char *audit; /* the name audited under (topicmap.h): name, or
-                          the mapped copy after it */
-    char name[];       /* NUL-terminated */
-} ttopic_t;
-
-/* Cache-line aligned: writers on different shards share no line. */
-typedef struct shard {
-    _Alignas(64) pthread_mutex_t lock;
-    uint64_t tracked; /* messages counted in this shard, under lock */
-    ttopic_t **tab;
-    size_t tab_size; /* power of two */
-    size_t n_topics;
-    size_t open_buckets;
-    tbucket_t *free_buckets;
-    ttopic_t *last; /* last topic used: consecutive messages often share it */
-} shard_t;
-
-typedef struct topic_rule {
-    char *topic;
-    chp_tsx_t *tsx;
-} topic_rule_t;
-
-typedef struct snap {
-    const char *topic; /* points into a ttopic_t: stable until destroy */
-    int64_t begin;
-    chp_counts_t c;
-    chp_sketch_t *sk;
-} snap_t;
-
-/* Emission scratch, kept across emissions (under emit_lock) so that a
- * steady state allocates nothing there either. */
-typedef struct snapvec {
-    snap_t *v;
-    size_t n, cap;
-    chp_sketch_t **pool; /* empty sketches to swap into buckets */
-    size_t npool, cappool;
-} snapvec_t;
-
-struct chp_tracker {
-    shard_t shards[CHP_TRACKER_SHARDS];
-    int32_t width_s;
-    int64_t interval_ms;
-    size_t max_open;
-    chp_tsx_t *default_tsx;
-    topic_rule_t *rules;
-    size_t n_rules;
-    chp_topicmap_t *map; /* topic.map.strip.regex; NULL: names as they are */
-    char tier[CHP_NAME_MAX];
-    char datacenter[CHP_NAME_MAX];
-    char hostname[CHP_NAME_MAX];
-    chp_emit_cb_t *cb;
-    void *opaque;
-
-    pthread_mutex_t emit_lock; /* one emission at a time */
-    _Atomic int64_t last_emit_ms;
-    atomic_bool emit_wanted; /* set by track() when a shard is full */
-    chp_tracker_stats_t st; /* emission stats, under emit_lock */
-    snapvec_t scratch;
-
-    bool single; /* CHP_TRACKER_F_SINGLE */
-    bool has_thread;
-    pthread_t thread;
-    pthread_mutex_t thr_lock;
-    pthread_cond_t thr_cond;
-    bool stop;
-};
+#include "tracker_impl.h"
 
 static atomic_uint next_shard_id;
 
@@ -344,254 +265,7 @@ void chp_tracker_track_failed(chp_tracker_t *t, const char *topic,
     shard_unlock(t, s);
 }
 
-/* ----------------------------------------------------------- emission */
-
-static int pool_put(snapvec_t *sv, chp_sketch_t *sk)
-{
-    if (sv->npool == sv->cappool) {
-        size_t ncap = sv->cappool ? sv->cappool * 2 : 64;
-        chp_sketch_t **np = realloc(sv->pool, ncap * sizeof(*np));
-        if (!np)
-            return -1;
-        sv->pool = np;
-        sv->cappool = ncap;
-    }
-    sv->pool[sv->npool++] = sk;
-    return 0;
-}
-
-/* Returns a snapshot's sketch to the pool, emptied. */
-static void pool_recycle(snapvec_t *sv, chp_sketch_t *sk)
-{
-    chp_sketch_reset(sk);
-    if (pool_put(sv, sk) == -1)
-        chp_sketch_destroy(sk);
-}
-
-/* Makes sure the pool and vector can take `need` more buckets, so the
- * snapshot under the shard lock never allocates. */
-static int snap_reserve(snapvec_t *sv, size_t need)
-{
-    if (sv->n + need > sv->cap) {
-        size_t ncap = sv->cap ? sv->cap : 64;
-        while (ncap < sv->n + need)
-            ncap *= 2;
-        snap_t *nv = realloc(sv->v, ncap * sizeof(*nv));
-        if (!nv)
-            return -1;
-        sv->v = nv;
-        sv->cap = ncap;
-    }
-    while (sv->npool < need) {
-        chp_sketch_t *sk = chp_sketch_new();
-        if (!sk || pool_put(sv, sk) == -1) {
-            chp_sketch_destroy(sk);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Moves the shard's non-empty buckets into sv and recycles idle ones.
- * On allocation failure the shard is left untouched (nothing is lost; its
- * counts go out with a later emission). */
-static int shard_snapshot(shard_t *s, snapvec_t *sv)
-{
-    size_t open;
-
-    pthread_mutex_lock(&s->lock);
-    while ((open = s->open_buckets) > sv->npool || sv->n + open > sv->cap) {
-        /* Allocate outside the lock: writers must never wait on malloc. */
-        pthread_mutex_unlock(&s->lock);
-        if (snap_reserve(sv, open + 16) == -1)
-            return -1;
-        pthread_mutex_lock(&s->lock);
-    }
-    for (size_t i = 0; i < s->tab_size; i++) {
-        for (ttopic_t *tp = s->tab[i]; tp; tp = tp->next) {
-            tbucket_t **pp = &tp->buckets, *b;
-            while ((b = *pp)) {
-                if (b->c.count == 0 && b->c.delivery_failed == 0) {
-                    if (++b->idle >= IDLE_EMISSIONS_BEFORE_RECYCLE) {
-                        *pp = b->next;
-                        b->next = s->free_buckets;
-                        s->free_buckets = b;
-                        s->open_buckets--;
-                        continue;
-                    }
-                } else {
-                    snap_t *sn = &sv->v[sv->n++];
-                    sn->topic = tp->audit;
-                    sn->begin = b->begin;
-                    sn->c = b->c;
-                    sn->sk = b->sk;
-                    b->sk = sv->pool[--sv->npool];
-                    memset(&b->c, 0, sizeof(b->c));
-                    b->idle = 0;
-                }
-                pp = &b->next;
-            }
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return 0;
-}
-
-static int snap_cmp(const void *a, const void *b)
-{
-    const snap_t *x = a, *y = b;
-    int c = strcmp(x->topic, y->topic);
-
-    if (c)
-        return c;
-    return (x->begin > y->begin) - (x->begin < y->begin);
-}
-
-static void fill_msg(const chp_tracker_t *t, const snap_t *sn,
-                     chp_auditmsg_t *m)
-{
-    chp_auditmsg_init(m);
-    snprintf(m->topic, sizeof(m->topic), "%s", sn->topic);
-    m->time_begin = sn->begin;
-    m->time_end = sn->begin + t->width_s;
-    m->count = sn->c.count;
-    m->total_bytes = sn->c.total_bytes;
-    m->no_time_count = sn->c.no_time;
-    m->malformed_count = sn->c.malformed;
-    m->mean_latency = chp_counts_mean_latency(&sn->c);
-    m->latency95 = chp_sketch_quantile(sn->sk, 0.95);
-    m->latency99 = chp_sketch_quantile(sn->sk, 0.99);
-    m->max_latency = (double)sn->c.max_latency_ms;
-    memcpy(m->tier, t->tier, sizeof(m->tier));
-    memcpy(m->datacenter, t->datacenter, sizeof(m->datacenter));
-    memcpy(m->hostname, t->hostname, sizeof(m->hostname));
-    chp_uuid_generate(m->uuid);
-    m->version = CHP_AUDITMSG_VERSION;
-    m->negative_latency_count = sn->c.negative;
-    m->latency_sum_ms = (double)sn->c.latency_sum_ms;
-    m->delivery_failed_count = sn->c.delivery_failed;
-    m->sketch = sn->sk; /* borrowed: detached again before anyone frees */
-}
-
-/* Merges the shards' parts of one (topic, bucket); returns the count of
- * distinct (topic, bucket) snapshots left at the front of sv->v. */
-static size_t snap_merge(snapvec_t *sv)
-{
-    size_t n = 0;
-
-    if (sv->n == 0)
-        return 0;
-    qsort(sv->v, sv->n, sizeof(*sv->v), snap_cmp);
-    for (size_t i = 0; i < sv->n; i++) {
-        if (n && !snap_cmp(&sv->v[n - 1], &sv->v[i])) {
-            chp_counts_merge(&sv->v[n - 1].c, &sv->v[i].c);
-            chp_sketch_merge(sv->v[n - 1].sk, sv->v[i].sk);
-            pool_recycle(sv, sv->v[i].sk);
-        } else {
-            sv->v[n++] = sv->v[i];
-        }
-    }
-    sv->n = n;
-    return n;
-}
-
-static chp_err_t emit_locked(chp_tracker_t *t)
-{
-    snapvec_t *sv = &t->scratch;
-    chp_auditmsg_t *msgs = NULL;
-    chp_err_t err = CHP_OK;
-    size_t n;
-
-    atomic_store(&t->emit_wanted, false);
-    atomic_store(&t->last_emit_ms, chp_now_ms());
-    sv->n = 0;
-    for (int i = 0; i < CHP_TRACKER_SHARDS; i++)
-        if (shard_snapshot(&t->shards[i], sv) == -1)
-            err = CHP_ERR_NOMEM;
-    if ((n = snap_merge(sv)) == 0)
-        return err;
-
-    if (!(msgs = calloc(n, sizeof(*msgs)))) {
-        err = CHP_ERR_NOMEM;
-        t->st.emit_errors++;
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++)
-        fill_msg(t, &sv->v[i], &msgs[i]);
-    if (t->cb(msgs, n, t->opaque) != CHP_OK) {
-        err = CHP_ERR_STATE;
-        t->st.emit_errors++;
-    }
-    t->st.emissions++;
-    t->st.emitted_msgs += n;
-    for (size_t i = 0; i < n; i++)
-        msgs[i].sketch = NULL;
-    free(msgs);
-done:
-    for (size_t i = 0; i < n; i++)
-        pool_recycle(sv, sv->v[i].sk);
-    sv->n = 0;
-    return err;
-}
-
-CHP_EXPORT chp_err_t chp_tracker_flush(chp_tracker_t *t)
-{
-    chp_err_t err;
-
-    pthread_mutex_lock(&t->emit_lock);
-    err = emit_locked(t);
-    pthread_mutex_unlock(&t->emit_lock);
-    return err;
-}
-
-CHP_EXPORT bool chp_tracker_due(chp_tracker_t *t, int64_t now_ms)
-{
-    return atomic_load_explicit(&t->emit_wanted, memory_order_relaxed) ||
-           now_ms - atomic_load(&t->last_emit_ms) >= t->interval_ms;
-}
-
-CHP_EXPORT void chp_tracker_stats(chp_tracker_t *t, chp_tracker_stats_t *st)
-{
-    pthread_mutex_lock(&t->emit_lock);
-    *st = t->st;
-    pthread_mutex_unlock(&t->emit_lock);
-    st->tracked = 0;
-    st->open_buckets = 0;
-    for (int i = 0; i < CHP_TRACKER_SHARDS; i++) {
-        pthread_mutex_lock(&t->shards[i].lock);
-        st->tracked += t->shards[i].tracked;
-        st->open_buckets += t->shards[i].open_buckets;
-        pthread_mutex_unlock(&t->shards[i].lock);
-    }
-}
-
-/* ----------------------------------------------------- thread, life */
-
-static void *tracker_thread(void *arg)
-{
-    chp_tracker_t *t = arg;
-    struct timespec ts;
-
-    pthread_mutex_lock(&t->thr_lock);
-    while (!t->stop) {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        /* Poll at 50 ms so a full bucket table is noticed quickly without
-         * track() ever having to signal (a syscall on the hot path). */
-        ts.tv_nsec += 50 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&t->thr_cond, &t->thr_lock, &ts);
-        if (t->stop || !chp_tracker_due(t, chp_now_ms()))
-            continue;
-        pthread_mutex_unlock(&t->thr_lock);
-        chp_tracker_flush(t);
-        pthread_mutex_lock(&t->thr_lock);
-    }
-    pthread_mutex_unlock(&t->thr_lock);
-    return NULL;
-}
+/* ------------------------------------------------------------------ life */
 
 static chp_err_t add_topic_rule(const char *topic, const char *value,
                                 void *opaque)
@@ -686,7 +360,7 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
         goto fail;
     }
     if (flags & CHP_TRACKER_F_THREAD) {
-        if (pthread_create(&t->thread, NULL, tracker_thread, t) != 0) {
+        if (pthread_create(&t->thread, NULL, chp_tracker_thread, t) != 0) {
             snprintf(errstr, errstr_size, "cannot start tracker thread");
             err = CHP_ERR_STATE;
             goto fail;
@@ -746,10 +420,7 @@ CHP_EXPORT void chp_tracker_destroy(chp_tracker_t *t)
         chp_tsx_destroy(t->rules[i].tsx);
     }
     free(t->rules);
-    for (size_t i = 0; i < t->scratch.npool; i++)
-        chp_sketch_destroy(t->scratch.pool[i]);
-    free(t->scratch.pool);
-    free(t->scratch.v);
+    chp_tracker_emit_fini(t);
     chp_tsx_destroy(t->default_tsx);
     chp_topicmap_destroy(t->map);
     pthread_mutex_destroy(&t->emit_lock);
