@@ -172,19 +172,17 @@ auto.create.topics.enable=true
 log.retention.hours=24
 log.segment.bytes=67108864
 CONF
-  local mechs=()
-  [ -n "$pport" ] && mechs+=(PLAIN)
-  [ "$secure" = 1 ] && mechs+=(SCRAM-SHA-512)
-  if [ ${#mechs[@]} -gt 0 ]; then
-    echo "sasl.enabled.mechanisms=$(IFS=,; echo "${mechs[*]}")" >>"$run/server.properties"
-  fi
+  # Mechanisms per listener: a listener needs a JAAS entry for every
+  # mechanism enabled on it.
   if [ -n "$pport" ]; then
     cat >>"$run/server.properties" <<CONF
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_chaperone="chaperone-secret";
 CONF
   fi
   if [ "$secure" = 1 ]; then
     cat >>"$run/server.properties" <<CONF
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 ssl.keystore.type=PEM
 ssl.keystore.location=$tls/broker.keystore.pem
@@ -250,7 +248,7 @@ launch() {
         "($run/client-mtls.properties)"
       return 0
     fi
-    running || { tail -20 "$run/stdout.log" "$run/server.log" >&2 || true; die "broker exited during start"; }
+    running || { tail -n 20 "$run/stdout.log" "$run/server.log" >&2 || true; die "broker exited during start"; }
     sleep 0.5
   done
   tail -20 "$run/server.log" >&2 || true
