@@ -341,6 +341,10 @@ int main(void)
             fprintf(stderr, "bench_worker: pair %d did not finish\n", r);
             return 1;
         }
+        fprintf(stderr,
+                "bench_worker: pair %d: worker %.0f CPU ns/msg %.0f msgs/s, "
+                "consumer %.0f CPU ns/msg %.0f msgs/s\n",
+                r, a.cpu_ns, a.rate, b.cpu_ns, b.rate);
         ca[r] = a.cpu_ns, cb[r] = b.cpu_ns, cr[r] = b.cpu_ns / a.cpu_ns;
         ta[r] = a.rate, tb[r] = b.rate, tr[r] = a.rate / b.rate;
     }
