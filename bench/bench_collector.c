@@ -336,6 +336,59 @@ static int plain_open(plain_t *p, kind_t kind, const char *url,
     return 0;
 }
 
+/* One number from a one-row, one-column query; -1 if unavailable. */
+static double query_num(plain_t *p, const char *sql)
+{
+    double v = -1;
+
+    switch (p->kind) {
+    case LITE:
+        break;
+    case MY: {
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        if (mysql_query(p->my, sql) || !(res = mysql_store_result(p->my)))
+            break;
+        if ((row = mysql_fetch_row(res)) && row[0])
+            v = strtod(row[0], NULL);
+        mysql_free_result(res);
+        break;
+    }
+    case PG: {
+        PGresult *r = PQexec(p->pg, sql);
+
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+            !PQgetisnull(r, 0, 0))
+            v = strtod(PQgetvalue(r, 0, 0), NULL);
+        PQclear(r);
+        break;
+    }
+    }
+    return v;
+}
+
+/* On-disk bytes per row (table + indexes) of B's table, which has the
+ * columns and keys of audit_rows and every row B wrote: what the database
+ * grows by per stored row (docs/capacity.md).  -1 on SQLite. */
+static double bytes_per_row(plain_t *p)
+{
+    double bytes = -1, rows;
+
+    if (p->kind == MY) {
+        query_num(p, "ANALYZE TABLE bench_plain_rows"); /* a result set */
+        bytes = query_num(p, "SELECT data_length + index_length FROM "
+                             "information_schema.tables WHERE table_schema = "
+                             "DATABASE() AND table_name = 'bench_plain_rows'");
+    } else if (p->kind == PG) {
+        exec_sql(p, "VACUUM ANALYZE bench_plain_rows");
+        bytes = query_num(p, "SELECT pg_total_relation_size("
+                             "'bench_plain_rows')");
+    }
+    rows = query_num(p, "SELECT COUNT(*) FROM bench_plain_rows");
+    return bytes > 0 && rows > 0 ? bytes / rows : -1;
+}
+
 /* Leaves the shared databases as they were. */
 static void cleanup(plain_t *p)
 {
@@ -367,7 +420,7 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
     store_t *s;
     plain_t p;
     bench_cmp_t cmp;
-    char err[1024], detail[512];
+    char err[1024], detail[640];
 
     if (store_open(url, &ops, &s, err, sizeof(err)) != CHP_OK)
         die(name, err);
@@ -389,6 +442,7 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
         input_free(&ib);
     }
     ops->close(s);
+    double row_bytes = bytes_per_row(&p);
     cleanup(&p);
     bench_summarise(a, b, ratio, PAIRS, BENCH_WALL, &cmp);
     snprintf(detail, sizeof(detail),
@@ -397,6 +451,11 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
              "B: multi-row INSERT of the same rows, %d per statement, %d per "
              "transaction",
              cmp.a, cmp.b, MSGS, FLUSH, INSERT_ROWS, FLUSH);
+    if (row_bytes > 0)
+        snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+                 "; %.0f bytes on disk per row with ~30-bin sketch (table + "
+                 "indexes)",
+                 row_bytes);
     char full[96];
     snprintf(full, sizeof(full), "collector_vs_insert_%s", name);
     bench_report_cmp(full, &cmp, ">= 0.5", detail);
