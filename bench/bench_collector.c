@@ -368,24 +368,33 @@ static double query_num(plain_t *p, const char *sql)
     return v;
 }
 
-/* On-disk bytes per row (table + indexes) of B's table, which has the
- * columns and keys of audit_rows and every row B wrote: what the database
- * grows by per stored row (docs/capacity.md).  -1 on SQLite. */
-static double bytes_per_row(plain_t *p)
+/* On-disk bytes per row (table + indexes) of a table: B's, which has the
+ * columns and keys of audit_rows and every row B wrote, is what the
+ * database grows by per stored row; seen_uuids holds the uuids of A's
+ * messages (docs/capacity.md).  -1 on SQLite. */
+static double bytes_per_row(plain_t *p, const char *table)
 {
     double bytes = -1, rows;
+    char sql[256];
 
     if (p->kind == MY) {
-        query_num(p, "ANALYZE TABLE bench_plain_rows"); /* a result set */
-        bytes = query_num(p, "SELECT data_length + index_length FROM "
-                             "information_schema.tables WHERE table_schema = "
-                             "DATABASE() AND table_name = 'bench_plain_rows'");
+        snprintf(sql, sizeof(sql), "ANALYZE TABLE %s", table);
+        query_num(p, sql); /* returns a result set */
+        snprintf(sql, sizeof(sql),
+                 "SELECT data_length + index_length FROM "
+                 "information_schema.tables WHERE table_schema = DATABASE() "
+                 "AND table_name = '%s'",
+                 table);
+        bytes = query_num(p, sql);
     } else if (p->kind == PG) {
-        exec_sql(p, "VACUUM ANALYZE bench_plain_rows");
-        bytes = query_num(p, "SELECT pg_total_relation_size("
-                             "'bench_plain_rows')");
+        snprintf(sql, sizeof(sql), "VACUUM ANALYZE %s", table);
+        exec_sql(p, sql);
+        snprintf(sql, sizeof(sql), "SELECT pg_total_relation_size('%s')",
+                 table);
+        bytes = query_num(p, sql);
     }
-    rows = query_num(p, "SELECT COUNT(*) FROM bench_plain_rows");
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s", table);
+    rows = query_num(p, sql);
     return bytes > 0 && rows > 0 ? bytes / rows : -1;
 }
 
@@ -442,7 +451,8 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
         input_free(&ib);
     }
     ops->close(s);
-    double row_bytes = bytes_per_row(&p);
+    double row_bytes = bytes_per_row(&p, "bench_plain_rows");
+    double uuid_bytes = bytes_per_row(&p, "seen_uuids");
     cleanup(&p);
     bench_summarise(a, b, ratio, PAIRS, BENCH_WALL, &cmp);
     snprintf(detail, sizeof(detail),
@@ -453,9 +463,9 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
              cmp.a, cmp.b, MSGS, FLUSH, INSERT_ROWS, FLUSH);
     if (row_bytes > 0)
         snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
-                 "; %.0f bytes on disk per row with ~30-bin sketch (table + "
-                 "indexes)",
-                 row_bytes);
+                 "; on disk (table + indexes): %.0f bytes per row with a "
+                 "~30-bin sketch, %.0f per seen_uuids entry",
+                 row_bytes, uuid_bytes);
     char full[96];
     snprintf(full, sizeof(full), "collector_vs_insert_%s", name);
     bench_report_cmp(full, &cmp, ">= 0.5", detail);
