@@ -14,7 +14,7 @@
 #include "tsx_corpus.h"
 
 #define TOTAL_BYTES (32u << 20)
-#define ROUNDS 9
+#define ROUNDS 21
 
 static const char *const names[] = {"ts", "timestamp"};
 

@@ -23,7 +23,7 @@
 #include "tsx_corpus.h"
 
 #define TOTAL_BYTES (32u << 20)
-#define PAIRS 9
+#define PAIRS 21
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 

@@ -37,7 +37,7 @@
 
 #define MSGS 2000000
 #define PARTS 4
-#define PAIRS 5
+#define PAIRS 7
 #define MANY_TOPICS 1000
 
 static const char *brokers;
