@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: optimised build in build-bench/, then every bench/bench_*
-# program.  Each prints "bench: NAME ratio=R goal=G  (...)" lines (SPEC §12).
+# program (bench_tsx_simdjson only when libsimdjson-dev is installed).  Each
+# prints "bench: NAME ratio=R goal=G  (...)" lines (SPEC §12); how they are
+# measured is in docs/benchmarks.md.
 # Benchmarks that need Kafka get CHP_BENCH_BROKERS; the broker is started by
 # scripts/kafka.sh if it is not running, and stopped again if we started it.
 set -euo pipefail
@@ -28,7 +30,10 @@ eval "$(./scripts/services.sh env)"
 export CHP_BENCH_MYSQL_URL=${CHP_BENCH_MYSQL_URL:-$CHP_TEST_MYSQL_URL}
 export CHP_BENCH_PG_URL=${CHP_BENCH_PG_URL:-$CHP_TEST_PG_URL}
 
+# The machine's load says how far to trust a run (docs/benchmarks.md).
+echo "bench.sh: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs" >&2
 for b in build-bench/bench_*; do
   [ -x "$b" ] || continue
   "$b"
 done
+echo "bench.sh: done $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -11,7 +11,7 @@ PKGS=(
   default-jre-headless maven
   mariadb-server mariadb-client postgresql redis-server
   kcat uuid-runtime procps iproute2 chromium locales
-  clang-format gdb
+  clang-format gdb libsimdjson-dev
   dpkg-dev groff-base systemd prometheus
   python3-venv python3-confluent-kafka golang-go
 )
