@@ -123,6 +123,9 @@ enum store_param {
     SP__COUNT
 };
 
+/* What a retention pass deletes. */
+typedef enum store_old { STORE_OLD_ROWS, STORE_OLD_UUIDS } store_old_t;
+
 /* The primitives store_flush_run() composes into one transaction.  Each
  * fills errstr and returns CHP_ERR_DB on a database error; the caller then
  * calls rollback. */
@@ -154,6 +157,11 @@ typedef struct store_driver {
     chp_err_t (*put_offsets)(store_t *s, const char *cluster,
                              const store_offset_t *o, size_t n, char *errstr,
                              size_t errstr_size);
+    /* For retention, inside its transaction: deletes the audit rows with
+     * time_begin < before_s (STORE_OLD_ROWS) or the uuids seen before
+     * before_s (STORE_OLD_UUIDS). */
+    chp_err_t (*delete_before)(store_t *s, store_old_t what, int64_t before_s,
+                               char *errstr, size_t errstr_size);
     /* For migrations: runs one parameterless statement (result rows, if
      * any, are discarded), and one returning a single integer (*is_null
      * when NULL or no row). */
@@ -172,6 +180,11 @@ typedef struct store_schema {
     const char *version_table;
     const char *const *steps[STORE_SCHEMA_VERSION];
 } store_schema_t;
+
+/* The schemas of the three backends (store_schema.c). */
+extern const store_schema_t store_sqlite_schema;
+extern const store_schema_t store_mysql_schema;
+extern const store_schema_t store_pgsql_schema;
 
 /* Runs the migration in one transaction (as far as the database allows):
  * creates schema_version, reads it, refuses a newer one, runs the missing
@@ -204,6 +217,12 @@ void store_base_fini(store_t *s);
  * merge, write), offsets, commit; rolls back on any error. */
 chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
                           size_t errstr_size);
+
+/* store_ops_t.retention for every backend, through s->drv: one
+ * transaction deleting old rows, then old uuids. */
+chp_err_t store_retention_run(store_t *s, int64_t before_s,
+                              int64_t uuid_before_s, char *errstr,
+                              size_t errstr_size);
 
 /* Decodes a sketch column of len bytes into sk; errstr names the row. */
 chp_err_t store_sketch_decode(chp_sketch_t *sk, const char *text, size_t len,
