@@ -1,8 +1,8 @@
 /*
  * store_impl.h - what the three store backends share (private to
- * src/collector/ and its tests): URL parsing, the common part of a store
- * handle, and the driver interface through which store.c runs one flush
- * (read existing rows, merge, write) the same way for every database.
+ * src/collector/ and its tests): the common part of a store handle, and the
+ * driver interface through which store.c runs one flush (read existing rows,
+ * merge, write) the same way for every database.
  *
  * A backend's handle embeds struct store as its first member, so a store_t *
  * is a pointer to the backend's own struct.
@@ -11,38 +11,7 @@
 #define CHP_COLLECTOR_STORE_IMPL_H
 
 #include "collector/store.h"
-
-/* ------------------------------------------------------------ URLs */
-
-/* A parsed scheme://user:password@host:port/path?query URL; every field is
- * percent-decoded except query (its pairs are decoded by store_url_param). */
-typedef struct store_url {
-    char scheme[16];
-    char user[256];
-    char password[256];
-    char host[256];
-    int port;        /* 0 when absent */
-    char path[4096]; /* database name (no leading '/'), or SQLite file */
-    char query[1024];
-} store_url_t;
-
-/* Parses url; key ("db.url", "redis.url") names the setting in errstr.
- * sqlite URLs have no authority: everything after "sqlite://" is the file
- * path, verbatim.  errstr never contains the password. */
-chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
-                          char *errstr, size_t errstr_size);
-
-/* Iterates the query's name=value pairs: *pos starts at 0; returns false at
- * the end.  Returns CHP_ERR_PARSE (errstr naming key) on bad encoding. */
-chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
-                          char *name, size_t name_size, char *value,
-                          size_t value_size, bool *more, char *errstr,
-                          size_t errstr_size);
-
-/* Decodes %XX escapes of src[0..len) into dst; false if one is malformed or
- * the result (with NUL) does not fit. */
-bool store_percent_decode(const char *src, size_t len, char *dst,
-                          size_t dst_size);
+#include "collector/store_url.h"
 
 /* ------------------------------------------------------------ drivers */
 
@@ -234,10 +203,6 @@ chp_sketch_t *store_query_sketch(store_t *s);
 
 /* Epoch seconds now, for updated_at and seen_at. */
 int64_t store_now_s(void);
-
-/* snprintf into errstr, tolerating errstr == NULL. */
-void store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Copies the topic/tier/datacenter/host of src (len bytes, not
  * NUL-terminated) into a name field, truncating to CHP_NAME_MAX - 1. */

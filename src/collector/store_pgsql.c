@@ -238,56 +238,25 @@ chp_err_t store_pg_check(pg_store_t *s, PGresult *res, ExecStatusType want,
 
 chp_err_t store_pg_ensure(pg_store_t *s, char *errstr, size_t errstr_size)
 {
-    const char *kw[MAX_CONN_PARAMS + 1], *val[MAX_CONN_PARAMS + 1];
-    char port[16], names[MAX_CONN_PARAMS][64], vals[MAX_CONN_PARAMS][256];
-    size_t n = 0, pos = 0, n_user = 0;
-    bool more = true;
+    char port[16];
+    /* libpq parses db.url itself (host, port, user, password, database and
+     * ?options such as sslmode=require).  The entries before "dbname" are
+     * defaults the URL overrides (libpq: later entries win). */
+    const char *kw[] = {"port",
+                        "connect_timeout",
+                        "application_name",
+                        "client_encoding",
+                        "dbname",
+                        NULL};
+    const char *val[] = {port,   CONNECT_TIMEOUT, "chaperone",
+                         "UTF8", s->uri,          NULL};
     chp_err_t err;
 
     if (s->db && PQstatus(s->db) == CONNECTION_OK)
         return CHP_OK;
     store_pg_disconnect(s);
-    /* Options from the URL (?sslmode=require...) go to libpq as they are. */
-    for (;;) {
-        if ((err = store_url_param(
-                 &s->url, "db.url", &pos, names[n_user], sizeof(names[0]),
-                 vals[n_user], sizeof(vals[0]), &more, errstr, errstr_size)))
-            return err;
-        if (!more)
-            break;
-        if (n_user == MAX_CONN_PARAMS - 8) {
-            store_errf(errstr, errstr_size, "db.url: too many options");
-            return CHP_ERR_INVALID_ARG;
-        }
-        kw[n] = names[n_user];
-        val[n++] = vals[n_user++];
-    }
-    snprintf(port, sizeof(port), "%d",
-             s->url.port ? s->url.port : DEFAULT_PORT);
-#define ADD(k, v)                                                              \
-    do {                                                                       \
-        bool set_ = false;                                                     \
-        for (size_t j_ = 0; j_ < n_user; j_++)                                 \
-            set_ |= strcmp(names[j_], k) == 0;                                 \
-        if (!set_) {                                                           \
-            kw[n] = k;                                                         \
-            val[n++] = v;                                                      \
-        }                                                                      \
-    } while (0)
-    ADD("host", s->url.host);
-    ADD("port", port);
-    if (s->url.user[0])
-        ADD("user", s->url.user);
-    if (s->url.password[0])
-        ADD("password", s->url.password);
-    ADD("dbname", s->url.path);
-    ADD("connect_timeout", CONNECT_TIMEOUT);
-    ADD("application_name", "chaperone");
-    ADD("client_encoding", "UTF8");
-#undef ADD
-    kw[n] = NULL;
-    val[n] = NULL;
-    s->db = PQconnectdbParams(kw, val, 0);
+    snprintf(port, sizeof(port), "%d", DEFAULT_PORT);
+    s->db = PQconnectdbParams(kw, val, 1);
     if (!s->db) {
         store_errf(errstr, errstr_size, "postgresql: out of memory");
         return CHP_ERR_NOMEM;

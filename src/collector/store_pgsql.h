@@ -14,7 +14,6 @@
 #define CONNECT_TIMEOUT           "5"
 #define DEFAULT_PORT              5432
 #define SQLSTATE_UNIQUE_VIOLATION "23505"
-#define MAX_CONN_PARAMS           24
 #define WHAT_UUIDS                "insert uuids"
 
 enum {
@@ -46,7 +45,8 @@ typedef struct pg_store {
     store_t base;
     PGconn *db; /* NULL while disconnected */
     bool prepared[Q__COUNT];
-    store_url_t url;
+    store_url_t url; /* db.url parsed, for checks and messages */
+    char *uri;       /* db.url as it is, for libpq */
     abuf_t arr[SP__COUNT];
 } pg_store_t;
 

@@ -19,6 +19,7 @@ static void pg_close(store_t *s)
     store_pg_disconnect(pg(s));
     for (int c = 0; c < SP__COUNT; c++)
         free(pg(s)->arr[c].p);
+    free(pg(s)->uri);
     store_base_fini(s);
     free(s);
 }
@@ -41,6 +42,27 @@ static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
         err = CHP_ERR_INVALID_ARG;
         goto fail;
     }
+    /* Options are libpq's to read, but a malformed one is reported here,
+     * naming db.url. */
+    for (size_t pos = 0;;) {
+        char name[64], value[256];
+        bool more;
+
+        if ((err = store_url_param(&s->url, "db.url", &pos, name, sizeof(name),
+                                   value, sizeof(value), &more, errstr,
+                                   errstr_size)))
+            goto fail;
+        if (!more)
+            break;
+    }
+    if (!(s->uri = strdup(url))) {
+        err = store_pg_oom(errstr, errstr_size);
+        goto fail;
+    }
+    /* libpq knows the scheme in lower case only. */
+    for (char *p = s->uri; *p && *p != ':'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
     /* Connecting now reports a wrong password at start-up, not later. */
     if ((err = store_pg_ensure(s, errstr, errstr_size)))
         goto fail;

@@ -2,14 +2,14 @@
  * store_url.c - the one parser of the URLs the collector is configured
  * with (db.url for every backend, redis.url for dedup=redis): scheme,
  * percent-decoded user, password, host, port and path, and the query's
- * name=value pairs (store_impl.h).
+ * name=value pairs (store_url.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "collector/store_impl.h"
+#include "collector/store_url.h"
 
 static int hex_value(char c)
 {
