@@ -25,7 +25,7 @@
 #include <sys/time.h>
 
 #include "collector/dedup_redis.h"
-#include "collector/store_impl.h"
+#include "collector/store_url.h"
 
 #define CONNECT_TIMEOUT_S 3
 #define COMMAND_TIMEOUT_S 10

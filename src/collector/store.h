@@ -16,9 +16,9 @@
  *                  PRIMARY KEY (cluster, topic, part))
  *   schema_version(version)
  *
- * Exactly once: one store_flush() is one database transaction holding the
- * row upserts (counts added, sketches merged), the seen uuids and the
- * audit-topic offsets.  Either all of it is committed or none of it.  The
+ * Exactly once: one flush (store_ops_t.flush) is one database transaction
+ * holding the row upserts (counts added, sketches merged), the seen uuids
+ * and the audit-topic offsets.  Either all of it is committed or none of it.  The
  * offsets are written compare-and-set: each moves from the offset the
  * batch started from (prev_offset) to its end, and the whole transaction
  * is rolled back (STORE_ERR_STALE) when the stored offset is anything

@@ -1,8 +1,8 @@
 /*
  * store_impl.h - what the three store backends share (private to
- * src/collector/ and its tests): URL parsing, the common part of a store
- * handle, and the driver interface through which store.c runs one flush
- * (read existing rows, merge, write) the same way for every database.
+ * src/collector/ and its tests): the common part of a store handle, and the
+ * driver interface through which store.c runs one flush (read existing rows,
+ * merge, write) the same way for every database.
  *
  * A backend's handle embeds struct store as its first member, so a store_t *
  * is a pointer to the backend's own struct.
@@ -11,38 +11,7 @@
 #define CHP_COLLECTOR_STORE_IMPL_H
 
 #include "collector/store.h"
-
-/* ------------------------------------------------------------ URLs */
-
-/* A parsed scheme://user:password@host:port/path?query URL; every field is
- * percent-decoded except query (its pairs are decoded by store_url_param). */
-typedef struct store_url {
-    char scheme[16];
-    char user[256];
-    char password[256];
-    char host[256];
-    int port;        /* 0 when absent */
-    char path[4096]; /* database name (no leading '/'), or SQLite file */
-    char query[1024];
-} store_url_t;
-
-/* Parses url; key ("db.url", "redis.url") names the setting in errstr.
- * sqlite URLs have no authority: everything after "sqlite://" is the file
- * path, verbatim.  errstr never contains the password. */
-chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
-                          char *errstr, size_t errstr_size);
-
-/* Iterates the query's name=value pairs: *pos starts at 0; returns false at
- * the end.  Returns CHP_ERR_PARSE (errstr naming key) on bad encoding. */
-chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
-                          char *name, size_t name_size, char *value,
-                          size_t value_size, bool *more, char *errstr,
-                          size_t errstr_size);
-
-/* Decodes %XX escapes of src[0..len) into dst; false if one is malformed or
- * the result (with NUL) does not fit. */
-bool store_percent_decode(const char *src, size_t len, char *dst,
-                          size_t dst_size);
+#include "collector/store_url.h"
 
 /* ------------------------------------------------------------ drivers */
 
@@ -123,6 +92,9 @@ enum store_param {
     SP__COUNT
 };
 
+/* What a retention pass deletes. */
+typedef enum store_old { STORE_OLD_ROWS, STORE_OLD_UUIDS } store_old_t;
+
 /* The primitives store_flush_run() composes into one transaction.  Each
  * fills errstr and returns CHP_ERR_DB on a database error; the caller then
  * calls rollback. */
@@ -154,6 +126,11 @@ typedef struct store_driver {
     chp_err_t (*put_offsets)(store_t *s, const char *cluster,
                              const store_offset_t *o, size_t n, char *errstr,
                              size_t errstr_size);
+    /* For retention, inside its transaction: deletes the audit rows with
+     * time_begin < before_s (STORE_OLD_ROWS) or the uuids seen before
+     * before_s (STORE_OLD_UUIDS). */
+    chp_err_t (*delete_before)(store_t *s, store_old_t what, int64_t before_s,
+                               char *errstr, size_t errstr_size);
     /* For migrations: runs one parameterless statement (result rows, if
      * any, are discarded), and one returning a single integer (*is_null
      * when NULL or no row). */
@@ -172,6 +149,11 @@ typedef struct store_schema {
     const char *version_table;
     const char *const *steps[STORE_SCHEMA_VERSION];
 } store_schema_t;
+
+/* The schemas of the three backends (store_schema.c). */
+extern const store_schema_t store_sqlite_schema;
+extern const store_schema_t store_mysql_schema;
+extern const store_schema_t store_pgsql_schema;
 
 /* Runs the migration in one transaction (as far as the database allows):
  * creates schema_version, reads it, refuses a newer one, runs the missing
@@ -205,6 +187,12 @@ void store_base_fini(store_t *s);
 chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
                           size_t errstr_size);
 
+/* store_ops_t.retention for every backend, through s->drv: one
+ * transaction deleting old rows, then old uuids. */
+chp_err_t store_retention_run(store_t *s, int64_t before_s,
+                              int64_t uuid_before_s, char *errstr,
+                              size_t errstr_size);
+
 /* Decodes a sketch column of len bytes into sk; errstr names the row. */
 chp_err_t store_sketch_decode(chp_sketch_t *sk, const char *text, size_t len,
                               const store_row_t *key, char *errstr,
@@ -215,10 +203,6 @@ chp_sketch_t *store_query_sketch(store_t *s);
 
 /* Epoch seconds now, for updated_at and seen_at. */
 int64_t store_now_s(void);
-
-/* snprintf into errstr, tolerating errstr == NULL. */
-void store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Copies the topic/tier/datacenter/host of src (len bytes, not
  * NUL-terminated) into a name field, truncating to CHP_NAME_MAX - 1. */

@@ -84,74 +84,6 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_TOPICS] = "SELECT DISTINCT topic FROM audit_rows ORDER BY topic",
 };
 
-static const char *const schema_v1[] = {
-    "CREATE TABLE IF NOT EXISTS audit_rows ("
-    " time_begin INTEGER NOT NULL,"
-    " time_end INTEGER NOT NULL,"
-    " topic TEXT NOT NULL,"
-    " tier TEXT NOT NULL,"
-    " datacenter TEXT NOT NULL,"
-    " host TEXT NOT NULL,"
-    " count INTEGER NOT NULL,"
-    " total_bytes INTEGER NOT NULL,"
-    " no_time_count INTEGER NOT NULL,"
-    " malformed_count INTEGER NOT NULL,"
-    " negative_latency_count INTEGER NOT NULL,"
-    " latency_sum_ms REAL NOT NULL,"
-    " mean_latency REAL NOT NULL,"
-    " latency_p95 REAL NOT NULL,"
-    " latency_p99 REAL NOT NULL,"
-    " max_latency REAL NOT NULL,"
-    " sketch TEXT,"
-    " updated_at INTEGER NOT NULL,"
-    " PRIMARY KEY (time_begin, topic, tier, datacenter, host))",
-    "CREATE INDEX IF NOT EXISTS audit_rows_topic_time"
-    " ON audit_rows (topic, time_begin)",
-    "CREATE TABLE IF NOT EXISTS seen_uuids ("
-    " uuid TEXT NOT NULL PRIMARY KEY,"
-    " seen_at INTEGER NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS seen_uuids_seen_at ON seen_uuids (seen_at)",
-    "CREATE TABLE IF NOT EXISTS source_offsets ("
-    " topic TEXT NOT NULL,"
-    " part INTEGER NOT NULL,"
-    " next_offset INTEGER NOT NULL,"
-    " PRIMARY KEY (topic, part))",
-    "INSERT OR IGNORE INTO schema_version (version) VALUES (1)",
-    NULL,
-};
-
-/* Offsets keyed by the audit cluster (existing ones get cluster '', see
- * Q_CLAIM_OFFSET); the counts that are not part of count.  SQLite cannot
- * change a primary key in place: the table is copied.  DDL is
- * transactional here, so the step needs no IF NOT EXISTS. */
-static const char *const schema_v2[] = {
-    "CREATE TABLE source_offsets_v2 ("
-    " cluster TEXT NOT NULL,"
-    " topic TEXT NOT NULL,"
-    " part INTEGER NOT NULL,"
-    " next_offset INTEGER NOT NULL,"
-    " PRIMARY KEY (cluster, topic, part))",
-    "INSERT INTO source_offsets_v2 (cluster, topic, part, next_offset)"
-    " SELECT '', topic, part, next_offset FROM source_offsets",
-    "DROP TABLE source_offsets",
-    "ALTER TABLE source_offsets_v2 RENAME TO source_offsets",
-    "ALTER TABLE audit_rows ADD COLUMN"
-    " delivery_failed_count INTEGER NOT NULL DEFAULT 0",
-    "ALTER TABLE audit_rows ADD COLUMN"
-    " audit_dropped_count INTEGER NOT NULL DEFAULT 0",
-    "ALTER TABLE audit_rows ADD COLUMN"
-    " aborted_count INTEGER NOT NULL DEFAULT 0",
-    "INSERT OR IGNORE INTO schema_version (version) VALUES (2)",
-    NULL,
-};
-
-static const store_schema_t schema = {
-    .lock = NULL, /* BEGIN IMMEDIATE already excludes other writers */
-    .version_table = "CREATE TABLE IF NOT EXISTS schema_version ("
-                     " version INTEGER NOT NULL PRIMARY KEY)",
-    .steps = {schema_v1, schema_v2},
-};
-
 typedef struct sq_store {
     store_t base;
     sqlite3 *db;
@@ -159,10 +91,8 @@ typedef struct sq_store {
     char path[4096];
 } sq_store_t;
 
-static sq_store_t *sq(store_t *s)
-{
-    return (sq_store_t *)s;
-}
+/* The backend's handle of a store_t (struct store is its first member). */
+#define sq(s) ((sq_store_t *)(s))
 
 static chp_err_t sq_fail(sq_store_t *s, const char *what, char *errstr,
                          size_t errstr_size)
@@ -417,6 +347,22 @@ static chp_err_t sq_put_offsets(store_t *s, const char *cluster,
     return CHP_OK;
 }
 
+static chp_err_t sq_delete_before(store_t *s, store_old_t what,
+                                  int64_t before_s, char *errstr,
+                                  size_t errstr_size)
+{
+    sqlite3_stmt *st;
+    chp_err_t err;
+
+    if ((err = stmt(sq(s), what == STORE_OLD_ROWS ? Q_DEL_ROWS : Q_DEL_UUIDS,
+                    &st, errstr, errstr_size)))
+        return err;
+    sqlite3_bind_int64(st, 1, before_s);
+    return run(sq(s), st,
+               what == STORE_OLD_ROWS ? "delete old rows" : "delete old uuids",
+               errstr, errstr_size);
+}
+
 static chp_err_t sq_exec(store_t *s, const char *sql, char *errstr,
                          size_t errstr_size)
 {
@@ -454,6 +400,7 @@ static const store_driver_t sq_driver = {
     .get_rows = sq_get_rows,
     .put_rows = sq_put_rows,
     .put_offsets = sq_put_offsets,
+    .delete_before = sq_delete_before,
     .exec = sq_exec,
     .scalar = sq_scalar,
 };
@@ -516,7 +463,7 @@ fail:
 
 static chp_err_t sq_migrate(store_t *s, char *errstr, size_t errstr_size)
 {
-    return store_migrate_run(s, &schema, errstr, errstr_size);
+    return store_migrate_run(s, &store_sqlite_schema, errstr, errstr_size);
 }
 
 static chp_err_t sq_seen(store_t *s, const char *const *uuids, size_t n,
@@ -538,12 +485,6 @@ static chp_err_t sq_seen(store_t *s, const char *const *uuids, size_t n,
         seen[i] = rc == SQLITE_ROW;
     }
     return CHP_OK;
-}
-
-static chp_err_t sq_flush(store_t *s, const store_batch_t *b, char *errstr,
-                          size_t errstr_size)
-{
-    return store_flush_run(s, b, errstr, errstr_size);
 }
 
 static chp_err_t sq_offset(store_t *s, const char *cluster, const char *topic,
@@ -571,31 +512,6 @@ static chp_err_t sq_offset(store_t *s, const char *cluster, const char *topic,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sq_fail(sq(s), "read offset", errstr, errstr_size);
     return CHP_OK;
-}
-
-static chp_err_t sq_retention(store_t *s, int64_t before_s,
-                              int64_t uuid_before_s, char *errstr,
-                              size_t errstr_size)
-{
-    sqlite3_stmt *st;
-    chp_err_t err;
-
-    if ((err = sq_begin(s, errstr, errstr_size)))
-        return err;
-    if ((err = stmt(sq(s), Q_DEL_ROWS, &st, errstr, errstr_size)))
-        goto fail;
-    sqlite3_bind_int64(st, 1, before_s);
-    if ((err = run(sq(s), st, "delete old rows", errstr, errstr_size)) ||
-        (err = stmt(sq(s), Q_DEL_UUIDS, &st, errstr, errstr_size)))
-        goto fail;
-    sqlite3_bind_int64(st, 1, uuid_before_s);
-    if ((err = run(sq(s), st, "delete old uuids", errstr, errstr_size)) ||
-        (err = sq_commit(s, errstr, errstr_size)))
-        goto fail;
-    return CHP_OK;
-fail:
-    sq_rollback(s);
-    return err;
 }
 
 static chp_err_t sq_query(store_t *s, const char *topic, int64_t from_s,
@@ -661,9 +577,9 @@ const store_ops_t store_sqlite_ops = {
     .open = sq_open,
     .migrate = sq_migrate,
     .seen = sq_seen,
-    .flush = sq_flush,
+    .flush = store_flush_run,
     .offset = sq_offset,
-    .retention = sq_retention,
+    .retention = store_retention_run,
     .query = sq_query,
     .topics = sq_topics,
     .close = sq_close,

@@ -1,0 +1,83 @@
+/*
+ * store_pgsql.h - what the files of the PostgreSQL backend share (private
+ * to store_pgsql*.c): the handle, the statements, array literals and the
+ * connection helpers (store_pgsql.c), the flush driver
+ * (store_pgsql_driver.c) used by the store's own calls (store_pgsql_ops.c).
+ */
+#ifndef CHP_COLLECTOR_STORE_PGSQL_H
+#define CHP_COLLECTOR_STORE_PGSQL_H
+
+#include <libpq-fe.h>
+
+#include "collector/store_impl.h"
+
+#define CONNECT_TIMEOUT           "5"
+#define DEFAULT_PORT              5432
+#define SQLSTATE_UNIQUE_VIOLATION "23505"
+#define WHAT_UUIDS                "insert uuids"
+
+enum {
+    Q_GET_ROWS,
+    Q_INS_ROWS,
+    Q_UPD_ROWS,
+    Q_INS_UUIDS,
+    Q_SEEN,
+    Q_UPD_OFFSET,
+    Q_INS_OFFSET,
+    Q_CLAIM_OFFSET,
+    Q_GET_OFFSET,
+    Q_DEL_ROWS,
+    Q_DEL_UUIDS,
+    Q_QUERY_TOPIC,
+    Q_QUERY_ALL,
+    Q_TOPICS,
+    Q__COUNT
+};
+
+/* A growable text buffer for array literals ({"a","b",NULL}). */
+typedef struct abuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} abuf_t;
+
+typedef struct pg_store {
+    store_t base;
+    PGconn *db; /* NULL while disconnected */
+    bool prepared[Q__COUNT];
+    store_url_t url; /* db.url parsed, for checks and messages */
+    char *uri;       /* db.url as it is, for libpq */
+    abuf_t arr[SP__COUNT];
+} pg_store_t;
+
+static inline pg_store_t *pg(store_t *s)
+{
+    return (pg_store_t *)s;
+}
+
+void store_pg_ab_reset(abuf_t *b);
+void store_pg_ab_str(abuf_t *b, const char *s, size_t n);
+void store_pg_ab_i64(abuf_t *b, int64_t v);
+void store_pg_ab_dbl(abuf_t *b, double v);
+void store_pg_ab_null(abuf_t *b);
+bool store_pg_ab_end(abuf_t *b);
+void store_pg_disconnect(pg_store_t *s);
+chp_err_t store_pg_check(pg_store_t *s, PGresult *res, ExecStatusType want,
+                         const char *what, char *errstr, size_t errstr_size);
+chp_err_t store_pg_ensure(pg_store_t *s, char *errstr, size_t errstr_size);
+chp_err_t store_pg_run(pg_store_t *s, int which, int n, const char *const *v,
+                       ExecStatusType want, const char *what, PGresult **out,
+                       char *errstr, size_t errstr_size);
+chp_err_t store_pg_run_sql(pg_store_t *s, const char *sql, ExecStatusType want,
+                           const char *what, PGresult **out, char *errstr,
+                           size_t errstr_size);
+int64_t store_pg_get_i64(const PGresult *res, int r, int c);
+void store_pg_get_name(const PGresult *res, int r, int c,
+                       char dst[CHP_NAME_MAX]);
+chp_err_t store_pg_read_row(const PGresult *res, int r, int c0,
+                            store_row_t *row, char *errstr, size_t errstr_size);
+chp_err_t store_pg_oom(char *errstr, size_t errstr_size);
+
+extern const store_driver_t store_pgsql_driver;
+
+#endif
