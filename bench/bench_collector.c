@@ -1,4 +1,4 @@
-/* bench_collector.c - collector_vs_insert_{sqlite,mysql,pgsql} (SPEC §12):
+/* bench_collector.c - collector_vs_insert_{sqlite,mysql,pgsql} (design.md §12):
  * rows/s the collector ingests ÷ rows/s of a plain batched multi-row
  * INSERT of the same rows into an equivalent table, per backend.
  *

@@ -1,4 +1,4 @@
-/* bench_plugin.c - plugin_overhead (SPEC §12): producer msgs/s to the local
+/* bench_plugin.c - plugin_overhead (design.md §12): producer msgs/s to the local
  * real broker with the interceptor plugin loaded ÷ without, alternating
  * runs in one process, medians; and plugin_cpu_ns_per_msg: the CPU time the
  * plugin adds per message on the application's thread (thread CPU clock

@@ -1,4 +1,4 @@
-/* bench_tracker.c - tracker_vs_atomic (SPEC §12): ns per tracked message
+/* bench_tracker.c - tracker_vs_atomic (design.md §12): ns per tracked message
  * with 2 threads ÷ ns per relaxed atomic add on one shared counter with 2
  * threads.  The atomic add on a shared line is the cost floor of any
  * shared-counter design; the tracker counts into per-thread shards.

@@ -1,5 +1,5 @@
 /* bench_tsx.c - timestamp extraction vs a full jansson parse and vs one
- * memchr pass over the same bytes (SPEC §12: tsx_vs_jansson,
+ * memchr pass over the same bytes (design.md §12: tsx_vs_jansson,
  * tsx_vs_memchr), over the deterministic mix of tsx_corpus.c.  The
  * question is work per message, so each pass is timed in thread CPU time;
  * the three passes rotate their order each round and every round gives one

@@ -1,4 +1,4 @@
-/* bench_tsx_simdjson.cpp - tsx_vs_simdjson (SPEC §12): simdjson On-Demand
+/* bench_tsx_simdjson.cpp - tsx_vs_simdjson (design.md §12): simdjson On-Demand
  * ns per message finding the same top-level timestamp field ÷ ours, on the
  * corpus bench_tsx uses (tsx_corpus.c), in thread CPU time, alternating
  * pairs.  Both sides answer the same question the worker asks: the first

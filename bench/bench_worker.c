@@ -1,4 +1,4 @@
-/* bench_worker.c - worker_vs_consumer (SPEC §12): how much work an audited
+/* bench_worker.c - worker_vs_consumer (design.md §12): how much work an audited
  * message costs the `chaperone worker` compared with what a plain
  * librdkafka consumer (same group and fetch settings, read_committed)
  * spends to read it, on the same data on the local real broker.

@@ -1,4 +1,4 @@
-/* benchutil.h - clocks, alternating comparisons and the SPEC §12 output
+/* benchutil.h - clocks, alternating comparisons and the design.md §12 output
  * line shared by the benchmarks.
  *
  * Every comparison runs A and B as alternating pairs (AB, BA, AB, ...: the
@@ -59,7 +59,7 @@ typedef struct {
 } bench_cmp_t;
 
 /* Summarises n pairs whose per-pair ratio is ratio[i] (the caller decides
- * the direction, as SPEC §12 defines it for the line). */
+ * the direction, as design.md §12 defines it for the line). */
 void bench_summarise(const double *a, const double *b, const double *ratio,
                      size_t n, bench_clock_t clock, bench_cmp_t *out);
 

@@ -60,7 +60,7 @@ CHP_EXPORT const char *chp_err_str(chp_err_t err);
 CHP_EXPORT const char *chp_version(void);
 
 /* ------------------------------------------------------------------------
- * Time buckets (SPEC §3)
+ * Time buckets (design.md §3)
  * ------------------------------------------------------------------------ */
 
 /** Default bucket width in seconds. */
@@ -84,7 +84,7 @@ CHP_EXPORT int64_t chp_bucket_begin(int64_t ts_ms, int32_t width_s);
 CHP_EXPORT int64_t chp_now_ms(void);
 
 /* ------------------------------------------------------------------------
- * Latency sketch (SPEC §10): DDSketch-style logarithmic bins with <= 1%
+ * Latency sketch (design.md §10): DDSketch-style logarithmic bins with <= 1%
  * relative error on every quantile, bounded size, mergeable.
  * Negative latencies are counted apart and never enter the quantiles.
  * ------------------------------------------------------------------------ */
@@ -138,7 +138,7 @@ CHP_EXPORT chp_err_t chp_sketch_decode(chp_sketch_t *sk, const char *s,
                                        size_t errstr_size);
 
 /* ------------------------------------------------------------------------
- * Timestamp extraction (SPEC §4): one pass, no allocation, no DOM.
+ * Timestamp extraction (design.md §4): one pass, no allocation, no DOM.
  * ------------------------------------------------------------------------ */
 
 typedef enum chp_ts_result {
@@ -198,7 +198,7 @@ CHP_EXPORT chp_ts_result_t chp_tsx_extract(const chp_tsx_t *tsx,
                                            int64_t now_ms, int64_t *ts_ms);
 
 /* ------------------------------------------------------------------------
- * Audit message (SPEC §5): model and JSON codec.
+ * Audit message (design.md §5): model and JSON codec.
  * ------------------------------------------------------------------------ */
 
 #define CHP_AUDITMSG_VERSION 2
@@ -326,7 +326,7 @@ CHP_EXPORT void chp_conf_dump_markdown(FILE *fp);
 CHP_EXPORT void chp_conf_dump(const chp_conf_t *conf, FILE *fp);
 
 /* ------------------------------------------------------------------------
- * Tracker (SPEC §3): per (topic, bucket) counters and latency sketch,
+ * Tracker (design.md §3): per (topic, bucket) counters and latency sketch,
  * emitted as audit messages.  track() may be called from many threads at
  * once: each thread counts into its own shard (no global lock, no shared
  * cache line, no allocation once its (topic, bucket) exists).

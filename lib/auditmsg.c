@@ -1,4 +1,4 @@
-/* auditmsg.c - the audit message (SPEC §5) and its JSON codec.
+/* auditmsg.c - the audit message (design.md §5) and its JSON codec.
  *
  * One table (auditmsg_field.h) lists every wire field once.  Encode walks
  * it in order, so the output is byte-for-byte reproducible; decode walks it

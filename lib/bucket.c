@@ -10,7 +10,7 @@ CHP_EXPORT bool chp_ts_to_ms(double raw, int64_t *ms)
 
     if (!isfinite(raw))
         return false;
-    /* SPEC §3: values above 999999999999 are milliseconds. */
+    /* design.md §3: values above 999999999999 are milliseconds. */
     v = raw > CHP_TS_MS_THRESHOLD ? raw : raw * 1000.0;
     /* Stay far inside int64 so later arithmetic cannot overflow. */
     if (v >= 9.0e15 || v <= -9.0e15)

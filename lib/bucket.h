@@ -8,7 +8,7 @@
 /* Plain (single-writer) counters of one (topic, bucket).  The tracker keeps
  * an atomic twin of this and snapshots into it on emission. */
 typedef struct chp_counts {
-    uint64_t count;          /* every message, see SPEC §3 */
+    uint64_t count;          /* every message, see design.md §3 */
     uint64_t total_bytes;    /* key + value bytes */
     uint64_t no_time;        /* subset of count: no timestamp found */
     uint64_t malformed;      /* subset of count: payload unparsable */

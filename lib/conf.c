@@ -1,4 +1,4 @@
-/* conf.c - the configuration property table (SPEC §11).
+/* conf.c - the configuration property table (design.md §11).
  *
  * Every key, its type, default, range, scope and documentation lives in
  * props[] below, the way librdkafka's rdkafka_conf.c does it: the values

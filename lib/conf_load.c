@@ -1,4 +1,4 @@
-/* conf_load.c - .properties files and -X key=value (SPEC §11).
+/* conf_load.c - .properties files and -X key=value (design.md §11).
  *
  * A load is all-or-nothing: lines are applied to a copy that replaces the
  * configuration only when every line was accepted, so a daemon refusing a

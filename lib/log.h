@@ -1,4 +1,4 @@
-/* log.h - one line per event on stderr (SPEC §11), level set once at start. */
+/* log.h - one line per event on stderr (design.md §11), level set once at start. */
 #ifndef CHP_LOG_H
 #define CHP_LOG_H
 

@@ -1,5 +1,5 @@
 /*
- * tracker.c - thread-safe per (topic, bucket) aggregation (SPEC §3).
+ * tracker.c - thread-safe per (topic, bucket) aggregation (design.md §3).
  *
  * Layout: the tracker has CHP_TRACKER_SHARDS shards; a thread always counts
  * into the same shard (assigned round-robin on its first call).  A shard is
@@ -202,7 +202,7 @@ static void count_locked(chp_tracker_t *t, shard_t *s, ttopic_t *tp,
         if (latency < 0)
             latency = chp_now_ms() - ts_ms;
     } else
-        ts_ms = now; /* SPEC §3: current-time bucket, latency 0 */
+        ts_ms = now; /* design.md §3: current-time bucket, latency 0 */
     if ((b = topic_bucket(t, s, tp, chp_bucket_begin(ts_ms, t->width_s)))) {
         chp_counts_add(&b->c, bytes, latency, r);
         chp_sketch_add(b->sk, latency, 1);

@@ -1,5 +1,5 @@
 /*
- * tracker_emit.c - the tracker's emission (SPEC §3): each shard is
+ * tracker_emit.c - the tracker's emission (design.md §3): each shard is
  * snapshotted under its lock without allocating, the parts of one
  * (topic, bucket) from different shards are merged, and the result goes to
  * the emit callback as audit messages.  Also the optional emitter thread.

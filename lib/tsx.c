@@ -1,4 +1,4 @@
-/* tsx.c - timestamp rule sets (SPEC §4): "json,kafka,header:NAME,now"
+/* tsx.c - timestamp rule sets (design.md §4): "json,kafka,header:NAME,now"
  * compiled once into a fixed-size struct, then tried in order per message
  * without allocating.  The JSON scanner itself is in tsx_json.c. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* tsx_json.c - the JSON timestamp scanner (SPEC §4): single pass, no
+/* tsx_json.c - the JSON timestamp scanner (design.md §4): single pass, no
  * allocation, no DOM.  It runs on every audited message, so it walks the
  * top-level object key by key and skips nested values with a 64-byte-block
  * bit scan (SSE2, or AVX2 when the CPU has it).  What is and is not

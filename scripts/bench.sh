@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: optimised build in build-bench/, then every bench/bench_*
 # program (bench_tsx_simdjson only when libsimdjson-dev is installed).  Each
-# prints "bench: NAME ratio=R goal=G  (...)" lines (SPEC §12); how they are
+# prints "bench: NAME ratio=R goal=G  (...)" lines (design.md §12); how they are
 # measured is in docs/benchmarks.md.
 # Benchmarks that need Kafka get CHP_BENCH_BROKERS; the broker is started by
 # scripts/kafka.sh if it is not running, and stopped again if we started it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: runs `chaperone demo` (SPEC §9) from the given build directory.
+# `make demo`: runs `chaperone demo` (design.md §9) from the given build directory.
 set -euo pipefail
 build=${1:-build}
 bin=$build/chaperone

@@ -1,6 +1,6 @@
 /* aggregate.h - the rows of one collector flush: audit messages summed per
  * (bucket, topic, tier, datacenter, host), host replaced by "combined" when
- * hosts are combined (SPEC §8), by the stores' own merge rule
+ * hosts are combined (design.md §8), by the stores' own merge rule
  * (store_row_from_msg, store_row_add): counts added, latency sketches
  * merged, the original's p95/p99/max (no sketch) kept at their maximum.
  * Not thread-safe: one flush belongs to one thread. */

@@ -2,7 +2,7 @@
  * the audit-topic records (kept raw, so part of a batch can be taken out
  * again), the rows they aggregate to, their uuids and the next offset of
  * every partition they came from.  One batch is one store flush, so the
- * rows, the uuids and the offsets always commit together (SPEC §8).
+ * rows, the uuids and the offsets always commit together (design.md §8).
  * Not thread-safe. */
 #ifndef CHP_COLLECTOR_BATCH_H
 #define CHP_COLLECTOR_BATCH_H

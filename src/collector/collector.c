@@ -1,5 +1,5 @@
 /*
- * collector.c - `chaperone collector` (SPEC §8): consumes the audit topic,
+ * collector.c - `chaperone collector` (design.md §8): consumes the audit topic,
  * de-duplicates by uuid, aggregates per (bucket, topic, tier, datacenter,
  * host) and stores the result exactly once:
  *

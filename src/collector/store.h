@@ -1,5 +1,5 @@
 /*
- * store.h - the collector's one storage interface (SPEC §8), implemented by
+ * store.h - the collector's one storage interface (design.md §8), implemented by
  * store_sqlite.c, store_mysql.c and store_pgsql.c over the same typed
  * schema (docs/collector.md):
  *

@@ -1,4 +1,4 @@
-/* controller.c - `chaperone controller` (SPEC §7): loads the registry
+/* controller.c - `chaperone controller` (design.md §7): loads the registry
  * topic (creating it if missing), serves the REST API and, when
  * controller.auto.detect is on, runs auto-detection every
  * controller.detect.interval.s.  SIGTERM/SIGINT: stop serving, exit 0,

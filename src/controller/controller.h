@@ -1,4 +1,4 @@
-/* controller.h - `chaperone controller` (SPEC §7): the audited-topic
+/* controller.h - `chaperone controller` (design.md §7): the audited-topic
  * registry, auto-detection and the REST API.
  *
  * The controller's state is the registry topic (worker/registry.h); this

@@ -1,4 +1,4 @@
-/* detect.c - auto-detection (SPEC §7): every controller.detect.interval.s
+/* detect.c - auto-detection (design.md §7): every controller.detect.interval.s
  * the cluster's topics are listed and each one the registry does not know
  * yet is audited, unless it is excluded (controller.exclude.regex, `__`
  * internals, the audit and registry topics) or not included

@@ -1,5 +1,5 @@
 /*
- * demo.c - `chaperone demo`: the whole pipeline in one command (SPEC §9).
+ * demo.c - `chaperone demo`: the whole pipeline in one command (design.md §9).
  *
  *   1. a Kafka cluster: librdkafka's mock cluster in this process (or a
  *      real one with --brokers HOST:PORT);

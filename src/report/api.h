@@ -1,5 +1,5 @@
 /*
- * api.h - the collector's HTTP query API and dashboard (SPEC §9,
+ * api.h - the collector's HTTP query API and dashboard (design.md §9,
  * docs/report.md), one handler for http_server_start:
  *
  *   GET /api/v1/topics[?from=&to=]                    topics, worst

@@ -1,4 +1,4 @@
-/* cmd_check.c - `chaperone check`: alerting for cron and CI (SPEC §9,
+/* cmd_check.c - `chaperone check`: alerting for cron and CI (design.md §9,
  * docs/report.md).  Exit 0 when no final bucket of the checked topics has
  * a tier below 1 - max-loss of its reference (nor unexpected data), 2 when
  * one has (one line per offending bucket and tier), 1 on an error. */

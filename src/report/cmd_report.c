@@ -1,5 +1,5 @@
 /* cmd_report.c - `chaperone report`: one topic's buckets, one column per
- * tier, loss and completeness against the reference tier (SPEC §9,
+ * tier, loss and completeness against the reference tier (design.md §9,
  * docs/report.md).  Exit 0, or 1 on any error. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* dashboard.h - the web dashboard's pages (SPEC §9), rendered on the
+/* dashboard.h - the web dashboard's pages (design.md §9), rendered on the
  * server as HTML with inline SVG charts: no JavaScript framework, nothing
  * fetched from the network.  Pure: api.c reads the store and calls these. */
 #ifndef CHP_REPORT_DASHBOARD_H

@@ -194,7 +194,7 @@ chp_err_t rep_parse_time(const char *s, int64_t now_s, int64_t *out,
             goto bad;
         v = (int64_t)u;
         if ((double)v > CHP_TS_MS_THRESHOLD)
-            v /= 1000; /* milliseconds, as in audit messages (SPEC §3) */
+            v /= 1000; /* milliseconds, as in audit messages (design.md §3) */
         if (v > 253402300799LL) /* 9999-12-31T23:59:59Z */
             goto bad;
         *out = v;

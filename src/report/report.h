@@ -1,5 +1,5 @@
 /*
- * report.h - completeness of a topic across tiers (SPEC §9): the model
+ * report.h - completeness of a topic across tiers (design.md §9): the model
  * behind `chaperone report`, `chaperone check`, the query API and the
  * dashboard (docs/report.md).
  *

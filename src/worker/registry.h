@@ -1,4 +1,4 @@
-/* registry.h - the audited-topic registry (SPEC §7): a compacted Kafka topic
+/* registry.h - the audited-topic registry (design.md §7): a compacted Kafka topic
  * (worker.registry, default __chaperone_topics) written by the controller.
  * Record key = topic name; value = {"state":"audited"|"blacklisted",...};
  * a tombstone (null value) forgets the topic.  The worker reads it from the

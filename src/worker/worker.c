@@ -1,6 +1,6 @@
 /*
  * worker.c - `chaperone worker`: audits every message stored in a Kafka
- * cluster, exactly once (SPEC §6).
+ * cluster, exactly once (design.md §6).
  *
  * One consumer in group worker.group.id, one transactional producer.  Each
  * emission is one Kafka transaction holding the audit messages of

@@ -1,5 +1,5 @@
 /* End to end: `chaperone controller` and `chaperone worker` as real
- * processes on the real broker (SPEC §7).
+ * processes on the real broker (design.md §7).
  *
  *   quick_start   the original's quick start, automated: 100 lines in a
  *                 dummy topic, POST {"topic":...,"numPartitions":"1"}, the

@@ -1,5 +1,5 @@
 /* Integration: the broker from scripts/kafka.sh does what the worker's and
- * collector's exactly-once design (SPEC §6, §8) relies on, tested with
+ * collector's exactly-once design (design.md §6, §8) relies on, tested with
  * librdkafka alone: idempotent produce, transactions seen through
  * read_committed, and consumer offsets committed inside a transaction.
  * Needs CHP_TEST_BROKERS; skipped (77) without it. */

@@ -1,5 +1,5 @@
 /* Integration: scripts/services.sh gives working servers for the collector's
- * backends (SPEC §8): MariaDB and PostgreSQL accept the chaperone account
+ * backends (design.md §8): MariaDB and PostgreSQL accept the chaperone account
  * over TCP with a password and honour commit and rollback; Redis gives
  * SET NX EX semantics for uuid de-duplication.
  * Needs CHP_TEST_MYSQL_URL, CHP_TEST_PG_URL, CHP_TEST_REDIS_URL (printed by

@@ -1,4 +1,4 @@
-/* Unit tests: the audit message JSON codec (SPEC §5, docs/wire-format.md). */
+/* Unit tests: the audit message JSON codec (design.md §5, docs/wire-format.md). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

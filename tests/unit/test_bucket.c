@@ -1,4 +1,4 @@
-/* Unit tests: event-time normalisation and bucket arithmetic (SPEC §3). */
+/* Unit tests: event-time normalisation and bucket arithmetic (design.md §3). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* Unit tests: the configuration table, set/get, files, -X, dump, docs
- * (SPEC §11). */
+ * (design.md §11). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* Unit tests: the controller's REST API, auto-detection rules and the
- * group assignment decoder (SPEC §7), without a broker.  The REST handler
+ * group assignment decoder (design.md §7), without a broker.  The REST handler
  * is driven directly, over an in-memory cluster behind ctl_cluster_t (the
  * controller's seam to Kafka); a few requests also go through the real
  * HTTP server to check what only it does (413, routing to the handler). */

@@ -1,4 +1,4 @@
-/* Unit tests: latency sketch accuracy, merge, encoding (SPEC §10). */
+/* Unit tests: latency sketch accuracy, merge, encoding (design.md §10). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Unit tests: timestamp extraction (SPEC §4, docs/timestamps.md). */
+/* Unit tests: timestamp extraction (design.md §4, docs/timestamps.md). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
