@@ -36,7 +36,7 @@
 #define MSGS        20000 /* audit messages (= rows) per run */
 #define FLUSH       2000  /* messages per flush = rows per transaction */
 #define INSERT_ROWS 500   /* rows per INSERT statement in B */
-#define PAIRS       5 /* alternating A/B pairs (BENCH_MIN_PAIRS) */
+#define PAIRS       5     /* alternating A/B pairs (BENCH_MIN_PAIRS) */
 #define W           600
 
 /* One run's input: the encoded messages (A) and their decoded rows (B). */

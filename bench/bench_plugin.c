@@ -1,5 +1,5 @@
-/* bench_plugin.c - plugin_overhead (design.md §12): producer msgs/s to the local
- * real broker with the interceptor plugin loaded ÷ without, alternating
+/* bench_plugin.c - plugin_overhead (design.md §12): producer msgs/s to the
+ * local real broker with the interceptor plugin loaded ÷ without, alternating
  * runs in one process, medians; and plugin_cpu_ns_per_msg: the CPU time the
  * plugin adds per message on the application's thread (thread CPU clock
  * over the produce() calls, same messages, median of the pairwise

@@ -20,9 +20,9 @@
 #include "benchutil.h"
 #include "chaperone.h"
 
-#define THREADS 2
-#define OPS 500000
-#define PAIRS 21
+#define THREADS   2
+#define OPS       500000
+#define PAIRS     21
 #define MAX_TRIES 20
 
 static _Atomic uint64_t shared_counter;

@@ -14,7 +14,7 @@
 #include "tsx_corpus.h"
 
 #define TOTAL_BYTES (32u << 20)
-#define ROUNDS 21
+#define ROUNDS      21
 
 static const char *const names[] = {"ts", "timestamp"};
 
@@ -25,9 +25,8 @@ static double run_tsx(const corpus_t *c, uint64_t counts[3])
 
     for (size_t i = 0; i < c->n; i++) {
         int64_t ms = 0;
-        chp_ts_result_t r =
-            chp_tsx_scan_json(c->data + c->off[i], c->off[i + 1] - c->off[i],
-                              names, 2, &ms);
+        chp_ts_result_t r = chp_tsx_scan_json(
+            c->data + c->off[i], c->off[i + 1] - c->off[i], names, 2, &ms);
 
         counts[r]++;
         sum += (uint64_t)ms;
@@ -42,8 +41,8 @@ static double run_jansson(const corpus_t *c, uint64_t *errors)
 
     for (size_t i = 0; i < c->n; i++) {
         json_error_t err;
-        json_t *j = json_loadb(c->data + c->off[i], c->off[i + 1] - c->off[i],
-                               0, &err);
+        json_t *j =
+            json_loadb(c->data + c->off[i], c->off[i + 1] - c->off[i], 0, &err);
 
         if (!j)
             (*errors)++;
@@ -86,15 +85,16 @@ int main(void)
     run_tsx(&c, counts);
     run_jansson(&c, &jerr);
     if (jerr || counts[CHP_TS_MALFORMED]) {
-        fprintf(stderr, "bench_tsx: bad corpus (%llu jansson errors, %llu "
-                        "malformed)\n",
+        fprintf(stderr,
+                "bench_tsx: bad corpus (%llu jansson errors, %llu "
+                "malformed)\n",
                 (unsigned long long)jerr,
                 (unsigned long long)counts[CHP_TS_MALFORMED]);
         return 1;
     }
     fprintf(stderr,
-            "bench_tsx: %zu messages, %.1f MB, %.1f%% with a timestamp\n",
-            c.n, mb, 100.0 * (double)counts[CHP_TS_FOUND] / (double)c.n);
+            "bench_tsx: %zu messages, %.1f MB, %.1f%% with a timestamp\n", c.n,
+            mb, 100.0 * (double)counts[CHP_TS_FOUND] / (double)c.n);
 
     /* Rotate the order each round so no side always runs on a warm or
      * cold cache. */

@@ -36,9 +36,9 @@
 
 #include "benchutil.h"
 
-#define MSGS 2000000
-#define PARTS 4
-#define PAIRS 7
+#define MSGS        2000000
+#define PARTS       4
+#define PAIRS       7
 #define MANY_TOPICS 1000
 
 static const char *brokers;
@@ -78,8 +78,8 @@ static void create_topics(char names[][64], int n, int parts)
         int m = n - i < 100 ? n - i : 100;
         rd_kafka_NewTopic_t *nt[100];
         for (int j = 0; j < m; j++)
-            nt[j] = rd_kafka_NewTopic_new(names[i + j], parts, 1, err,
-                                          sizeof(err));
+            nt[j] =
+                rd_kafka_NewTopic_new(names[i + j], parts, 1, err, sizeof(err));
         rd_kafka_CreateTopics(rk, nt, (size_t)m, NULL, q);
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 120000);
         if (ev)
@@ -115,10 +115,10 @@ static void delete_topics(char names[][64], int n)
 
 static void produce(char names[][64], int n_topics, long per_topic)
 {
-    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER,
-                            (const char *const[]){"linger.ms", "20",
-                                                  "batch.num.messages", "10000",
-                                                  NULL});
+    rd_kafka_t *rk =
+        client(RD_KAFKA_PRODUCER,
+               (const char *const[]){"linger.ms", "20", "batch.num.messages",
+                                     "10000", NULL});
     char v[400];
     time_t now = time(NULL);
 
@@ -158,14 +158,14 @@ static side_t consume_here(const char *topic, int round)
     char group[64];
     snprintf(group, sizeof(group), "bench-consumer-%d-%d", (int)getpid(),
              round);
-    rd_kafka_t *rk = client(
-        RD_KAFKA_CONSUMER,
-        (const char *const[]){"group.id", group, "auto.offset.reset",
-                              "earliest", "enable.auto.commit", "false",
-                              "isolation.level", "read_committed",
-                              /* the worker's fetch setting: the ratio is
-                               * then the worker's own cost */
-                              "queued.min.messages", "1000000", NULL});
+    rd_kafka_t *rk =
+        client(RD_KAFKA_CONSUMER,
+               (const char *const[]){"group.id", group, "auto.offset.reset",
+                                     "earliest", "enable.auto.commit", "false",
+                                     "isolation.level", "read_committed",
+                                     /* the worker's fetch setting: the ratio is
+                                      * then the worker's own cost */
+                                     "queued.min.messages", "1000000", NULL});
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     long got = 0;
     int64_t t0 = 0;
@@ -235,7 +235,8 @@ static side_t run_consumer(const char *topic, int round)
  * error. */
 static double metric(int port, const char *name)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
     char buf[16384];
     size_t got = 0;
     ssize_t r;
@@ -281,16 +282,16 @@ static pid_t start_worker(const char *what, int port, int round,
     snprintf(kv[1], sizeof(kv[1]), "%s", what);
     snprintf(kv[2], sizeof(kv[2]), "worker.group.id=bench-worker-%d-%d",
              (int)getpid(), round);
-    snprintf(kv[3], sizeof(kv[3]), "worker.instance=bench-%d-%d",
-             (int)getpid(), round);
+    snprintf(kv[3], sizeof(kv[3]), "worker.instance=bench-%d-%d", (int)getpid(),
+             round);
     snprintf(kv[4], sizeof(kv[4]), "http.port=%d", port);
     snprintf(kv[5], sizeof(kv[5]), "audit.topic=%s", audit);
     if ((pid = fork()) == 0) {
         if (!freopen("/dev/null", "w", stderr))
             _exit(127);
         execl(exe, exe, "worker", "-X", kv[0], "-X", kv[1], "-X", kv[2], "-X",
-              kv[3], "-X", kv[4], "-X", kv[5], "-X", "worker.use.registry=false",
-              "-X", "log.level=warn",
+              kv[3], "-X", kv[4], "-X", kv[5], "-X",
+              "worker.use.registry=false", "-X", "log.level=warn",
               (char *)NULL);
         _exit(127);
     }
@@ -346,8 +347,8 @@ static long worker_rss_many_topics(void)
     long rss = -1;
 
     for (int i = 0; i < MANY_TOPICS; i++)
-        snprintf(names[i], sizeof(names[i]), "benchmany-%d-%04d",
-                 (int)getpid(), i);
+        snprintf(names[i], sizeof(names[i]), "benchmany-%d-%04d", (int)getpid(),
+                 i);
     create_topics(names, MANY_TOPICS, 1);
     produce(names, MANY_TOPICS, 20);
     snprintf(what, sizeof(what), "worker.topics.regex=^benchmany-%d-",
@@ -420,15 +421,16 @@ int main(int argc, char **argv)
     long rss = worker_rss_many_topics();
     bench_summarise(ca, cb, cr, PAIRS, BENCH_PROCESS_CPU, &cpu);
     bench_summarise(ta, tb, tr, PAIRS, BENCH_WALL, &thr);
-    snprintf(detail, sizeof(detail),
-             "A=%.0f B=%.0f CPU ns per message; worker (exactly-once, "
-             "read_committed) vs plain consumer with the same fetch "
-             "settings, ratio = B/A = msgs per CPU-second worker/consumer, "
-             "%d msgs, whole job; throughput (wall clock, after the first "
-             "10%%) worker/consumer %.3f (pairs %.3f-%.3f, %.0f vs %.0f msgs/s); "
-             "worker RSS with %d topics: %.1f MiB",
-             cpu.a, cpu.b, MSGS, thr.ratio, thr.lo, thr.hi, thr.a, thr.b,
-             MANY_TOPICS, rss / 1024.0);
+    snprintf(
+        detail, sizeof(detail),
+        "A=%.0f B=%.0f CPU ns per message; worker (exactly-once, "
+        "read_committed) vs plain consumer with the same fetch "
+        "settings, ratio = B/A = msgs per CPU-second worker/consumer, "
+        "%d msgs, whole job; throughput (wall clock, after the first "
+        "10%%) worker/consumer %.3f (pairs %.3f-%.3f, %.0f vs %.0f msgs/s); "
+        "worker RSS with %d topics: %.1f MiB",
+        cpu.a, cpu.b, MSGS, thr.ratio, thr.lo, thr.hi, thr.a, thr.b,
+        MANY_TOPICS, rss / 1024.0);
     bench_report_cmp("worker_vs_consumer", &cpu, ">= 0.9", detail);
     return 0;
 }

@@ -107,13 +107,13 @@ static const char *clock_name(bench_clock_t c)
     return "wall clock";
 }
 
-void bench_report_cmp(const char *name, const bench_cmp_t *c,
-                      const char *goal, const char *detail)
+void bench_report_cmp(const char *name, const bench_cmp_t *c, const char *goal,
+                      const char *detail)
 {
     printf("bench: %s ratio=%.3f goal=%s  (%s; %s, median of %zu "
            "alternating pairs, per-pair ratio %.3f-%.3f)\n",
-           name, c->ratio, goal, detail, clock_name(c->clock), c->pairs,
-           c->lo, c->hi);
+           name, c->ratio, goal, detail, clock_name(c->clock), c->pairs, c->lo,
+           c->hi);
     fflush(stdout);
 }
 

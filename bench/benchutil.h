@@ -52,9 +52,9 @@ typedef enum {
 /* The outcome of one alternating comparison. */
 typedef struct {
     size_t pairs;
-    double a, b;           /* medians of the A and B figures */
-    double ratio;          /* median of the per-pair ratios */
-    double lo, hi;         /* min and max of the per-pair ratios */
+    double a, b;   /* medians of the A and B figures */
+    double ratio;  /* median of the per-pair ratios */
+    double lo, hi; /* min and max of the per-pair ratios */
     bench_clock_t clock;
 } bench_cmp_t;
 
@@ -71,8 +71,8 @@ void bench_alternate(size_t n, double (*run_a)(void *), double (*run_b)(void *),
 /* Prints "bench: NAME ratio=R goal=G  (DETAIL; CLOCK, N alternating pairs,
  * per-pair ratio LO-HI)" on stdout and flushes.  goal is e.g. ">= 10";
  * detail carries the absolute figures and says what A and B are. */
-void bench_report_cmp(const char *name, const bench_cmp_t *c,
-                      const char *goal, const char *detail);
+void bench_report_cmp(const char *name, const bench_cmp_t *c, const char *goal,
+                      const char *detail);
 
 /* The bare line, for a figure that is not a comparison. */
 void bench_report(const char *name, double ratio, const char *goal,

@@ -50,7 +50,7 @@ static void put(corpus_t *c, const char *fmt, ...)
 
 static const char *const words[] = {
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",
-    "hotel", "india", "juliet", "kilo", "lima", "ts", "timestamp",
+    "hotel", "india", "juliet",  "kilo",  "lima", "ts",      "timestamp",
 };
 #define NWORDS (sizeof(words) / sizeof(words[0]))
 
@@ -59,7 +59,8 @@ static void put_user(corpus_t *c)
     unsigned id = rnd_below(1000000);
 
     put(c,
-        "\"user\":{\"id\":%u,\"name\":\"user_%u\",\"email\":\"u%u@example.com\","
+        "\"user\":{\"id\":%u,\"name\":\"user_%u\",\"email\":\"u%u@example."
+        "com\","
         "\"tags\":[\"%s\",\"%s\"],\"geo\":{\"lat\":%u.%04u,\"lon\":-%u.%04u},"
         "\"ts\":%u}",
         id, id, id, words[rnd_below(NWORDS)], words[rnd_below(NWORDS)],
@@ -189,4 +190,3 @@ void tsx_corpus_free(corpus_t *c)
     free(c->off);
     memset(c, 0, sizeof(*c));
 }
-

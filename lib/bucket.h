@@ -8,13 +8,13 @@
 /* Plain (single-writer) counters of one (topic, bucket).  The tracker keeps
  * an atomic twin of this and snapshots into it on emission. */
 typedef struct chp_counts {
-    uint64_t count;          /* every message, see design.md §3 */
-    uint64_t total_bytes;    /* key + value bytes */
-    uint64_t no_time;        /* subset of count: no timestamp found */
-    uint64_t malformed;      /* subset of count: payload unparsable */
-    uint64_t negative;       /* latencies < 0 (producer clock ahead) */
-    int64_t latency_sum_ms;  /* over non-negative latencies */
-    int64_t max_latency_ms;  /* exact, over non-negative latencies */
+    uint64_t count;           /* every message, see design.md §3 */
+    uint64_t total_bytes;     /* key + value bytes */
+    uint64_t no_time;         /* subset of count: no timestamp found */
+    uint64_t malformed;       /* subset of count: payload unparsable */
+    uint64_t negative;        /* latencies < 0 (producer clock ahead) */
+    int64_t latency_sum_ms;   /* over non-negative latencies */
+    int64_t max_latency_ms;   /* exact, over non-negative latencies */
     uint64_t delivery_failed; /* not part of count: producer acks that failed */
 } chp_counts_t;
 

@@ -11,19 +11,19 @@
 
 #include "conf.h"
 
-#define S_CLIENT CHP_SCOPE_CLIENT
-#define S_WORKER CHP_SCOPE_WORKER
-#define S_CTL    CHP_SCOPE_CONTROLLER
-#define S_COLL   CHP_SCOPE_COLLECTOR
-#define S_REPORT CHP_SCOPE_REPORT
+#define S_CLIENT   CHP_SCOPE_CLIENT
+#define S_WORKER   CHP_SCOPE_WORKER
+#define S_CTL      CHP_SCOPE_CONTROLLER
+#define S_COLL     CHP_SCOPE_COLLECTOR
+#define S_REPORT   CHP_SCOPE_REPORT
 #define S_AUDITORS (S_CLIENT | S_WORKER)
 #define S_DAEMONS  (S_WORKER | S_CTL | S_COLL)
 
-#define STR(...)  .type = CHP_CONF_STR, __VA_ARGS__
+#define STR(...)    .type = CHP_CONF_STR, __VA_ARGS__
 #define INT(lo, hi) .type = CHP_CONF_INT, .imin = (lo), .imax = (hi)
 #define DBL(lo, hi) .type = CHP_CONF_DOUBLE, .dmin = (lo), .dmax = (hi)
-#define BOOL .type = CHP_CONF_BOOL
-#define ENUM(...) .type = CHP_CONF_ENUM, .enums = {__VA_ARGS__, NULL}
+#define BOOL        .type = CHP_CONF_BOOL
+#define ENUM(...)   .type = CHP_CONF_ENUM, .enums = {__VA_ARGS__, NULL}
 
 #define G_COMMON CHP_CONF_GROUP_COMMON
 #define G_WORKER CHP_CONF_GROUP_WORKER
@@ -90,8 +90,7 @@ static const chp_conf_prop_t props[] = {
              "header), `now` (processing time). Example: `json,kafka`. "
              "Overridden per topic by `timestamp.topic.<topic>`."},
     {"timestamp.fields", STR(.flags = F_NONEMPTY | F_LIST), .group = G_COMMON,
-     .scope = S_AUDITORS, .defval = "ts,timestamp",
-     .imax = CHP_TSX_MAX_FIELDS,
+     .scope = S_AUDITORS, .defval = "ts,timestamp", .imax = CHP_TSX_MAX_FIELDS,
      .desc = "Top-level JSON field names the `json` rule looks for, "
              "compared case-insensitively."},
     {"reporter.max.pending", INT(1, 100000000), .group = G_COMMON,
@@ -161,8 +160,8 @@ static const chp_conf_prop_t props[] = {
      .desc = "How often the worker lists the cluster's topics (and reads "
              "the registry) to follow topics created or removed while it "
              "runs."},
-    {"worker.instance", STR(.flags = 0), .group = G_WORKER,
-     .scope = S_WORKER, .defval = "",
+    {"worker.instance", STR(.flags = 0), .group = G_WORKER, .scope = S_WORKER,
+     .defval = "",
      .desc = "Name of this worker process, unique in its group and stable "
              "across restarts: its `transactional.id` is "
              "`<worker.transactional.id.prefix>-<worker.instance>`, so a "
@@ -226,10 +225,8 @@ static const chp_conf_prop_t props[] = {
      .desc = "How long an audit-message uuid is remembered for "
              "de-duplication."},
     {"retention.hours", INT(1, 87600), .group = G_COLL, .scope = S_COLL,
-     .defval = "336",
-     .desc = "Rows of buckets older than this are deleted."},
-    {"combine.hosts", BOOL, .group = G_COLL, .scope = S_COLL,
-     .defval = "true",
+     .defval = "336", .desc = "Rows of buckets older than this are deleted."},
+    {"combine.hosts", BOOL, .group = G_COLL, .scope = S_COLL, .defval = "true",
      .desc = "Aggregate the hosts of one (bucket, topic, tier, datacenter) "
              "into a single row with host `combined`."},
     {"collector.flush.interval.ms", INT(10, 600000), .group = G_COLL,
@@ -294,15 +291,21 @@ static const chp_conf_prop_t props[] = {
 #define N_PROPS (sizeof(props) / sizeof(props[0]))
 
 static const chp_conf_family_t families[] = {
-    {.prefix = "kafka.", .suffix = "<property>", .group = G_COMMON,
+    {.prefix = "kafka.",
+     .suffix = "<property>",
+     .group = G_COMMON,
      .scope = S_AUDITORS | S_DAEMONS,
      .desc = "Passed to librdkafka verbatim without the prefix, e.g. "
              "`kafka.bootstrap.servers=broker:9092`. Values of properties "
              "whose name contains `password` or `secret` are redacted in "
              "dumps."},
-    {.prefix = "timestamp.topic.", .suffix = "<topic>",
-     .suffix_is_topic = true, .group = G_COMMON, .scope = S_AUDITORS,
-     .flags = F_NONEMPTY | F_LIST, .max_items = CHP_TSX_MAX_RULES,
+    {.prefix = "timestamp.topic.",
+     .suffix = "<topic>",
+     .suffix_is_topic = true,
+     .group = G_COMMON,
+     .scope = S_AUDITORS,
+     .flags = F_NONEMPTY | F_LIST,
+     .max_items = CHP_TSX_MAX_RULES,
      .desc = "Timestamp rule list for one topic, replacing `timestamp` for "
              "it, e.g. `timestamp.topic.clicks=header:event-time,kafka`."},
 };

@@ -38,13 +38,13 @@ typedef enum chp_conf_group {
 
 /* Extra checks on string values (all of them reject control characters). */
 enum {
-    CHP_CONF_F_NONEMPTY = 1u << 0,  /* "" is refused */
-    CHP_CONF_F_LIST = 1u << 1,      /* comma list, stored as "a,b" (items
-                                       trimmed, empty items dropped) */
-    CHP_CONF_F_TOPIC = 1u << 2,     /* a legal Kafka topic name (each item
-                                       when combined with F_LIST) */
-    CHP_CONF_F_URL = 1u << 3,       /* URL password redacted by dump */
-    CHP_CONF_F_SECRET = 1u << 4,    /* value redacted by dump */
+    CHP_CONF_F_NONEMPTY = 1u << 0, /* "" is refused */
+    CHP_CONF_F_LIST = 1u << 1,     /* comma list, stored as "a,b" (items
+                                      trimmed, empty items dropped) */
+    CHP_CONF_F_TOPIC = 1u << 2,    /* a legal Kafka topic name (each item
+                                      when combined with F_LIST) */
+    CHP_CONF_F_URL = 1u << 3,      /* URL password redacted by dump */
+    CHP_CONF_F_SECRET = 1u << 4,   /* value redacted by dump */
 };
 
 #define CHP_CONF_MAX_ENUM 8
@@ -53,8 +53,8 @@ typedef struct chp_conf_prop {
     const char *name;
     chp_conf_type_t type;
     chp_conf_group_t group;
-    unsigned scope;  /* CHP_SCOPE_* mask */
-    unsigned flags;  /* CHP_CONF_F_*, strings only */
+    unsigned scope; /* CHP_SCOPE_* mask */
+    unsigned flags; /* CHP_CONF_F_*, strings only */
     const char *defval;
     int64_t imin, imax; /* ints; imax is the item limit of an F_LIST */
     double dmin, dmax;  /* doubles */
@@ -66,13 +66,13 @@ typedef struct chp_conf_prop {
  * a topic.  Values are kept verbatim (after the flags' checks) in the order
  * first set. */
 typedef struct chp_conf_family {
-    const char *prefix;  /* including the final '.' */
-    const char *suffix;  /* what follows, for the docs: "<topic>" */
+    const char *prefix;   /* including the final '.' */
+    const char *suffix;   /* what follows, for the docs: "<topic>" */
     bool suffix_is_topic; /* the rest of the key must be a topic name */
     chp_conf_group_t group;
     unsigned scope;
-    unsigned flags;      /* CHP_CONF_F_* applied to the value */
-    int64_t max_items;   /* F_LIST item limit, 0: none */
+    unsigned flags;    /* CHP_CONF_F_* applied to the value */
+    int64_t max_items; /* F_LIST item limit, 0: none */
     const char *desc;
 } chp_conf_family_t;
 
@@ -127,8 +127,8 @@ const chp_conf_family_t *chp_conf_family_find(const char *name);
 
 /* Fills errstr (if any) and returns err. */
 __attribute__((format(printf, 4, 5))) chp_err_t
-chp_conf_errf(char *errstr, size_t errstr_size, chp_err_t err,
-              const char *fmt, ...);
+chp_conf_errf(char *errstr, size_t errstr_size, chp_err_t err, const char *fmt,
+              ...);
 
 /* malloc'd copy of s[0..len) plus a NUL, or NULL. */
 char *chp_conf_strndup(const char *s, size_t len);
@@ -143,8 +143,7 @@ void chp_conf_value_free(const chp_conf_prop_t *p, chp_conf_val_t *v);
  * (normalised) form, owned by the caller. */
 chp_err_t chp_conf_check_string(const char *key, unsigned flags,
                                 int64_t max_items, const char *value,
-                                char **out, char *errstr,
-                                size_t errstr_size);
+                                char **out, char *errstr, size_t errstr_size);
 
 /* Kafka's rule: 1..249 of [a-zA-Z0-9._-], and not "." or "..". */
 bool chp_conf_topic_name_ok(const char *s, size_t len);

@@ -17,7 +17,7 @@ static const char *const group_titles[CHP_CONF_GROUP__COUNT] = {
 };
 
 static const char *const type_names[] = {
-    [CHP_CONF_STR] = "string", [CHP_CONF_INT] = "integer",
+    [CHP_CONF_STR] = "string",   [CHP_CONF_INT] = "integer",
     [CHP_CONF_BOOL] = "boolean", [CHP_CONF_DOUBLE] = "number",
     [CHP_CONF_ENUM] = "enum",
 };

@@ -116,8 +116,7 @@ CHP_EXPORT chp_err_t chp_conf_load_buf(chp_conf_t *conf, const char *buf,
             continue;
         if (memchr(b, '\0', (size_t)(e - b))) {
             err = CHP_ERR_PARSE;
-            snprintf(msg, sizeof(msg), "%s:%u: NUL byte in line", name,
-                     line);
+            snprintf(msg, sizeof(msg), "%s:%u: NUL byte in line", name, line);
             goto out;
         }
         /* "file:line: " first, then set's own message after it. */

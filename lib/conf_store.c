@@ -92,8 +92,8 @@ CHP_EXPORT chp_conf_t *chp_conf_dup(const chp_conf_t *conf)
         d->vals[i] = conf->vals[i];
         if (props[i].type != CHP_CONF_STR)
             continue;
-        d->vals[i].str = chp_conf_strndup(conf->vals[i].str,
-                                          strlen(conf->vals[i].str));
+        d->vals[i].str =
+            chp_conf_strndup(conf->vals[i].str, strlen(conf->vals[i].str));
         if (!d->vals[i].str) /* later slots are still zero */
             goto fail;
     }
@@ -144,8 +144,8 @@ static conf_kv_t *kv_find(const chp_conf_t *conf, const char *name)
 }
 
 static chp_err_t family_set(chp_conf_t *conf, const chp_conf_family_t *f,
-                            const char *name, const char *value,
-                            char *errstr, size_t errstr_size)
+                            const char *name, const char *value, char *errstr,
+                            size_t errstr_size)
 {
     const char *rest = name + strlen(f->prefix);
     conf_kv_t *kv = kv_find(conf, name);
@@ -207,9 +207,8 @@ nomem:
     return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
 }
 
-static chp_err_t conf_set(chp_conf_t *conf, const char *name,
-                          const char *value, char *errstr,
-                          size_t errstr_size);
+static chp_err_t conf_set(chp_conf_t *conf, const char *name, const char *value,
+                          char *errstr, size_t errstr_size);
 
 CHP_EXPORT chp_err_t chp_conf_set(chp_conf_t *conf, const char *name,
                                   const char *value, char *errstr,
@@ -236,9 +235,8 @@ CHP_EXPORT chp_err_t chp_conf_set(chp_conf_t *conf, const char *name,
     return err;
 }
 
-static chp_err_t conf_set(chp_conf_t *conf, const char *name,
-                          const char *value, char *errstr,
-                          size_t errstr_size)
+static chp_err_t conf_set(chp_conf_t *conf, const char *name, const char *value,
+                          char *errstr, size_t errstr_size)
 {
     const chp_conf_prop_t *p;
     const chp_conf_family_t *f;
@@ -281,8 +279,8 @@ static chp_err_t conf_set(chp_conf_t *conf, const char *name,
 
 /* ------------------------------------------------------------------ get */
 
-static const chp_conf_val_t *val_get(const chp_conf_t *conf,
-                                     const char *name, chp_conf_type_t type)
+static const chp_conf_val_t *val_get(const chp_conf_t *conf, const char *name,
+                                     chp_conf_type_t type)
 {
     const chp_conf_prop_t *p = conf ? chp_conf_prop_find(name) : NULL;
 
@@ -321,8 +319,7 @@ CHP_EXPORT bool chp_conf_get_bool(const chp_conf_t *conf, const char *name)
     return v ? v->i != 0 : false;
 }
 
-CHP_EXPORT double chp_conf_get_double(const chp_conf_t *conf,
-                                      const char *name)
+CHP_EXPORT double chp_conf_get_double(const chp_conf_t *conf, const char *name)
 {
     const chp_conf_val_t *v = val_get(conf, name, CHP_CONF_DOUBLE);
 

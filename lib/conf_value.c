@@ -42,8 +42,8 @@ char *chp_conf_strndup(const char *s, size_t len)
 }
 
 /* Values are quoted in messages; a runaway value would bury the key. */
-#define QV(v) (strlen(v) > 64 ? 64 : (int)strlen(v)), (v), \
-              (strlen(v) > 64 ? "..." : "")
+#define QV(v)                                                                  \
+    (strlen(v) > 64 ? 64 : (int)strlen(v)), (v), (strlen(v) > 64 ? "..." : "")
 
 /* ASCII case-insensitive equality: strcasecmp() follows the locale, and
  * in a Turkish one "INFO" would not match "info". */
@@ -191,8 +191,7 @@ static bool is_blank(char c)
  * (owned by the caller). */
 chp_err_t chp_conf_check_string(const char *key, unsigned flags,
                                 int64_t max_items, const char *value,
-                                char **out, char *errstr,
-                                size_t errstr_size)
+                                char **out, char *errstr, size_t errstr_size)
 {
     size_t len = strlen(value), n_items = 0, o = 0;
     const char *p = value;
@@ -260,8 +259,7 @@ chp_err_t chp_conf_check_string(const char *key, unsigned flags,
     if (max_items > 0 && n_items > (size_t)max_items) {
         free(norm);
         return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                             "\"%s\": %zu items, at most %" PRId64
-                             " allowed",
+                             "\"%s\": %zu items, at most %" PRId64 " allowed",
                              key, n_items, max_items);
     }
     *out = norm;
@@ -278,8 +276,8 @@ chp_err_t chp_conf_value_parse(const chp_conf_prop_t *p, const char *value,
     memset(v, 0, sizeof(*v));
     switch (p->type) {
     case CHP_CONF_STR:
-        return chp_conf_check_string(p->name, p->flags, p->imax, value,
-                                     &v->str, errstr, errstr_size);
+        return chp_conf_check_string(p->name, p->flags, p->imax, value, &v->str,
+                                     errstr, errstr_size);
     case CHP_CONF_INT:
         r = parse_int(value, &v->i);
         if (r < 0)

@@ -41,7 +41,8 @@ rd_kafka_conf_t *chp_kafka_conf_new(const chp_conf_t *conf,
         if (chp_kafka_conf_set(kc, defaults[0], defaults[1], errstr,
                                errstr_size) != CHP_OK)
             goto fail;
-    if (conf && chp_conf_prefix_foreach(conf, "kafka.", set_one, &ctx) != CHP_OK)
+    if (conf &&
+        chp_conf_prefix_foreach(conf, "kafka.", set_one, &ctx) != CHP_OK)
         goto fail;
     return kc;
 fail:

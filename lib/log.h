@@ -1,10 +1,16 @@
-/* log.h - one line per event on stderr (design.md §11), level set once at start. */
+/* log.h - one line per event on stderr (design.md §11), level set once at
+ * start. */
 #ifndef CHP_LOG_H
 #define CHP_LOG_H
 
 #include <stddef.h>
 
-typedef enum { CHP_LOG_ERROR, CHP_LOG_WARN, CHP_LOG_INFO, CHP_LOG_DEBUG } chp_log_level_t;
+typedef enum {
+    CHP_LOG_ERROR,
+    CHP_LOG_WARN,
+    CHP_LOG_INFO,
+    CHP_LOG_DEBUG
+} chp_log_level_t;
 
 /* Sets the level from its name ("error", "warn", "info", "debug");
  * returns -1 for an unknown name. */
@@ -22,9 +28,9 @@ void chp_log_redact_add(const char *secret, size_t len);
  * room) in place. */
 void chp_log_redact(char *line, size_t size);
 
-#define chp_err(...) chp_log(CHP_LOG_ERROR, __VA_ARGS__)
-#define chp_warn(...) chp_log(CHP_LOG_WARN, __VA_ARGS__)
-#define chp_info(...) chp_log(CHP_LOG_INFO, __VA_ARGS__)
+#define chp_err(...)   chp_log(CHP_LOG_ERROR, __VA_ARGS__)
+#define chp_warn(...)  chp_log(CHP_LOG_WARN, __VA_ARGS__)
+#define chp_info(...)  chp_log(CHP_LOG_INFO, __VA_ARGS__)
 #define chp_debug(...) chp_log(CHP_LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -16,7 +16,7 @@
 static const char term_digits[TERM_BASE + 1] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-#define SEP '.'  /* between the header fields */
+#define SEP  '.' /* between the header fields */
 #define SKIP '~' /* "~n": the next n bins are empty */
 
 CHP_EXPORT chp_sketch_t *chp_sketch_new(void)
@@ -43,8 +43,7 @@ CHP_EXPORT chp_sketch_t *chp_sketch_dup(const chp_sketch_t *sk)
     return dup;
 }
 
-CHP_EXPORT void chp_sketch_add(chp_sketch_t *sk, int64_t latency_ms,
-                               uint64_t n)
+CHP_EXPORT void chp_sketch_add(chp_sketch_t *sk, int64_t latency_ms, uint64_t n)
 {
     if (n == 0)
         return; /* no observation, so it must not move max either */
@@ -229,8 +228,8 @@ typedef struct reader {
 static chp_err_t reader_error(reader_t *r, chp_err_t err, const char *what)
 {
     if (r->errstr && r->errstr_size > 0)
-        snprintf(r->errstr, r->errstr_size,
-                 "latency sketch: %s at offset %zu", what, r->pos);
+        snprintf(r->errstr, r->errstr_size, "latency sketch: %s at offset %zu",
+                 what, r->pos);
     return err;
 }
 

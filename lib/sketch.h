@@ -72,9 +72,8 @@ static inline int chp_sketch_bin(int64_t latency_ms)
     if (latency_ms >= chp_sketch_bin_lo[CHP_SKETCH_NBINS - 1])
         return CHP_SKETCH_NBINS - 1;
     e = 63u - (unsigned)__builtin_clzll(v);
-    sub = e >= CHP_SKETCH_SUB_BITS
-              ? (unsigned)(v >> (e - CHP_SKETCH_SUB_BITS))
-              : (unsigned)(v << (CHP_SKETCH_SUB_BITS - e));
+    sub = e >= CHP_SKETCH_SUB_BITS ? (unsigned)(v >> (e - CHP_SKETCH_SUB_BITS))
+                                   : (unsigned)(v << (CHP_SKETCH_SUB_BITS - e));
     i = chp_sketch_sub_bin[(e << CHP_SKETCH_SUB_BITS) | (sub & 63u)];
     while (chp_sketch_bin_lo[i + 1] <= latency_ms)
         i++;

@@ -12,6 +12,8 @@
  * tests/unit/test_sketch.c checks every entry against the recurrence. */
 #include "sketch.h"
 
+/* Five a line, as generated. */
+/* clang-format off */
 const int64_t chp_sketch_bin_lo[CHP_SKETCH_NBINS] = {
     1, 2, 3, 4, 5,
     6, 7, 8, 9, 10,
@@ -246,6 +248,7 @@ const int64_t chp_sketch_bin_lo[CHP_SKETCH_NBINS] = {
     277928644763, 283543364860, 289271513646, 295115382609, 301077309531,
     307159679421, 313364925470, 319695530025, 326154025582, 332742995796,
 };
+/* clang-format on */
 
 uint16_t chp_sketch_sub_bin[64 << CHP_SKETCH_SUB_BITS];
 
@@ -258,7 +261,8 @@ __attribute__((constructor)) static void sketch_sub_bin_init(void)
             /* The smallest integer latency with this power of two and
              * these next six bits: ceil((64 + sub) * 2^e / 64). */
             uint64_t lo = e >= CHP_SKETCH_SUB_BITS
-                              ? (uint64_t)(64 + sub) << (e - CHP_SKETCH_SUB_BITS)
+                              ? (uint64_t)(64 + sub)
+                                    << (e - CHP_SKETCH_SUB_BITS)
                               : (((uint64_t)(64 + sub) << e) + 63) >> 6;
             int b = lo > (uint64_t)INT64_MAX
                         ? CHP_SKETCH_NBINS - 1

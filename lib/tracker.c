@@ -47,7 +47,8 @@ static inline void shard_unlock(const chp_tracker_t *t, shard_t *s)
 /* initial-exec: one instruction instead of a __tls_get_addr call per
  * message in position-independent code; a 4-byte variable fits the static
  * TLS reserve even when the plugin is loaded with dlopen. */
-static _Thread_local int tls_shard __attribute__((tls_model("initial-exec"))) = -1;
+static _Thread_local int tls_shard __attribute__((tls_model("initial-exec"))) =
+    -1;
 
 static inline shard_t *my_shard(chp_tracker_t *t)
 {
@@ -121,7 +122,8 @@ static ttopic_t *shard_topic(chp_tracker_t *t, shard_t *s, const char *topic)
     h = topic_hash(topic, &len);
     if (s->tab_size) {
         for (tp = s->tab[h & (s->tab_size - 1)]; tp; tp = tp->next)
-            if (tp->hash == h && tp->len == len && !memcmp(tp->name, topic, len))
+            if (tp->hash == h && tp->len == len &&
+                !memcmp(tp->name, topic, len))
                 return s->last = tp;
     }
     if (s->n_topics >= s->tab_size && shard_grow(s) == -1)
@@ -354,8 +356,8 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
         goto fail;
     ctx[0] = t;
     ctx[3] = &subsize;
-    if ((err = chp_conf_prefix_foreach(conf, "timestamp.topic.",
-                                       add_topic_rule, ctx)) != CHP_OK) {
+    if ((err = chp_conf_prefix_foreach(conf, "timestamp.topic.", add_topic_rule,
+                                       ctx)) != CHP_OK) {
         snprintf(errstr, errstr_size, "\"timestamp.topic.*\": %s", sub);
         goto fail;
     }

@@ -30,8 +30,8 @@
 
 /* JSON whitespace (space, tab, LF, CR) by a shift and a mask rather than a
  * table load: the scanner is a chain of dependent loads, each one counts. */
-#define WS_BITS                                                             \
-    (((uint64_t)1 << ' ') | ((uint64_t)1 << '\t') | ((uint64_t)1 << '\n') | \
+#define WS_BITS                                                                \
+    (((uint64_t)1 << ' ') | ((uint64_t)1 << '\t') | ((uint64_t)1 << '\n') |    \
      ((uint64_t)1 << '\r'))
 
 static inline bool is_ws(char c)
@@ -98,8 +98,8 @@ static inline void lane_masks(const char *b, uint64_t *q, uint64_t *s,
 
 /* Bit i of *quote / *bslash / *brack is set when b[i] is '"' / '\\' /
  * one of "{}[]".  b holds 64 readable bytes. */
-static inline void block_masks(const char *b, uint64_t *quote,
-                               uint64_t *bslash, uint64_t *brack)
+static inline void block_masks(const char *b, uint64_t *quote, uint64_t *bslash,
+                               uint64_t *brack)
 {
     uint64_t q = 0, s = 0, k = 0;
 
@@ -118,11 +118,11 @@ enum { K_QUOTE = 1, K_BSLASH = 2, K_BRACK = 4 };
 
 static const unsigned char cls[256] = {
     ['"'] = K_QUOTE, ['\\'] = K_BSLASH, ['{'] = K_BRACK,
-    ['}'] = K_BRACK, ['['] = K_BRACK,    [']'] = K_BRACK,
+    ['}'] = K_BRACK, ['['] = K_BRACK,   [']'] = K_BRACK,
 };
 
-static inline void block_masks(const char *b, uint64_t *quote,
-                               uint64_t *bslash, uint64_t *brack)
+static inline void block_masks(const char *b, uint64_t *quote, uint64_t *bslash,
+                               uint64_t *brack)
 {
     uint64_t q = 0, s = 0, k = 0;
 
@@ -190,10 +190,10 @@ static const char *str_end(const char *s, const char *end)
      * 16-byte compare settles them. */
     if ((size_t)(end - s) >= 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-        unsigned q = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-        unsigned bs = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        unsigned q =
+            (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        unsigned bs =
+            (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
 
         if (q && (bs & ((q & (0u - q)) - 1)) == 0)
             return s + __builtin_ctz(q);
@@ -265,8 +265,8 @@ static inline const char *block_at(const char *p, size_t n, char *tail)
  * interiors.  Returns 1 to go on, 0 when the outermost container closed at
  * b[*at], -1 when the value is malformed. */
 static inline __attribute__((always_inline)) int
-skip_block(skip_t *st, const char *b, uint64_t bs, uint64_t br,
-           uint64_t instr, unsigned *at_out)
+skip_block(skip_t *st, const char *b, uint64_t bs, uint64_t br, uint64_t instr,
+           unsigned *at_out)
 {
     uint64_t ev;
 
@@ -345,17 +345,16 @@ block_masks_avx2(const char *b, uint64_t *quote, uint64_t *bslash,
     __m256i flo = _mm256_or_si256(lo, x20), fhi = _mm256_or_si256(hi, x20);
 
     *quote = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, vq)) |
-             (uint64_t)(uint32_t)_mm256_movemask_epi8(
-                 _mm256_cmpeq_epi8(hi, vq))
+             (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, vq))
                  << 32;
-    *bslash = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, vb)) |
-              (uint64_t)(uint32_t)_mm256_movemask_epi8(
-                  _mm256_cmpeq_epi8(hi, vb))
-                  << 32;
-    flo = _mm256_or_si256(_mm256_cmpeq_epi8(flo, vo),
-                          _mm256_cmpeq_epi8(flo, vc));
-    fhi = _mm256_or_si256(_mm256_cmpeq_epi8(fhi, vo),
-                          _mm256_cmpeq_epi8(fhi, vc));
+    *bslash =
+        (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, vb)) |
+        (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, vb))
+            << 32;
+    flo =
+        _mm256_or_si256(_mm256_cmpeq_epi8(flo, vo), _mm256_cmpeq_epi8(flo, vc));
+    fhi =
+        _mm256_or_si256(_mm256_cmpeq_epi8(fhi, vo), _mm256_cmpeq_epi8(fhi, vc));
     *brack = (uint32_t)_mm256_movemask_epi8(flo) |
              (uint64_t)(uint32_t)_mm256_movemask_epi8(fhi) << 32;
 }
@@ -431,9 +430,8 @@ static bool key_matches(const char *k, size_t klen, const char *const *names,
         if (!nm)
             continue;
         for (i = 0; i < klen; i++)
-            if (nm[i] == '\0' ||
-                ascii_lower((unsigned char)k[i]) !=
-                    ascii_lower((unsigned char)nm[i]))
+            if (nm[i] == '\0' || ascii_lower((unsigned char)k[i]) !=
+                                     ascii_lower((unsigned char)nm[i]))
                 break;
         /* A key spelled with escapes is not compared decoded: no match.
          * (A loop: keys are short, a libc call costs more.) */
@@ -503,8 +501,7 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
             if (!q)
                 return CHP_TS_MALFORMED;
             if (match)
-                usable = chp_tsx_parse_number(p + 1, (size_t)(q - p - 1),
-                                              &v) &&
+                usable = chp_tsx_parse_number(p + 1, (size_t)(q - p - 1), &v) &&
                          chp_ts_to_ms(v, &ms);
             p = q + 1;
             break;

@@ -182,8 +182,8 @@ static double dec_to_double(const decnum_t *d)
 static inline bool dec_to_ms(const decnum_t *d, int64_t *ms)
 {
     if (d->exp10 == 0 && !d->neg && d->mant < ((uint64_t)1 << 53)) {
-        uint64_t v = d->mant > (uint64_t)CHP_TS_MS_THRESHOLD ? d->mant
-                                                              : d->mant * 1000;
+        uint64_t v =
+            d->mant > (uint64_t)CHP_TS_MS_THRESHOLD ? d->mant : d->mant * 1000;
 
         if (v >= 9000000000000000ULL)
             return false;

@@ -100,10 +100,10 @@ typedef struct http_server http_server_t;
  * GET /health are answered from metrics (if not NULL) unless the handler
  * answers them first (status != 0).
  */
-http_server_t *http_server_start(const char *address, int port,
-                                 size_t max_body, http_handler_t *handler,
-                                 void *opaque, metrics_t *metrics,
-                                 char *errstr, size_t errstr_size);
+http_server_t *http_server_start(const char *address, int port, size_t max_body,
+                                 http_handler_t *handler, void *opaque,
+                                 metrics_t *metrics, char *errstr,
+                                 size_t errstr_size);
 int http_server_port(const http_server_t *s);
 void http_server_stop(http_server_t *s);
 

@@ -21,8 +21,8 @@ struct http_server {
     http_handler_t *handler;
     void *opaque;
     metrics_t *metrics;
-    health_t *health; /* NULL: /health is always 200 */
-    http_auth_t *auth; /* owned; NULL: open */
+    health_t *health;         /* NULL: /health is always 200 */
+    http_auth_t *auth;        /* owned; NULL: open */
     char *tls_cert, *tls_key; /* PEM, owned while the daemon runs */
     size_t tls_key_len;
     size_t max_body;
@@ -189,8 +189,7 @@ static void default_routes(http_server_t *s, const http_req_t *req,
 }
 
 /* The handler, then the defaults: everything after authentication. */
-static void dispatch(http_server_t *s, const http_req_t *req,
-                     http_resp_t *resp)
+static void dispatch(http_server_t *s, const http_req_t *req, http_resp_t *resp)
 {
     if (s->handler)
         s->handler(req, resp, s->opaque);
@@ -230,8 +229,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         *con_cls = st;
         /* Refused before a byte of the body is read. */
         if (!http_auth_allows(s->auth, method, url,
-                              MHD_lookup_connection_value(
-                                  c, MHD_HEADER_KIND, "Authorization"))) {
+                              MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                          "Authorization"))) {
             st->denied = true;
             deny(&resp);
             return send_resp(c, &resp);
@@ -261,8 +260,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         http_reply_error(&resp, 413, "request body larger than %zu bytes",
                          s->max_body);
     } else {
-        http_req_t req = {.method = method, .path = url, .body = st->body,
-                          .body_len = st->len, .conn = c};
+        http_req_t req = {.method = method,
+                          .path = url,
+                          .body = st->body,
+                          .body_len = st->len,
+                          .conn = c};
         dispatch(s, &req, &resp);
     }
     return send_resp(c, &resp);
@@ -327,10 +329,9 @@ chp_err_t http_server_set_tls(http_server_t *s, const char *cert_file,
                  "\"http.tls.cert.file\": this libmicrohttpd has no TLS");
         return CHP_ERR_INVALID_ARG;
     }
-    if (!(s->tls_cert = http_read_file(cert_file, &len, errstr,
-                                       errstr_size)) ||
-        !(s->tls_key = http_read_file(key_file, &s->tls_key_len, errstr,
-                                      errstr_size)))
+    if (!(s->tls_cert = http_read_file(cert_file, &len, errstr, errstr_size)) ||
+        !(s->tls_key =
+              http_read_file(key_file, &s->tls_key_len, errstr, errstr_size)))
         return CHP_ERR_IO;
     return CHP_OK;
 }
@@ -366,15 +367,14 @@ chp_err_t http_server_listen(http_server_t *s, const char *address, int port,
         tls[0].option = MHD_OPTION_END;
     }
     s->mhd = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
         /* Request line and headers together; beyond: 431 or 414. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MAX_HEADER_BYTES,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(errstr, errstr_size,
                  s->tls_cert
@@ -391,10 +391,10 @@ chp_err_t http_server_listen(http_server_t *s, const char *address, int port,
     return CHP_OK;
 }
 
-http_server_t *http_server_start(const char *address, int port,
-                                 size_t max_body, http_handler_t *handler,
-                                 void *opaque, metrics_t *metrics,
-                                 char *errstr, size_t errstr_size)
+http_server_t *http_server_start(const char *address, int port, size_t max_body,
+                                 http_handler_t *handler, void *opaque,
+                                 metrics_t *metrics, char *errstr,
+                                 size_t errstr_size)
 {
     http_server_t *s = http_server_new(max_body, handler, opaque, metrics);
 

@@ -6,8 +6,8 @@
  * SIGHUP.  When any token is configured every request except GET /health
  * must carry "Authorization: Bearer <token>" (or, for GET and HEAD only,
  * HTTP Basic with the token as password, for browsers); tokens are
- * compared in constant time.  With no token the server is open, which only a loopback
- * http.address or http.auth.disable=true allows (protected mode). */
+ * compared in constant time.  With no token the server is open, which only a
+ * loopback http.address or http.auth.disable=true allows (protected mode). */
 #ifndef CHP_HTTP_AUTH_H
 #define CHP_HTTP_AUTH_H
 

@@ -155,8 +155,7 @@ int main(int argc, char **argv)
     char err[1024];
     int rc;
 
-    if (argc >= 2 &&
-        (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
         return cmd_version(NULL, argc - 1, argv + 1);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {

@@ -62,9 +62,13 @@ static TU_UNUSED int ar_read(const char *brokers, const char *audit_topic,
                              ar_result_t *r, int timeout_ms)
 {
     char group[128];
-    const char *extra[] = {"isolation.level", "read_committed",
-                           "enable.partition.eof", "true",
-                           "enable.auto.commit", "false", NULL};
+    const char *extra[] = {"isolation.level",
+                           "read_committed",
+                           "enable.partition.eof",
+                           "true",
+                           "enable.auto.commit",
+                           "false",
+                           NULL};
     rd_kafka_t *rk;
     rd_kafka_topic_partition_list_t *sub;
     int64_t deadline = tu_now_ms() + timeout_ms;

@@ -17,10 +17,10 @@
 #include "testutil.h"
 
 typedef struct httpc_resp {
-    int status;      /* 0 when no answer */
-    char *body;      /* malloc()ed, NUL-terminated; free with httpc_free */
+    int status; /* 0 when no answer */
+    char *body; /* malloc()ed, NUL-terminated; free with httpc_free */
     size_t body_len;
-    char *head;      /* status line and headers */
+    char *head; /* status line and headers */
 } httpc_resp_t;
 
 static TU_UNUSED void httpc_free(httpc_resp_t *r)

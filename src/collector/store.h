@@ -1,7 +1,7 @@
 /*
- * store.h - the collector's one storage interface (design.md §8), implemented by
- * store_sqlite.c, store_mysql.c and store_pgsql.c over the same typed
- * schema (docs/collector.md):
+ * store.h - the collector's one storage interface (design.md §8), implemented
+ * by store_sqlite.c, store_mysql.c and store_pgsql.c over the same typed schema
+ * (docs/collector.md):
  *
  *   audit_rows(time_begin, time_end, topic, tier, datacenter, host,
  *              count, total_bytes, no_time_count, malformed_count,
@@ -18,14 +18,14 @@
  *
  * Exactly once: one flush (store_ops_t.flush) is one database transaction
  * holding the row upserts (counts added, sketches merged), the seen uuids
- * and the audit-topic offsets.  Either all of it is committed or none of it.  The
- * offsets are written compare-and-set: each moves from the offset the
- * batch started from (prev_offset) to its end, and the whole transaction
- * is rolled back (STORE_ERR_STALE) when the stored offset is anything
- * else, so a batch replayed after an uncertain COMMIT, or flushed by a
- * collector that lost its partitions, never applies twice and an offset
- * never moves backwards.  Offsets are keyed by the audit cluster too, so
- * collectors of several clusters share one database.
+ * and the audit-topic offsets.  Either all of it is committed or none of it.
+ * The offsets are written compare-and-set: each moves from the offset the batch
+ * started from (prev_offset) to its end, and the whole transaction is rolled
+ * back (STORE_ERR_STALE) when the stored offset is anything else, so a batch
+ * replayed after an uncertain COMMIT, or flushed by a collector that lost its
+ * partitions, never applies twice and an offset never moves backwards.  Offsets
+ * are keyed by the audit cluster too, so collectors of several clusters share
+ * one database.
  */
 #ifndef CHP_COLLECTOR_STORE_H
 #define CHP_COLLECTOR_STORE_H

@@ -76,7 +76,8 @@ static int registry_write(void *opaque, const char *topic, reg_state_t state,
 }
 
 /* Appends member m with its partitions of topic (if it holds any). */
-static int add_member(ctl_group_t *out, const struct rd_kafka_group_member_info *m,
+static int add_member(ctl_group_t *out,
+                      const struct rd_kafka_group_member_info *m,
                       const char *topic)
 {
     int32_t *parts;

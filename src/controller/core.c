@@ -68,21 +68,18 @@ static void add_metrics(ctl_t *c)
     c->m_writes = metrics_add(m, "chaperone_controller_registry_writes_total",
                               "Registry records written and acknowledged.",
                               METRIC_COUNTER, NULL);
-    c->m_write_errors =
-        metrics_add(m, "chaperone_controller_registry_write_errors_total",
-                    "Registry writes Kafka did not acknowledge.",
-                    METRIC_COUNTER, NULL);
+    c->m_write_errors = metrics_add(
+        m, "chaperone_controller_registry_write_errors_total",
+        "Registry writes Kafka did not acknowledge.", METRIC_COUNTER, NULL);
     c->m_detect_runs =
         metrics_add(m, "chaperone_controller_detection_runs_total",
                     "Auto-detection passes completed.", METRIC_COUNTER, NULL);
     c->m_detect_errors =
         metrics_add(m, "chaperone_controller_detection_errors_total",
-                    "Auto-detection passes that failed.", METRIC_COUNTER,
-                    NULL);
-    c->m_auto_added =
-        metrics_add(m, "chaperone_controller_topics_auto_added_total",
-                    "Topics auto-detection started auditing.", METRIC_COUNTER,
-                    NULL);
+                    "Auto-detection passes that failed.", METRIC_COUNTER, NULL);
+    c->m_auto_added = metrics_add(
+        m, "chaperone_controller_topics_auto_added_total",
+        "Topics auto-detection started auditing.", METRIC_COUNTER, NULL);
 }
 
 ctl_t *ctl_new(const chp_conf_t *conf, const ctl_cluster_t *cluster,

@@ -14,8 +14,8 @@ int ctl_detect_run(ctl_t *c, char *errstr, size_t errstr_size)
     topic_set_t all = {0};
     int added = 0, rc = -1;
 
-    if (c->cluster.list_topics(c->cluster.opaque, &all, errstr,
-                               errstr_size) != 0)
+    if (c->cluster.list_topics(c->cluster.opaque, &all, errstr, errstr_size) !=
+        0)
         goto out;
     for (size_t i = 0; i < all.n; i++) {
         const char *t = all.names[i];

@@ -28,8 +28,7 @@ typedef struct ctl_kafka {
  * librdkafka's errors are logged and marked on health (may be NULL).
  * NULL with errstr filled. */
 ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, health_t *health,
-                           char *errstr,
-                           size_t errstr_size);
+                           char *errstr, size_t errstr_size);
 void ctl_kafka_destroy(ctl_kafka_t *k);
 
 /* Creates the registry topic if missing: compacted, 1 partition, the
@@ -39,9 +38,8 @@ int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
 
 /* Writes topic's record and waits for Kafka's acknowledgement.
  * 0, or -1 with errstr filled (outcome unknown: retry the same write). */
-int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic,
-                           reg_state_t state, char *errstr,
-                           size_t errstr_size);
+int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
+                           char *errstr, size_t errstr_size);
 
 /* True once the idempotent producer hit a fatal error (errstr filled):
  * the process must restart to write again. */

@@ -27,10 +27,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, health_t *health,
                            char *errstr, size_t errstr_size)
 {
-    static const char *const defaults[] = {
-        "enable.idempotence", "true", "acks", "all", "linger.ms", "0",
-        "message.timeout.ms", "10000", "client.id", "chaperone-controller",
-        NULL};
+    static const char *const defaults[] = {"enable.idempotence",
+                                           "true",
+                                           "acks",
+                                           "all",
+                                           "linger.ms",
+                                           "0",
+                                           "message.timeout.ms",
+                                           "10000",
+                                           "client.id",
+                                           "chaperone-controller",
+                                           NULL};
     ctl_kafka_t *k = calloc(1, sizeof(*k));
     rd_kafka_conf_t *kc = NULL;
     char val[64];
@@ -90,9 +97,8 @@ void ctl_kafka_destroy(ctl_kafka_t *k)
 }
 
 /* The result event of type on q, or NULL after timeout_ms. */
-static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q,
-                                      rd_kafka_event_type_t type,
-                                      int timeout_ms)
+static rd_kafka_event_t *
+admin_result(rd_kafka_queue_t *q, rd_kafka_event_type_t type, int timeout_ms)
 {
     int64_t deadline = chp_now_ms() + timeout_ms;
 
@@ -170,9 +176,8 @@ out:
     return rc;
 }
 
-int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic,
-                           reg_state_t state, char *errstr,
-                           size_t errstr_size)
+int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
+                           char *errstr, size_t errstr_size)
 {
     char *value = state == REG_ABSENT ? NULL : registry_value(state);
     uint64_t seq = ++k->seq;
@@ -187,16 +192,16 @@ int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic,
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    err = rd_kafka_producev(
-        k->rk, RD_KAFKA_V_TOPIC(k->registry_topic),
-        RD_KAFKA_V_KEY(topic, strlen(topic)),
-        RD_KAFKA_V_VALUE(value, value ? strlen(value) : 0),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+    err = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(k->registry_topic),
+                            RD_KAFKA_V_KEY(topic, strlen(topic)),
+                            RD_KAFKA_V_VALUE(value, value ? strlen(value) : 0),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
+                            RD_KAFKA_V_END);
     free(value);
     if (err) {
-        snprintf(errstr, errstr_size, "producing to %s: %s",
-                 k->registry_topic, rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "producing to %s: %s", k->registry_topic,
+                 rd_kafka_err2str(err));
         return -1;
     }
     while (atomic_load(&k->dr_seq) != seq) {

@@ -72,9 +72,9 @@ static void get_topics(ctl_t *c, http_resp_t *resp)
     registry_foreach(c->reg, REG_AUDITED, append_name, audited);
     registry_foreach(c->reg, REG_BLACKLISTED, append_name, blacklisted);
     pthread_mutex_unlock(&c->lock);
-    reply_json(resp, 200,
-               json_pack("{s:o,s:o}", "topics", audited, "blacklisted",
-                         blacklisted));
+    reply_json(
+        resp, 200,
+        json_pack("{s:o,s:o}", "topics", audited, "blacklisted", blacklisted));
 }
 
 /* The member holding partition p of the topic, or NULL. */
@@ -130,15 +130,14 @@ static void get_topic(ctl_t *c, const char *topic, http_resp_t *resp)
                                        str_or_null(m->client_id), "host",
                                        str_or_null(m->host))
                            : json_null();
-        json_array_append_new(parts, json_pack("{s:i,s:o}", "partition", p,
-                                               "worker", worker));
+        json_array_append_new(
+            parts, json_pack("{s:i,s:o}", "partition", p, "worker", worker));
     }
     reply_json(resp, 200,
                json_pack("{s:s,s:s,s:b,s:i,s:s,s:o,s:o}", "topic", topic,
                          "state", "audited", "existsInKafka", n > 0,
-                         "numPartitions", n, "group", c->group_id,
-                         "groupState", str_or_null(g.state), "partitions",
-                         parts));
+                         "numPartitions", n, "group", c->group_id, "groupState",
+                         str_or_null(g.state), "partitions", parts));
     ctl_group_clear(&g);
 }
 
@@ -150,8 +149,10 @@ static void post_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     int n;
 
     if (!ctl_auditable(c, topic)) {
-        http_reply_error(resp, 400, "topic %s is never audited (internal, "
-                         "audit or registry topic)", topic);
+        http_reply_error(resp, 400,
+                         "topic %s is never audited (internal, "
+                         "audit or registry topic)",
+                         topic);
         return;
     }
     pthread_mutex_lock(&c->lock);
@@ -160,8 +161,7 @@ static void post_topic(ctl_t *c, const char *topic, http_resp_t *resp)
         http_reply_error(resp, 409, "topic %s is already audited", topic);
         return;
     }
-    n = c->cluster.topic_partitions(c->cluster.opaque, topic, err,
-                                    sizeof(err));
+    n = c->cluster.topic_partitions(c->cluster.opaque, topic, err, sizeof(err));
     if (n < 0) {
         pthread_mutex_unlock(&c->lock);
         http_reply_error(resp, 503, "cannot list Kafka topics: %s", err);
@@ -191,8 +191,10 @@ static void delete_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     int n = 1;
 
     if (!ctl_auditable(c, topic)) {
-        http_reply_error(resp, 400, "topic %s is never audited (internal, "
-                         "audit or registry topic)", topic);
+        http_reply_error(resp, 400,
+                         "topic %s is never audited (internal, "
+                         "audit or registry topic)",
+                         topic);
         return;
     }
     pthread_mutex_lock(&c->lock);
@@ -209,8 +211,10 @@ static void delete_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     }
     if (n == 0) {
         pthread_mutex_unlock(&c->lock);
-        http_reply_error(resp, 404, "topic %s is neither in the registry nor "
-                         "in Kafka", topic);
+        http_reply_error(resp, 404,
+                         "topic %s is neither in the registry nor "
+                         "in Kafka",
+                         topic);
         return;
     }
     if (st != REG_BLACKLISTED &&
@@ -228,8 +232,7 @@ static void delete_topic(ctl_t *c, const char *topic, http_resp_t *resp)
 /* PUT /topics: the original grew the topic's partitions in its replicator;
  * the workers follow partition growth from the metadata, so a valid
  * request is simply acknowledged. */
-static void put_topics(ctl_t *c, const ctl_topic_body_t *b,
-                       http_resp_t *resp)
+static void put_topics(ctl_t *c, const ctl_topic_body_t *b, http_resp_t *resp)
 {
     reg_state_t st;
 
@@ -245,8 +248,7 @@ static void put_topics(ctl_t *c, const ctl_topic_body_t *b,
 
 /* ------------------------------------------------------------ routing */
 
-static void route_collection(ctl_t *c, const http_req_t *req,
-                             http_resp_t *resp)
+static void route_collection(ctl_t *c, const http_req_t *req, http_resp_t *resp)
 {
     ctl_topic_body_t b;
     char err[512];
@@ -257,8 +259,10 @@ static void route_collection(ctl_t *c, const http_req_t *req,
         return;
     }
     if (!post && strcmp(req->method, "PUT")) {
-        http_reply_error(resp, 405, "method %s not allowed on /topics "
-                         "(GET, POST, PUT)", req->method);
+        http_reply_error(resp, 405,
+                         "method %s not allowed on /topics "
+                         "(GET, POST, PUT)",
+                         req->method);
         return;
     }
     if (ctl_body_parse(req->body, req->body_len, &b, err, sizeof(err))) {
@@ -266,7 +270,8 @@ static void route_collection(ctl_t *c, const http_req_t *req,
         return;
     }
     if (!b.has_topic) {
-        http_reply_error(resp, 400, "missing \"topic\": expected "
+        http_reply_error(resp, 400,
+                         "missing \"topic\": expected "
                          "{\"topic\":\"name\",\"numPartitions\":\"1\"}");
         return;
     }
@@ -295,14 +300,18 @@ static void route_topic(ctl_t *c, const http_req_t *req, const char *topic,
         if (ctl_body_parse(req->body, req->body_len, &b, err, sizeof(err))) {
             http_reply_error(resp, 400, "%s", err);
         } else if (b.has_topic && strcmp(b.topic, topic)) {
-            http_reply_error(resp, 400, "the body names topic %s, the path "
-                             "%s", b.topic, topic);
+            http_reply_error(resp, 400,
+                             "the body names topic %s, the path "
+                             "%s",
+                             b.topic, topic);
         } else {
             post_topic(c, topic, resp);
         }
     } else {
-        http_reply_error(resp, 405, "method %s not allowed on /topics/{topic} "
-                         "(GET, POST, DELETE)", req->method);
+        http_reply_error(resp, 405,
+                         "method %s not allowed on /topics/{topic} "
+                         "(GET, POST, DELETE)",
+                         req->method);
     }
 }
 
@@ -332,8 +341,7 @@ static void route(ctl_t *c, const http_req_t *req, http_resp_t *resp)
         }
         return;
     }
-    if (strncmp(path, "/topics", 7) ||
-        (path[7] != '\0' && path[7] != '/')) {
+    if (strncmp(path, "/topics", 7) || (path[7] != '\0' && path[7] != '/')) {
         http_reply_error(resp, 404, "no such endpoint: %s", path);
         return;
     }

@@ -87,15 +87,18 @@ int ctl_body_parse(const char *body, size_t len, ctl_topic_body_t *out,
     out->num_partitions = -1;
     if (!body || blank(body, len))
         return 0;
-    doc = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-                     &jerr);
+    doc =
+        json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        snprintf(errstr, errstr_size, "malformed JSON body: %s (line %d, "
-                 "column %d)", jerr.text, jerr.line, jerr.column);
+        snprintf(errstr, errstr_size,
+                 "malformed JSON body: %s (line %d, "
+                 "column %d)",
+                 jerr.text, jerr.line, jerr.column);
         return 400;
     }
     if (!json_is_object(doc)) {
-        snprintf(errstr, errstr_size, "the body must be a JSON object such "
+        snprintf(errstr, errstr_size,
+                 "the body must be a JSON object such "
                  "as {\"topic\":\"name\",\"numPartitions\":\"1\"}");
         goto out;
     }

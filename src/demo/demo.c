@@ -30,12 +30,12 @@
 #include "demo/demo.h"
 #include "log.h"
 
-#define N_TOPICS 2
-#define BUCKETS 6
-#define PER_BUCKET 500
-#define LOST 37 /* events of topics[0], bucket LOSSY_BUCKET, never sent */
+#define N_TOPICS     2
+#define BUCKETS      6
+#define PER_BUCKET   500
+#define LOST         37 /* events of topics[0], bucket LOSSY_BUCKET, never sent */
 #define LOSSY_BUCKET 3
-#define WAIT_MS 120000
+#define WAIT_MS      120000
 
 static const char *const topics[N_TOPICS] = {"orders", "clicks"};
 
@@ -46,7 +46,7 @@ typedef struct demo {
     char audit[128];
     char suffix[32]; /* keeps topic names apart on a real cluster */
     char topic[N_TOPICS][128];
-    int64_t t0;      /* first bucket, epoch seconds */
+    int64_t t0; /* first bucket, epoch seconds */
     pid_t worker, collector;
     rd_kafka_t *mock_rk;
     rd_kafka_mock_cluster_t *mock;
@@ -156,16 +156,15 @@ static int produce(demo_t *d, char *err, size_t n)
             for (int i = 0; i < PER_BUCKET; i++) {
                 char v[256];
                 int64_t ts = (d->t0 + b * 600 + i) * 1000 + i % 1000;
-                int len = snprintf(v, sizeof(v),
-                                   "{\"ts\":%lld,\"id\":\"%s-%d-%d\","
-                                   "\"amount\":%d.%02d}",
-                                   (long long)ts, topics[t], b, i, i % 97,
-                                   i % 100);
-                chp_msg_view_t mv = {.value = v, .value_len = (size_t)len,
-                                     .kafka_ts_ms = -1};
+                int len =
+                    snprintf(v, sizeof(v),
+                             "{\"ts\":%lld,\"id\":\"%s-%d-%d\","
+                             "\"amount\":%d.%02d}",
+                             (long long)ts, topics[t], b, i, i % 97, i % 100);
+                chp_msg_view_t mv = {
+                    .value = v, .value_len = (size_t)len, .kafka_ts_ms = -1};
                 chp_tracker_track_msg(trk, d->topic[t], &mv, (uint64_t)len);
-                if (t == 0 && b == LOSSY_BUCKET && lost < LOST &&
-                    i % 7 == 3) {
+                if (t == 0 && b == LOSSY_BUCKET && lost < LOST && i % 7 == 3) {
                     lost++; /* counted by the producer, never sent */
                     continue;
                 }
@@ -226,8 +225,8 @@ static int wait_stored(demo_t *d, char *err, size_t n)
         store_t *s;
         t.producer = t.kafka = 0;
         if (store_open(d->db_url, &ops, &s, err, n) == CHP_OK) {
-            ops->query(s, NULL, d->t0, d->t0 + BUCKETS * 600, add_row, &t,
-                       err, n);
+            ops->query(s, NULL, d->t0, d->t0 + BUCKETS * 600, add_row, &t, err,
+                       n);
             ops->close(s);
         }
         if (t.producer >= want_p && t.kafka >= want_k)
@@ -307,12 +306,20 @@ int cmd_demo(chp_conf_t *conf, int argc, char **argv)
              (int)getpid());
     snprintf(kv[7], sizeof(kv[7]), "http.port=%d",
              49000 + (int)(getpid() % 8000));
-    const char *wkv[] = {kv[0], kv[1], kv[2], kv[3], kv[4],
-                         "worker.use.registry=false", "cluster.name=demo",
-                         "report.interval.ms=1000", "datacenter=demo-dc",
-                         "worker.topics.refresh.ms=1000", NULL};
-    const char *ckv[] = {kv[0], kv[1], kv[5], kv[6], kv[7],
-                         "collector.flush.interval.ms=500", NULL};
+    const char *wkv[] = {kv[0],
+                         kv[1],
+                         kv[2],
+                         kv[3],
+                         kv[4],
+                         "worker.use.registry=false",
+                         "cluster.name=demo",
+                         "report.interval.ms=1000",
+                         "datacenter=demo-dc",
+                         "worker.topics.refresh.ms=1000",
+                         NULL};
+    const char *ckv[] = {kv[0], kv[1], kv[5],
+                         kv[6], kv[7], "collector.flush.interval.ms=500",
+                         NULL};
     if (start_child(&d, "worker", wkv, &d.worker) != 0 ||
         start_child(&d, "collector", ckv, &d.collector) != 0) {
         snprintf(err, sizeof(err), "cannot start the worker or collector");

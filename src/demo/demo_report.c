@@ -21,8 +21,7 @@ int demo_print_report(const char *db_url, const char *topic,
     *loss = 0;
     if (store_open(db_url, &ops, &s, err, errn) != CHP_OK)
         return -1;
-    if (rep_load(ops, s, topic, from, to, reference, &g, err, errn) !=
-        CHP_OK)
+    if (rep_load(ops, s, topic, from, to, reference, &g, err, errn) != CHP_OK)
         goto out;
     if (!(table = rep_format_table(&g, false))) {
         snprintf(err, errn, "out of memory");

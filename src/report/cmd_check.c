@@ -88,11 +88,10 @@ static void print_hop_violation(const rep_pipe_t *p, size_t b,
 }
 
 /* Checks one topic along the pipeline; 0, or -1 with err filled. */
-static int check_pipeline(const store_ops_t *ops, store_t *s,
-                          const char *topic, const rep_pipe_spec_t *spec,
-                          int64_t from, int64_t to, double max_loss,
-                          int64_t lateness, int64_t now, rep_pipe_stats_t *st,
-                          char *err, size_t err_size)
+static int check_pipeline(const store_ops_t *ops, store_t *s, const char *topic,
+                          const rep_pipe_spec_t *spec, int64_t from, int64_t to,
+                          double max_loss, int64_t lateness, int64_t now,
+                          rep_pipe_stats_t *st, char *err, size_t err_size)
 {
     rep_pipe_t p;
     int rc = -1;
@@ -219,12 +218,12 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
     }
     for (size_t i = 0; i < n_topics; i++)
         if ((!a.topic || !strcmp(topics[i], a.topic)) &&
-            (spec.n ? check_pipeline(ops, s, topics[i], &spec, from, to,
-                                     max_loss, lateness, now, &pst, err,
-                                     sizeof(err))
-                    : check_topic(ops, s, topics[i], a.reference, from, to,
-                                  max_loss, lateness, now, &st, err,
-                                  sizeof(err))) != 0)
+            (spec.n
+                 ? check_pipeline(ops, s, topics[i], &spec, from, to, max_loss,
+                                  lateness, now, &pst, err, sizeof(err))
+                 : check_topic(ops, s, topics[i], a.reference, from, to,
+                               max_loss, lateness, now, &st, err,
+                               sizeof(err))) != 0)
             goto out;
 
     rep_format_duration(lateness, late, sizeof(late));
@@ -234,9 +233,9 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
             printf("FAIL: %zu violation(s) in %zu of %zu final bucket(s): "
                    "%" PRIu64 " message(s) lost in %zu hop cell(s), %" PRIu64
                    " duplicated in %zu (max loss %g%%, lateness %s)\n",
-                   pst.violations, pst.bad_buckets, pst.final_buckets,
-                   pst.lost, pst.lost_cells, pst.duplicated,
-                   pst.duplicated_cells, max_loss * 100, late);
+                   pst.violations, pst.bad_buckets, pst.final_buckets, pst.lost,
+                   pst.lost_cells, pst.duplicated, pst.duplicated_cells,
+                   max_loss * 100, late);
         else
             printf("OK: %zu final bucket(s) of %zu topic(s) checked along "
                    "%zu hop(s), no hop lost or duplicated more than %g%% "

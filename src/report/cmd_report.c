@@ -77,8 +77,8 @@ static int report_pipeline(const chp_conf_t *conf, const report_args_t *a,
                  "--topic: no audit data is stored for topic %s", a->topic);
         goto out;
     }
-    if (rep_pipe_load(ops, s, a->topic, from, to, spec, &p, err,
-                      sizeof(err)) != CHP_OK)
+    if (rep_pipe_load(ops, s, a->topic, from, to, spec, &p, err, sizeof(err)) !=
+        CHP_OK)
         goto out;
     rc = print_text(fmt == REP_FMT_JSON  ? rep_pipe_format_json(&p, true)
                     : fmt == REP_FMT_CSV ? rep_pipe_format_csv(&p)
@@ -97,9 +97,12 @@ int cmd_report(chp_conf_t *conf, int argc, char **argv)
 {
     report_args_t a = {0};
     const rep_opt_t opts[] = {
-        {"--topic", &a.topic, NULL},   {"--from", &a.from, NULL},
-        {"--to", &a.to, NULL},         {"--reference", &a.reference, NULL},
-        {"--format", &a.format, NULL}, {"--latency", NULL, &a.latency},
+        {"--topic", &a.topic, NULL},
+        {"--from", &a.from, NULL},
+        {"--to", &a.to, NULL},
+        {"--reference", &a.reference, NULL},
+        {"--format", &a.format, NULL},
+        {"--latency", NULL, &a.latency},
         {"--pipeline", &a.pipeline, NULL},
     };
     rep_pipe_spec_t spec;

@@ -67,8 +67,8 @@ static size_t find(const registry_t *r, const char *topic, size_t len,
 static reg_state_t parse_state(const char *value, size_t len)
 {
     json_t *doc = json_loadb(value, len, 0, NULL);
-    const char *s = doc ? json_string_value(json_object_get(doc, "state"))
-                        : NULL;
+    const char *s =
+        doc ? json_string_value(json_object_get(doc, "state")) : NULL;
     reg_state_t st = REG_ABSENT;
 
     if (s && !strcmp(s, "audited"))
@@ -132,8 +132,7 @@ bool registry_has(const registry_t *r, const char *topic)
 }
 
 void registry_foreach(const registry_t *r, reg_state_t state,
-                      void (*cb)(const char *topic, void *opaque),
-                      void *opaque)
+                      void (*cb)(const char *topic, void *opaque), void *opaque)
 {
     for (size_t i = 0; i < r->n; i++)
         if (r->v[i].state == state)
@@ -149,11 +148,10 @@ char *registry_value(reg_state_t state)
 int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
                   int timeout_ms, char *errstr, size_t errstr_size)
 {
-    static const char *const defaults[] = {"enable.auto.commit", "false",
-                                           "enable.partition.eof", "true",
-                                           NULL};
-    rd_kafka_conf_t *kc = chp_kafka_conf_new(conf, defaults, errstr,
-                                             errstr_size);
+    static const char *const defaults[] = {
+        "enable.auto.commit", "false", "enable.partition.eof", "true", NULL};
+    rd_kafka_conf_t *kc =
+        chp_kafka_conf_new(conf, defaults, errstr, errstr_size);
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     rd_kafka_t *rk;
@@ -199,8 +197,8 @@ int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
             eofs++;
         } else if (m->err) {
             chp_warn("registry %s: %s", topic, rd_kafka_message_errstr(m));
-        } else if (registry_apply(r, m->key, m->key_len, m->payload,
-                                  m->len) != 0) {
+        } else if (registry_apply(r, m->key, m->key_len, m->payload, m->len) !=
+                   0) {
             chp_warn("registry %s: ignored an unreadable record at offset "
                      "%lld",
                      topic, (long long)m->offset);

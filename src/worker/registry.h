@@ -1,9 +1,10 @@
-/* registry.h - the audited-topic registry (design.md §7): a compacted Kafka topic
- * (worker.registry, default __chaperone_topics) written by the controller.
- * Record key = topic name; value = {"state":"audited"|"blacklisted",...};
- * a tombstone (null value) forgets the topic.  The worker reads it from the
- * beginning on every refresh, so it needs no state of its own and keeps
- * working, with the last set it read, while the controller is down. */
+/* registry.h - the audited-topic registry (design.md §7): a compacted Kafka
+ * topic (worker.registry, default __chaperone_topics) written by the
+ * controller. Record key = topic name; value =
+ * {"state":"audited"|"blacklisted",...}; a tombstone (null value) forgets the
+ * topic.  The worker reads it from the beginning on every refresh, so it needs
+ * no state of its own and keeps working, with the last set it read, while the
+ * controller is down. */
 #ifndef CHP_WORKER_REGISTRY_H
 #define CHP_WORKER_REGISTRY_H
 

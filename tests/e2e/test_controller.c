@@ -36,7 +36,7 @@
 #include "httpc.h"
 #include "testutil.h"
 
-#define TIER "kafka-local"
+#define TIER              "kafka-local"
 #define DETECT_INTERVAL_S 1
 
 typedef struct child {
@@ -137,32 +137,30 @@ static void dump_log(const child_t *c)
 }
 
 /* fail_msg with the children's last log lines first. */
-#define FAIL(...)                                                            \
-    do {                                                                     \
-        dump_log(&g.ctl);                                                    \
-        dump_log(&g.worker);                                                 \
-        fail_msg(__VA_ARGS__);                                               \
+#define FAIL(...)                                                              \
+    do {                                                                       \
+        dump_log(&g.ctl);                                                      \
+        dump_log(&g.worker);                                                   \
+        fail_msg(__VA_ARGS__);                                                 \
     } while (0)
 
 #define KV(buf, ...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
 
 static void start_controller(bool auto_detect)
 {
-    char b[160], port[64], reg[200], audit[200], group[200], ad[64],
-        inc[200];
+    char b[160], port[64], reg[200], audit[200], group[200], ad[64], inc[200];
     const char *args[] = {
-        "controller",
-        "-X", KV(b, "kafka.bootstrap.servers=%s", g.brokers),
-        "-X", KV(port, "http.port=%d", g.ctl_port),
-        "-X", KV(reg, "worker.registry=%s", g.registry),
-        "-X", KV(audit, "audit.topic=%s", g.audit),
-        "-X", KV(group, "worker.group.id=%s", g.group),
-        "-X", KV(ad, "controller.auto.detect=%s",
-                 auto_detect ? "true" : "false"),
-        "-X", "controller.detect.interval.s=" "1",
+        "controller", "-X", KV(b, "kafka.bootstrap.servers=%s", g.brokers),
+        "-X", KV(port, "http.port=%d", g.ctl_port), "-X",
+        KV(reg, "worker.registry=%s", g.registry), "-X",
+        KV(audit, "audit.topic=%s", g.audit), "-X",
+        KV(group, "worker.group.id=%s", g.group), "-X",
+        KV(ad, "controller.auto.detect=%s", auto_detect ? "true" : "false"),
+        "-X",
+        "controller.detect.interval.s="
+        "1",
         /* The broker is shared: only this run's topics are detected. */
-        "-X", KV(inc, "controller.include.regex=^%s", g.prefix),
-        NULL};
+        "-X", KV(inc, "controller.include.regex=^%s", g.prefix), NULL};
     int64_t deadline = tu_now_ms() + TU_TIMEOUT_MS;
     httpc_resp_t r;
 
@@ -185,20 +183,29 @@ static void start_controller(bool auto_detect)
 
 static void start_worker(void)
 {
-    char b[160], port[64], reg[200], audit[200], group[200], inst[200],
-        tx[200];
+    char b[160], port[64], reg[200], audit[200], group[200], inst[200], tx[200];
     const char *args[] = {
         "worker",
-        "-X", KV(b, "kafka.bootstrap.servers=%s", g.brokers),
-        "-X", KV(port, "http.port=%d", g.worker_port),
-        "-X", KV(reg, "worker.registry=%s", g.registry),
-        "-X", KV(audit, "audit.topic=%s", g.audit),
-        "-X", KV(group, "worker.group.id=%s", g.group),
-        "-X", KV(inst, "worker.instance=%s", g.instance),
-        "-X", KV(tx, "worker.transactional.id.prefix=%s", g.txprefix),
-        "-X", "worker.use.registry=true",
-        "-X", "worker.topics.refresh.ms=1000",
-        "-X", "report.interval.ms=1000",
+        "-X",
+        KV(b, "kafka.bootstrap.servers=%s", g.brokers),
+        "-X",
+        KV(port, "http.port=%d", g.worker_port),
+        "-X",
+        KV(reg, "worker.registry=%s", g.registry),
+        "-X",
+        KV(audit, "audit.topic=%s", g.audit),
+        "-X",
+        KV(group, "worker.group.id=%s", g.group),
+        "-X",
+        KV(inst, "worker.instance=%s", g.instance),
+        "-X",
+        KV(tx, "worker.transactional.id.prefix=%s", g.txprefix),
+        "-X",
+        "worker.use.registry=true",
+        "-X",
+        "worker.topics.refresh.ms=1000",
+        "-X",
+        "report.interval.ms=1000",
         NULL};
 
     child_start(&g.worker, "worker", args);
@@ -207,14 +214,14 @@ static void start_worker(void)
 /* ------------------------------------------------------------ helpers */
 
 /* One request to the controller; the body parsed as JSON (NULL if not). */
-static json_t *ctl_call(const char *method, const char *path,
-                        const char *body, int *status)
+static json_t *ctl_call(const char *method, const char *path, const char *body,
+                        int *status)
 {
     httpc_resp_t r;
     json_t *doc;
 
-    if (httpc_request(g.ctl_port, method, path, body,
-                      body ? strlen(body) : 0, 30000, &r) != 0)
+    if (httpc_request(g.ctl_port, method, path, body, body ? strlen(body) : 0,
+                      30000, &r) != 0)
         FAIL("%s %s: no answer from the controller", method, path);
     *status = r.status;
     doc = json_loadb(r.body, r.body_len, 0, NULL);
@@ -222,16 +229,16 @@ static json_t *ctl_call(const char *method, const char *path,
     return doc;
 }
 
-static void ctl_expect(const char *method, const char *path,
-                       const char *body, int want)
+static void ctl_expect(const char *method, const char *path, const char *body,
+                       int want)
 {
     int status;
     json_t *doc = ctl_call(method, path, body, &status);
     char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
     if (status != want)
-        FAIL("%s %s %s: status %d, want %d: %s", method, path,
-             body ? body : "", status, want, s ? s : "(not JSON)");
+        FAIL("%s %s %s: status %d, want %d: %s", method, path, body ? body : "",
+             status, want, s ? s : "(not JSON)");
     if (want >= 400 && !json_is_string(json_object_get(doc, "error")))
         FAIL("%s %s: no JSON error body", method, path);
     free(s);
@@ -248,9 +255,9 @@ static bool listed(const char *list, const char *topic)
 
     if (status != 200 || !json_is_array(json_object_get(doc, list)))
         FAIL("GET /topics: status %d", status);
-    json_array_foreach(json_object_get(doc, list), i, v)
-        if (json_is_string(v) && !strcmp(json_string_value(v), topic))
-            found = true;
+    json_array_foreach(json_object_get(doc, list), i,
+                       v) if (json_is_string(v) && !strcmp(json_string_value(v),
+                                                           topic)) found = true;
     json_decref(doc);
     return found;
 }
@@ -299,8 +306,8 @@ static void produce_lines(const char *topic, int first, int n)
     rk = tu_handle(RD_KAFKA_PRODUCER, conf);
     assert_non_null(rk);
     for (int i = first; i < first + n; i++) {
-        int len = snprintf(line, sizeof(line),
-                           "Kafka topic dummy topic data %d", i);
+        int len =
+            snprintf(line, sizeof(line), "Kafka topic dummy topic data %d", i);
         rd_kafka_resp_err_t err = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(line, (size_t)len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -338,8 +345,8 @@ static void wait_counts(const char *topic, uint64_t want, int timeout_ms)
         if (ar_read(g.brokers, g.audit, r, 30000) == 0) {
             sums(r, topic, &count, &malformed);
             if (r->dup_uuids)
-                FAIL("%llu duplicate audit uuids", (unsigned long long)
-                     r->dup_uuids);
+                FAIL("%llu duplicate audit uuids",
+                     (unsigned long long)r->dup_uuids);
             if (count > want)
                 FAIL("%s: counted %llu, only %llu produced", topic,
                      (unsigned long long)count, (unsigned long long)want);
@@ -496,8 +503,8 @@ static void test_registry(void **state)
     start_controller(true);
     assert_true(listed("blacklisted", g.dummy));
     deadline = tu_now_ms() + TU_TIMEOUT_MS;
-    while (metric_value(g.ctl_port, "chaperone_controller_detection_runs_total")
-           < 3) {
+    while (metric_value(g.ctl_port,
+                        "chaperone_controller_detection_runs_total") < 3) {
         if (tu_now_ms() > deadline)
             FAIL("auto-detection did not run three times");
         tu_sleep_ms(200);

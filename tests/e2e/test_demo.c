@@ -21,8 +21,8 @@ static int run_demo(const char *extra, char *out, size_t n)
     FILE *p;
     int st;
 
-    snprintf(cmd, sizeof(cmd), "'%s/chaperone' demo %s 2>&1",
-             bin ? bin : ".", extra);
+    snprintf(cmd, sizeof(cmd), "'%s/chaperone' demo %s 2>&1", bin ? bin : ".",
+             extra);
     if (!(p = popen(cmd, "r")))
         return -1;
     got = fread(out, 1, n - 1, p);

@@ -322,8 +322,7 @@ static void server_backend(const char *name, const char *env)
     backend_t b = {.name = name};
 
     if (!url || !*url)
-        TU_SKIP_CASE("%s not set: %s skipped (scripts/services.sh)", env,
-                     name);
+        TU_SKIP_CASE("%s not set: %s skipped (scripts/services.sh)", env, name);
     snprintf(b.url, sizeof(b.url), "%s", url);
     run_backend(&b);
 }

@@ -22,11 +22,11 @@
 #include "proc.h"
 #include "testutil.h"
 
-#define TOPICS 5
-#define PARTS 4
+#define TOPICS  5
+#define PARTS   4
 #define BUCKETS 6
-#define T0 1478311200LL
-#define TIER "kafka-e2e"
+#define T0      1478311200LL
+#define TIER    "kafka-e2e"
 
 static const char *brokers;
 static char logdir[256];
@@ -48,9 +48,8 @@ static void make_topics(dataset_t *d, int n, const char *prefix)
     d->n_topics = n;
     for (int t = 0; t < n; t++) {
         tu_unique_name(d->topic[t], sizeof(d->topic[t]), prefix);
-        assert_int_equal(tu_create_topic(brokers, d->topic[t], PARTS, err,
-                                         sizeof(err)),
-                         0);
+        assert_int_equal(
+            tu_create_topic(brokers, d->topic[t], PARTS, err, sizeof(err)), 0);
     }
 }
 
@@ -95,9 +94,9 @@ static void produce(dataset_t *d, uint64_t per_topic, uint64_t start,
                     int rate_per_s)
 {
     rd_kafka_t *rk = tu_producer(
-        brokers, (const char *const[]){"linger.ms", "20", "batch.num.messages",
-                                       "10000", "queue.buffering.max.messages",
-                                       "500000", NULL});
+        brokers,
+        (const char *const[]){"linger.ms", "20", "batch.num.messages", "10000",
+                              "queue.buffering.max.messages", "500000", NULL});
     char buf[256];
     int64_t t0 = tu_now_ms();
     uint64_t sent = 0;
@@ -197,8 +196,8 @@ static int next_port(void)
 
 /* Reads the audit topic until the worker tier's total over d's topics
  * reaches want (or the deadline passes); returns the last total. */
-static uint64_t wait_total(const char *audit, const dataset_t *d,
-                           uint64_t want, int timeout_ms, ar_result_t *r)
+static uint64_t wait_total(const char *audit, const dataset_t *d, uint64_t want,
+                           int timeout_ms, ar_result_t *r)
 {
     int64_t deadline = tu_now_ms() + timeout_ms;
     uint64_t got = 0;
@@ -261,8 +260,8 @@ static void check_exact(ar_result_t *r, const dataset_t *d)
     }
 }
 
-static void finish(const char *audit, const dataset_t *d, proc_t *ws,
-                   int nw, int timeout_ms)
+static void finish(const char *audit, const dataset_t *d, proc_t *ws, int nw,
+                   int timeout_ms)
 {
     ar_result_t *r = calloc(1, sizeof(*r));
     uint64_t want = grand_total(d);
@@ -423,18 +422,16 @@ static void test_new_topic_followed(void **state)
     d->n_topics = 2;
     snprintf(d->topic[0], sizeof(d->topic[0]), "%s-first", prefix);
     snprintf(d->topic[1], sizeof(d->topic[1]), "%s-later", prefix);
-    assert_int_equal(tu_create_topic(brokers, d->topic[0], PARTS, err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        tu_create_topic(brokers, d->topic[0], PARTS, err, sizeof(err)), 0);
     worker_opts_t o = {NULL, audit, group, "follow-w1", regex, next_port()};
     start_worker(&w, &o);
     dataset_t first = *d;
     first.n_topics = 1;
     produce(&first, 3000, 0, 0);
     /* Created while the worker runs. */
-    assert_int_equal(tu_create_topic(brokers, d->topic[1], PARTS, err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        tu_create_topic(brokers, d->topic[1], PARTS, err, sizeof(err)), 0);
     dataset_t later = {0};
     later.n_topics = 1;
     memcpy(later.topic[0], d->topic[1], sizeof(later.topic[0]));
@@ -463,8 +460,7 @@ int main(void)
     const char *bin = getenv("CHP_BINARY_DIR");
 
     brokers = tu_brokers();
-    snprintf(logdir, sizeof(logdir), "%s/Testing/e2e-logs",
-             bin ? bin : ".");
+    snprintf(logdir, sizeof(logdir), "%s/Testing/e2e-logs", bin ? bin : ".");
     mkdir(logdir, 0755);
     {
         char cmd[400];

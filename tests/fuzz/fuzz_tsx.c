@@ -16,10 +16,10 @@
 /* A second copy of the scanner, built from the same source with the
  * portable block scan only, under other names: its answers must be
  * identical to the library's (which uses SSE2 or AVX2 here). */
-#define CHP_TSX_NO_SIMD 1
-#define chp_tsx_scan_json portable_scan_json
+#define CHP_TSX_NO_SIMD      1
+#define chp_tsx_scan_json    portable_scan_json
 #define chp_tsx_parse_number portable_parse_number
-#define chp_tsx_no_avx2 portable_no_avx2
+#define chp_tsx_no_avx2      portable_no_avx2
 #include "tsx_json.c"
 #undef chp_tsx_scan_json
 #undef chp_tsx_parse_number
@@ -106,10 +106,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!buf)
         return 0;
     if (!json_first &&
-        (chp_tsx_new("json,kafka", NULL, &json_first, errstr,
-                     sizeof(errstr)) != CHP_OK ||
-         chp_tsx_new("header:x-ts, json", "timestamp,ts", &header_first,
-                     errstr, sizeof(errstr)) != CHP_OK))
+        (chp_tsx_new("json,kafka", NULL, &json_first, errstr, sizeof(errstr)) !=
+             CHP_OK ||
+         chp_tsx_new("header:x-ts, json", "timestamp,ts", &header_first, errstr,
+                     sizeof(errstr)) != CHP_OK))
         die("chp_tsx_new failed", errstr, strlen(errstr));
     memcpy(buf, data, size);
 

@@ -26,7 +26,8 @@ int main(void)
         return 1;
     }
     ok = back.count == 1203 && !strcmp(back.topic, "orders");
-    printf("chaperone %s: %s\n", chp_version(), ok ? "round trip ok" : "MISMATCH");
+    printf("chaperone %s: %s\n", chp_version(),
+           ok ? "round trip ok" : "MISMATCH");
     free(json);
     chp_auditmsg_clear(&m);
     chp_auditmsg_clear(&back);

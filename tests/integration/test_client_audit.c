@@ -22,10 +22,10 @@
 #include "chaperone.h"
 #include "testutil.h"
 
-#define TOPICS 3
-#define BUCKETS 4
+#define TOPICS   3
+#define BUCKETS  4
 #define PER_CELL 2500 /* messages per (topic, bucket) */
-#define T0 1478311200LL
+#define T0       1478311200LL
 
 static const char *brokers;
 
@@ -73,8 +73,8 @@ static void produce_all(rd_kafka_t *rk, expect_t *e, chp_tracker_t *trk)
         } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
         assert_int_equal(err, RD_KAFKA_RESP_ERR_NO_ERROR);
         if (trk) {
-            chp_msg_view_t v = {.value = val, .value_len = (size_t)vlen,
-                                .kafka_ts_ms = -1};
+            chp_msg_view_t v = {
+                .value = val, .value_len = (size_t)vlen, .kafka_ts_ms = -1};
             assert_int_equal(chp_tracker_track_msg(trk, e->topic[tp], &v,
                                                    (uint64_t)(klen + vlen)),
                              CHP_TS_FOUND);
@@ -93,9 +93,8 @@ static void make_topics(expect_t *e, const char *prefix, char *audit,
     memset(e, 0, sizeof(*e));
     for (int t = 0; t < TOPICS; t++) {
         tu_unique_name(e->topic[t], sizeof(e->topic[t]), prefix);
-        assert_int_equal(tu_create_topic(brokers, e->topic[t], 2, err,
-                                         sizeof(err)),
-                         0);
+        assert_int_equal(
+            tu_create_topic(brokers, e->topic[t], 2, err, sizeof(err)), 0);
     }
     tu_unique_name(audit, auditn, "audit");
     assert_int_equal(tu_create_topic(brokers, audit, 3, err, sizeof(err)), 0);
@@ -137,9 +136,9 @@ static void test_library_producer(void **state)
     snprintf(kv, sizeof(kv), "audit.topic=%s", audit);
     assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
     /* A short interval so several emissions (deltas) add up. */
-    assert_int_equal(chp_conf_set_kv(conf, "report.interval.ms=200", err,
-                                     sizeof(err)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_conf_set_kv(conf, "report.interval.ms=200", err, sizeof(err)),
+        CHP_OK);
     assert_int_equal(chp_reporter_new(conf, brokers, &rep, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(chp_tracker_new(conf, "producer", CHP_TRACKER_F_THREAD,
@@ -181,11 +180,17 @@ static void test_plugin_producer_consumer(void **state)
 
     make_topics(e, "plugprod", audit, sizeof(audit));
     plugin_path(plugin, sizeof(plugin));
-    const char *pconf[] = {"plugin.library.paths", plugin,
-                           "chaperone.audit.topic", audit,
-                           "chaperone.report.interval.ms", "300",
-                           "chaperone.datacenter", "dc-test",
-                           "linger.ms", "5", NULL};
+    const char *pconf[] = {"plugin.library.paths",
+                           plugin,
+                           "chaperone.audit.topic",
+                           audit,
+                           "chaperone.report.interval.ms",
+                           "300",
+                           "chaperone.datacenter",
+                           "dc-test",
+                           "linger.ms",
+                           "5",
+                           NULL};
     rk = tu_producer(brokers, pconf);
     assert_non_null(rk);
     produce_all(rk, e, NULL);
@@ -193,9 +198,13 @@ static void test_plugin_producer_consumer(void **state)
 
     /* Consume every topic with the plugin: tier consumer-<group.id>. */
     tu_unique_name(group, sizeof(group), "plugcons");
-    const char *cconf[] = {"plugin.library.paths", plugin,
-                           "chaperone.audit.topic", audit,
-                           "enable.partition.eof", "true", NULL};
+    const char *cconf[] = {"plugin.library.paths",
+                           plugin,
+                           "chaperone.audit.topic",
+                           audit,
+                           "enable.partition.eof",
+                           "true",
+                           NULL};
     rk = tu_consumer(brokers, group, cconf);
     assert_non_null(rk);
     rd_kafka_topic_partition_list_t *sub =
@@ -257,8 +266,8 @@ static void test_plugin_delivery_failures(void **state)
     assert_non_null(rk);
     for (int i = 0; i < good + bad; i++) {
         char v[64];
-        int len = snprintf(v, sizeof(v), "{\"ts\":%lld,\"i\":%d}",
-                           (long long)T0, i);
+        int len =
+            snprintf(v, sizeof(v), "{\"ts\":%lld,\"i\":%d}", (long long)T0, i);
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic),
             RD_KAFKA_V_PARTITION(i < good ? 0 : 7), /* 7 does not exist */
@@ -291,8 +300,8 @@ static void txn_round(rd_kafka_t *rk, chp_tracker_t *trk, const char *topic,
     int lens[256];
 
     assert_true(n <= 256);
-    assert_int_equal(tu_take_error(rd_kafka_begin_transaction(rk), "begin",
-                                   err, sizeof(err)),
+    assert_int_equal(tu_take_error(rd_kafka_begin_transaction(rk), "begin", err,
+                                   sizeof(err)),
                      0);
     for (int i = 0; i < n; i++) {
         char v[64];
@@ -342,8 +351,8 @@ static void test_transactional_counted_when_committed(void **state)
     assert_int_equal(chp_tracker_new(conf, "producer", 0, chp_reporter_emit,
                                      rep, &trk, err, sizeof(err)),
                      CHP_OK);
-    rk = tu_producer(brokers, (const char *const[]){"transactional.id", txid,
-                                                    NULL});
+    rk = tu_producer(brokers,
+                     (const char *const[]){"transactional.id", txid, NULL});
     assert_non_null(rk);
     assert_int_equal(tu_take_error(rd_kafka_init_transactions(rk, 30000),
                                    "init", err, sizeof(err)),
@@ -393,8 +402,9 @@ static void test_transactional_counted_when_committed(void **state)
     ar_sum_t *c = ar_get(r, ctier, topic, T0);
     assert_non_null(p);
     assert_non_null(c);
-    fprintf(stderr, "transactions 200 committed, 150 aborted, 100 committed: "
-                    "producer %llu, consumer %llu\n",
+    fprintf(stderr,
+            "transactions 200 committed, 150 aborted, 100 committed: "
+            "producer %llu, consumer %llu\n",
             (unsigned long long)p->count, (unsigned long long)c->count);
     assert_int_equal(p->count, 300);
     assert_int_equal(c->count, 300);
@@ -432,9 +442,9 @@ static void test_plugin_misconfiguration(void **state)
     }
     /* A good key is accepted and does not reach librdkafka as unknown. */
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(c, "plugin.library.paths", plugin, err,
-                                       sizeof(err)),
-                     RD_KAFKA_CONF_OK);
+    assert_int_equal(
+        rd_kafka_conf_set(c, "plugin.library.paths", plugin, err, sizeof(err)),
+        RD_KAFKA_CONF_OK);
     assert_int_equal(
         rd_kafka_conf_set(c, "chaperone.tier", "edge", err, sizeof(err)),
         RD_KAFKA_CONF_OK);

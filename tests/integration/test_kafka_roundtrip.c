@@ -14,7 +14,7 @@
 
 #include "testutil.h"
 
-#define NPART 3
+#define NPART    3
 #define PHASE_MS TU_TIMEOUT_MS
 /* Whole-program limit: a broker that stops answering fails the test. */
 #define WATCHDOG_S 600
@@ -248,9 +248,12 @@ static void consume_to_end(rd_kafka_t *rk, int64_t deadline, on_msg_fn fn,
 static rd_kafka_t *reader(const char *topic, const char *isolation)
 {
     char group[128];
-    const char *kv[] = {"enable.partition.eof", "true",
-                        "enable.auto.commit",   "false",
-                        "isolation.level",      isolation,
+    const char *kv[] = {"enable.partition.eof",
+                        "true",
+                        "enable.auto.commit",
+                        "false",
+                        "isolation.level",
+                        isolation,
                         NULL};
     rd_kafka_topic_partition_list_t *parts;
     rd_kafka_resp_err_t err;
@@ -301,7 +304,7 @@ struct order_check {
     struct seen seen;
     const int32_t *partition; /* where the delivery report put each index */
     const int64_t *offset;
-    long last[NPART];         /* last index read per partition */
+    long last[NPART]; /* last index read per partition */
 };
 
 static void check_order(const rd_kafka_message_t *m, void *arg)
@@ -326,8 +329,8 @@ static void check_order(const rd_kafka_message_t *m, void *arg)
 
 static void test_idempotent_roundtrip(void **state)
 {
-    static const char *const kv[] = {"enable.idempotence", "true", "acks",
-                                     "all", "linger.ms", "5", NULL};
+    static const char *const kv[] = {
+        "enable.idempotence", "true", "acks", "all", "linger.ms", "5", NULL};
     static const char *const tags[] = {"a"};
     static const long sizes[] = {A_COUNT};
     char topic[128], group[128], key[32], value[32];
@@ -395,7 +398,7 @@ static void test_idempotent_roundtrip(void **state)
 /* ---------------------------------------------- (b) commit and abort */
 
 #define B_COMMIT1 1000
-#define B_ABORT 500
+#define B_ABORT   500
 #define B_COMMIT2 700
 
 /* One transaction of n messages tagged tag; committed or aborted.  The
@@ -440,7 +443,7 @@ static void test_transactions(void **state)
     create_topic(topic, sizeof(topic), "chp-it-txn");
     tu_unique_name(txid, sizeof(txid), "chp-it-txn");
     const char *const kv[] = {"transactional.id", txid, "acks", "all",
-                              "linger.ms", "5", NULL};
+                              "linger.ms",        "5",  NULL};
     rk = new_producer(&dr, kv);
     assert_non_null(rk);
     txn_check(rd_kafka_init_transactions(rk, PHASE_MS), "init_transactions");
@@ -585,9 +588,12 @@ static void test_send_offsets(void **state)
     txn_check(rd_kafka_init_transactions(x.c.producer, PHASE_MS),
               "init_transactions");
 
-    static const char *const ckv[] = {"enable.auto.commit", "false",
-                                      "enable.partition.eof", "true",
-                                      "isolation.level", "read_committed",
+    static const char *const ckv[] = {"enable.auto.commit",
+                                      "false",
+                                      "enable.partition.eof",
+                                      "true",
+                                      "isolation.level",
+                                      "read_committed",
                                       NULL};
     tu_unique_name(group, sizeof(group), "chp-it-ctp");
     x.c.consumer = tu_consumer(brokers, group, ckv);

@@ -17,11 +17,11 @@
 #include "auditread.h"
 #include "testutil.h"
 
-#define T0 1478311200LL
-#define BUCKETS 3
+#define T0              1478311200LL
+#define BUCKETS         3
 #define GOOD_PER_BUCKET 7000
-#define NO_TS 120
-#define NOT_JSON 80
+#define NO_TS           120
+#define NOT_JSON        80
 
 static const char *brokers;
 static char plugin[1024];
@@ -63,7 +63,8 @@ static void test_kcat_both_sides(void **state)
     assert_non_null(fp = fopen(path, "w"));
     for (int b = 0; b < BUCKETS; b++)
         for (int i = 0; i < GOOD_PER_BUCKET; i++)
-            fprintf(fp, "{\"event\":\"click\",\"timestamp\":%lld%03d,\"n\":%d}\n",
+            fprintf(fp,
+                    "{\"event\":\"click\",\"timestamp\":%lld%03d,\"n\":%d}\n",
                     (long long)(T0 + b * 600 + i % 600), i % 1000, i);
     for (int i = 0; i < NO_TS; i++)
         fprintf(fp, "{\"event\":\"view\",\"n\":%d}\n", i);

@@ -280,8 +280,8 @@ static void pg_insert(PGconn *db, const char *table, int first, int n)
 static void test_postgres(void **state)
 {
     char port[16], table[64], sql[256], v[128];
-    const char *keys[] = {"host",   "port",   "user", "password",
-                          "dbname", "connect_timeout", NULL};
+    const char *keys[] = {
+        "host", "port", "user", "password", "dbname", "connect_timeout", NULL};
     const char *vals[7];
     struct url u;
     PGconn *db;

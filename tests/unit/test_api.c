@@ -483,9 +483,9 @@ static void test_bad_requests(void **state)
 
 static void test_pipeline_json(void **state)
 {
-    http_resp_t r = get("/api/v1/topics/clicks/pipeline", "pipeline",
-                        "producer,regional", "from", "1478311200", "to",
-                        "2016-11-05T03:00:00Z", NULL);
+    http_resp_t r =
+        get("/api/v1/topics/clicks/pipeline", "pipeline", "producer,regional",
+            "from", "1478311200", "to", "2016-11-05T03:00:00Z", NULL);
     json_t *doc = json_ok(&r);
     const json_t *hop = json_array_get(json_object_get(doc, "hops"), 0);
     const json_t *cell = json_array_get(json_object_get(hop, "cells"), 0);
@@ -550,9 +550,9 @@ static void test_pipeline_errors(void **state)
 
 static void test_pipeline_page(void **state)
 {
-    http_resp_t r = get("/pipeline/clicks", "pipeline", "producer,regional",
-                        "from", "1478311200", "to", "2016-11-05T03:00:00Z",
-                        "hop", "0", NULL);
+    http_resp_t r =
+        get("/pipeline/clicks", "pipeline", "producer,regional", "from",
+            "1478311200", "to", "2016-11-05T03:00:00Z", "hop", "0", NULL);
 
     (void)state;
     assert_int_equal(r.status, 200);

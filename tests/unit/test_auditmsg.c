@@ -1,4 +1,5 @@
-/* Unit tests: the audit message JSON codec (design.md §5, docs/wire-format.md). */
+/* Unit tests: the audit message JSON codec (design.md §5, docs/wire-format.md).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -77,8 +77,7 @@ static void test_defaults_every_type(void **state)
     assert_string_equal(chp_conf_get_str(c, "datacenter"), "default");
     assert_string_equal(chp_conf_get_str(c, "hostname"), "");
     assert_string_equal(chp_conf_get_str(c, "cluster.name"), "local");
-    assert_string_equal(chp_conf_get_str(c, "audit.topic"),
-                        "chaperone-audit");
+    assert_string_equal(chp_conf_get_str(c, "audit.topic"), "chaperone-audit");
     assert_int_equal(chp_conf_get_int(c, "bucket.seconds"), 600);
     assert_int_equal(chp_conf_get_int(c, "report.interval.ms"), 60000);
     assert_int_equal(chp_conf_get_int(c, "max.open.buckets"), 1000);
@@ -94,13 +93,10 @@ static void test_defaults_every_type(void **state)
     assert_string_equal(chp_conf_get_str(c, "worker.registry"),
                         "__chaperone_topics");
     assert_true(chp_conf_get_bool(c, "worker.use.registry"));
-    assert_int_equal(chp_conf_get_int(c, "controller.detect.interval.s"),
-                     60);
-    assert_string_equal(chp_conf_get_str(c, "controller.exclude.regex"),
-                        "^__");
+    assert_int_equal(chp_conf_get_int(c, "controller.detect.interval.s"), 60);
+    assert_string_equal(chp_conf_get_str(c, "controller.exclude.regex"), "^__");
     assert_true(chp_conf_get_bool(c, "controller.auto.detect"));
-    assert_string_equal(chp_conf_get_str(c, "db.url"),
-                        "sqlite://chaperone.db");
+    assert_string_equal(chp_conf_get_str(c, "db.url"), "sqlite://chaperone.db");
     assert_string_equal(chp_conf_get_str(c, "dedup"), "db");
     assert_int_equal(chp_conf_get_int(c, "dedup.ttl.hours"), 6);
     assert_int_equal(chp_conf_get_int(c, "retention.hours"), 336);
@@ -182,15 +178,14 @@ static void test_table_sane(void **state)
         const chp_conf_prop_t *p = &props[i];
         assert_ptr_equal(chp_conf_prop_find(p->name), p);
         for (const char *s = p->name; *s; s++)
-            assert_true((*s >= 'a' && *s <= 'z') ||
-                        (*s >= '0' && *s <= '9') || *s == '.' || *s == '_');
+            assert_true((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+                        *s == '.' || *s == '_');
         for (size_t j = i + 1; j < n; j++)
             assert_string_not_equal(p->name, props[j].name);
         assert_true(p->desc && strlen(p->desc) > 10);
         assert_true(p->scope != 0 && (p->scope & ~CHP_SCOPE_ALL) == 0);
         assert_true(p->group < CHP_CONF_GROUP__COUNT);
-        assert_int_equal(chp_conf_set(c, p->name, p->defval, NULL, 0),
-                         CHP_OK);
+        assert_int_equal(chp_conf_set(c, p->name, p->defval, NULL, 0), CHP_OK);
         if (p->type == CHP_CONF_INT)
             assert_true(p->imin <= p->imax);
         if (p->type == CHP_CONF_ENUM)
@@ -244,9 +239,9 @@ static void test_int_forms(void **state)
 
 static void test_int_type_errors(void **state)
 {
-    static const char *const bad[] = {"ten", "", "0x10", "10s", " 10",
-                                      "10 ", "1.5", "+", "-", "1e3",
-                                      "--1", "1_000"};
+    static const char *const bad[] = {"ten", "",    "0x10", "10s",
+                                      " 10", "10 ", "1.5",  "+",
+                                      "-",   "1e3", "--1",  "1_000"};
     chp_conf_t *c = chp_conf_new();
     const char *e;
     (void)state;
@@ -331,8 +326,7 @@ static void test_int_overflow(void **state)
     const char *e;
     (void)state;
 
-    e = set_expect(c, "bucket.seconds", "99999999999999999999",
-                   CHP_ERR_RANGE);
+    e = set_expect(c, "bucket.seconds", "99999999999999999999", CHP_ERR_RANGE);
     assert_string_equal(e, "\"bucket.seconds\": 99999999999999999999 is out "
                            "of range [1..86400]");
     set_expect(c, "bucket.seconds", "9223372036854775807", CHP_ERR_RANGE);
@@ -349,9 +343,9 @@ static void test_bools(void **state)
     static const struct {
         const char *s;
         bool v;
-    } ok[] = {{"true", true},  {"false", false}, {"1", true},
-              {"0", false},    {"yes", true},    {"no", false},
-              {"TRUE", true},  {"False", false}, {"Yes", true},
+    } ok[] = {{"true", true}, {"false", false}, {"1", true},
+              {"0", false},   {"yes", true},    {"no", false},
+              {"TRUE", true}, {"False", false}, {"Yes", true},
               {"NO", false}};
     static const char *const bad[] = {"maybe", "", "2", "on", "t", " true"};
     chp_conf_t *c = chp_conf_new();
@@ -395,11 +389,10 @@ static void test_enum(void **state)
 
 static void test_double(void **state)
 {
-    static const char *const ok[] = {"0", "100", "0.5", "1e-3", ".5", "5.",
-                                     "+1.25", "1E1", "00.010"};
-    static const char *const bad[] = {"abc", "0x1p3", "inf", "nan", "1,5",
-                                      "",    ".",     "e5",  "1e",  "1.5%",
-                                      " 1"};
+    static const char *const ok[] = {"0",  "100",   "0.5", "1e-3",  ".5",
+                                     "5.", "+1.25", "1E1", "00.010"};
+    static const char *const bad[] = {"abc", "0x1p3", "inf", "nan",  "1,5", "",
+                                      ".",   "e5",    "1e",  "1.5%", " 1"};
     chp_conf_t *c = chp_conf_new();
     const char *e;
     (void)state;
@@ -426,10 +419,8 @@ static void test_format_double(void **state)
     char buf[32];
     (void)state;
 
-    assert_string_equal(chp_conf_format_double(0.01, buf, sizeof(buf)),
-                        "0.01");
-    assert_string_equal(chp_conf_format_double(100, buf, sizeof(buf)),
-                        "100");
+    assert_string_equal(chp_conf_format_double(0.01, buf, sizeof(buf)), "0.01");
+    assert_string_equal(chp_conf_format_double(100, buf, sizeof(buf)), "100");
     assert_string_equal(chp_conf_format_double(0.1 + 0.2, buf, sizeof(buf)),
                         "0.30000000000000004");
     assert_string_equal(chp_conf_format_double(1e-7, buf, sizeof(buf)),
@@ -543,8 +534,8 @@ static void test_unknown_key(void **state)
 
 static void test_malformed_keys(void **state)
 {
-    static const char *const bad[] = {" tier", "tier ", "a b", "a\tb",
-                                      "a=b",   "tier\n"};
+    static const char *const bad[] = {" tier", "tier ", "a b",
+                                      "a\tb",  "a=b",   "tier\n"};
     chp_conf_t *c = chp_conf_new();
     const char *e;
     (void)state;
@@ -572,16 +563,16 @@ static void test_errstr_truncation(void **state)
     (void)state;
 
     memset(small, 'x', sizeof(small));
-    assert_int_equal(chp_conf_set(c, "bucket.seconds", "0", small,
-                                  sizeof(small)),
-                     CHP_ERR_RANGE);
+    assert_int_equal(
+        chp_conf_set(c, "bucket.seconds", "0", small, sizeof(small)),
+        CHP_ERR_RANGE);
     assert_string_equal(small, "\"bucket");
     /* A huge value is cut short in the message, the key still shown. */
     memset(big, '9', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    assert_int_equal(chp_conf_set(c, "bucket.seconds", big, errstr,
-                                  sizeof(errstr)),
-                     CHP_ERR_RANGE);
+    assert_int_equal(
+        chp_conf_set(c, "bucket.seconds", big, errstr, sizeof(errstr)),
+        CHP_ERR_RANGE);
     assert_non_null(strstr(errstr, "\"bucket.seconds\": 999"));
     assert_non_null(strstr(errstr, "..."));
     assert_true(strlen(errstr) < 200);
@@ -620,8 +611,7 @@ static void test_prefix_families(void **state)
     set_ok(c, "kafka.bootstrap.servers", "b:9092"); /* replaces in place */
     set_ok(c, "kafka.empty", "");
 
-    assert_int_equal(chp_conf_prefix_foreach(c, "kafka.", collect, &s),
-                     CHP_OK);
+    assert_int_equal(chp_conf_prefix_foreach(c, "kafka.", collect, &s), CHP_OK);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.names[0], "bootstrap.servers");
     assert_string_equal(s.values[0], "b:9092");
@@ -706,17 +696,17 @@ static void test_set_kv(void **state)
     char errstr[ERRSZ];
     (void)state;
 
-    assert_int_equal(chp_conf_set_kv(c, "bucket.seconds=60", errstr,
-                                     sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_conf_set_kv(c, "bucket.seconds=60", errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(chp_conf_get_int(c, "bucket.seconds"), 60);
-    assert_int_equal(chp_conf_set_kv(c, " tier = kafka-agg ", errstr,
-                                     sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_conf_set_kv(c, " tier = kafka-agg ", errstr, sizeof(errstr)),
+        CHP_OK);
     assert_string_equal(chp_conf_get_str(c, "tier"), "kafka-agg");
-    assert_int_equal(chp_conf_set_kv(c, "kafka.sasl.jaas=a=b=c", errstr,
-                                     sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_conf_set_kv(c, "kafka.sasl.jaas=a=b=c", errstr, sizeof(errstr)),
+        CHP_OK);
     assert_string_equal(chp_conf_get_str(c, "kafka.sasl.jaas"), "a=b=c");
     assert_int_equal(chp_conf_set_kv(c, "hostname=", errstr, sizeof(errstr)),
                      CHP_OK);
@@ -725,9 +715,9 @@ static void test_set_kv(void **state)
     assert_string_equal(errstr, "expected key=value, got \"novalue\"");
     assert_int_equal(chp_conf_set_kv(c, "=5", errstr, sizeof(errstr)),
                      CHP_ERR_INVALID_ARG);
-    assert_int_equal(chp_conf_set_kv(c, "bucket.seconds=ten", errstr,
-                                     sizeof(errstr)),
-                     CHP_ERR_TYPE);
+    assert_int_equal(
+        chp_conf_set_kv(c, "bucket.seconds=ten", errstr, sizeof(errstr)),
+        CHP_ERR_TYPE);
     assert_non_null(strstr(errstr, "\"bucket.seconds\""));
     assert_int_equal(chp_conf_set_kv(c, NULL, errstr, sizeof(errstr)),
                      CHP_ERR_INVALID_ARG);
@@ -738,8 +728,8 @@ static void test_set_kv(void **state)
 
 static chp_err_t load(chp_conf_t *c, const char *text, char *errstr)
 {
-    return chp_conf_load_buf(c, text, strlen(text), "test.properties",
-                             errstr, ERRSZ);
+    return chp_conf_load_buf(c, text, strlen(text), "test.properties", errstr,
+                             ERRSZ);
 }
 
 static void test_load_buf(void **state)
@@ -848,13 +838,12 @@ static void test_load_buf_edge_cases(void **state)
     assert_int_equal(load(c, "\xEF\xBB\xBFtier=bom\n", errstr), CHP_OK);
     assert_string_equal(chp_conf_get_str(c, "tier"), "bom");
     /* An embedded NUL is an error, not a silent truncation. */
-    assert_int_equal(chp_conf_load_buf(c, nul_line, sizeof(nul_line) - 1,
-                                       "n", errstr, ERRSZ),
+    assert_int_equal(chp_conf_load_buf(c, nul_line, sizeof(nul_line) - 1, "n",
+                                       errstr, ERRSZ),
                      CHP_ERR_PARSE);
     assert_string_equal(errstr, "n:2: NUL byte in line");
     /* Only the given length is read. */
-    assert_int_equal(chp_conf_load_buf(c, "tier=abcdef", 7, "n", errstr,
-                                       ERRSZ),
+    assert_int_equal(chp_conf_load_buf(c, "tier=abcdef", 7, "n", errstr, ERRSZ),
                      CHP_OK);
     assert_string_equal(chp_conf_get_str(c, "tier"), "ab");
     assert_int_equal(chp_conf_load_buf(c, NULL, 3, "n", errstr, ERRSZ),
@@ -1007,9 +996,9 @@ static void test_dump_round_trip(void **state)
     set_ok(a, "kafka.acks", "all");
     set_ok(a, "timestamp.topic.x", "now");
     d1 = dump_str(a);
-    assert_int_equal(chp_conf_load_buf(b, d1, strlen(d1), "dump", errstr,
-                                       sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_conf_load_buf(b, d1, strlen(d1), "dump", errstr, sizeof(errstr)),
+        CHP_OK);
     d2 = dump_str(b);
     assert_string_equal(d1, d2);
     free(d1);
@@ -1289,13 +1278,11 @@ static void test_kafka_values_verbatim(void **state)
 
     /* chp_conf_set keeps kafka values byte for byte; only files trim. */
     set_ok(c, "kafka.client.id", "  padded  ");
-    assert_string_equal(chp_conf_get_str(c, "kafka.client.id"),
-                        "  padded  ");
+    assert_string_equal(chp_conf_get_str(c, "kafka.client.id"), "  padded  ");
     set_ok(c, "kafka.ssl.ca.pem", "-----BEGIN\r\nx\r\n");
     assert_string_equal(chp_conf_get_str(c, "kafka.ssl.ca.pem"),
                         "-----BEGIN\r\nx\r\n");
-    assert_int_equal(load(c, "kafka.client.id =  padded  \n", errstr),
-                     CHP_OK);
+    assert_int_equal(load(c, "kafka.client.id =  padded  \n", errstr), CHP_OK);
     assert_string_equal(chp_conf_get_str(c, "kafka.client.id"), "padded");
     /* Any librdkafka name is taken: librdkafka itself judges it later. */
     set_ok(c, "kafka.no.such.librdkafka.property", "1");

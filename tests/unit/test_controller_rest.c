@@ -130,10 +130,10 @@ static void apply(registry_t *r, const char *topic, reg_state_t st)
 static fixture_t *fixture_new(const char *const *kv)
 {
     static const fake_topic_t topics[] = {
-        {"dummyTopic", 1},         {"orders", 3},
-        {"audited-one", 3},        {"black", 1},
+        {"dummyTopic", 1},          {"orders", 3},
+        {"audited-one", 3},         {"black", 1},
         {"__consumer_offsets", 50}, {"chaperone-audit", 1},
-        {"__chaperone_topics", 1}, {"_confluent-metrics", 1},
+        {"__chaperone_topics", 1},  {"_confluent-metrics", 1},
     };
     fixture_t *fx = calloc(1, sizeof(*fx));
     ctl_cluster_t cl = {&fx->fake, fake_list, fake_partitions, fake_write,
@@ -145,8 +145,7 @@ static fixture_t *fixture_new(const char *const *kv)
     fx->fake.n_topics = sizeof(topics) / sizeof(topics[0]);
     fx->conf = chp_conf_new();
     for (; kv && kv[0]; kv += 2)
-        assert_int_equal(chp_conf_set(fx->conf, kv[0], kv[1], err,
-                                      sizeof(err)),
+        assert_int_equal(chp_conf_set(fx->conf, kv[0], kv[1], err, sizeof(err)),
                          CHP_OK);
     fx->metrics = metrics_new();
     fx->ctl = ctl_new(fx->conf, &cl, fx->metrics, err, sizeof(err));
@@ -181,9 +180,11 @@ static int teardown(void **state)
 static void call(fixture_t *fx, const char *method, const char *path,
                  const char *body, size_t body_len, http_resp_t *resp)
 {
-    http_req_t req = {.method = method, .path = path, .body = body,
-                      .body_len = body ? (body_len ? body_len : strlen(body))
-                                       : 0};
+    http_req_t req = {.method = method,
+                      .path = path,
+                      .body = body,
+                      .body_len =
+                          body ? (body_len ? body_len : strlen(body)) : 0};
 
     memset(resp, 0, sizeof(*resp));
     ctl_rest_handle(&req, resp, fx->ctl);
@@ -234,10 +235,10 @@ typedef struct bad_case {
     unsigned flags;
 } bad_case_t;
 
-#define LONG_NAME                                                            \
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+#define LONG_NAME                                                              \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   \
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 263 */
 
 static const bad_case_t bad_cases[] = {
@@ -289,36 +290,36 @@ static const bad_case_t bad_cases[] = {
     {"POST", "/topics", "{\"topic\":\"" LONG_NAME "\"}", 0, 400, 0},
     {"POST", "/topics", "{\"topic\":\"new\\nline\"}", 0, 400, 0},
     /* numPartitions */
-    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":true}",
-     0, 400, 0},
-    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":false}",
-     0, 400, 0},
-    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":null}",
-     0, 400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":true}", 0,
+     400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":false}", 0,
+     400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":null}", 0,
+     400, 0},
     {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":{}}", 0,
      400, 0},
-    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":[1]}",
-     0, 400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":[1]}", 0,
+     400, 0},
     {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":-1}", 0,
      400, 0},
     {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":0}", 0,
      400, 0},
-    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":1.5}",
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":1.5}", 0,
+     400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":1e3}", 0,
+     400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":2000000}",
      0, 400, 0},
-    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":1e3}",
-     0, 400, 0},
-    {"POST", "/topics",
-     "{\"topic\":\"dummyTopic\",\"numPartitions\":2000000}", 0, 400, 0},
-    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"0\"}",
-     0, 400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"0\"}", 0,
+     400, 0},
     {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"-1\"}",
      0, 400, 0},
-    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"\"}",
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"\"}", 0,
+     400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"abc\"}",
      0, 400, 0},
-    {"POST", "/topics",
-     "{\"topic\":\"dummyTopic\",\"numPartitions\":\"abc\"}", 0, 400, 0},
-    {"POST", "/topics",
-     "{\"topic\":\"dummyTopic\",\"numPartitions\":\"1.5\"}", 0, 400, 0},
+    {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"1.5\"}",
+     0, 400, 0},
     {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\" 1\"}",
      0, 400, 0},
     {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"1 \"}",
@@ -328,8 +329,8 @@ static const bad_case_t bad_cases[] = {
     {"POST", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"0x10\"}",
      0, 400, 0},
     {"POST", "/topics",
-     "{\"topic\":\"dummyTopic\",\"numPartitions\":\"99999999999999999999\"}",
-     0, 400, 0},
+     "{\"topic\":\"dummyTopic\",\"numPartitions\":\"99999999999999999999\"}", 0,
+     400, 0},
     /* topics that are never audited, or that Kafka does not have */
     {"POST", "/topics", "{\"topic\":\"__consumer_offsets\"}", 0, 400, 0},
     {"POST", "/topics", "{\"topic\":\"chaperone-audit\"}", 0, 400, 0},
@@ -379,8 +380,8 @@ static const bad_case_t bad_cases[] = {
     {"PUT", "/topics", NULL, 0, 400, 0},
     {"PUT", "/topics", "{\"topic\":5}", 0, 400, 0},
     {"PUT", "/topics", "[", 0, 400, 0},
-    {"PUT", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"x\"}",
-     0, 400, 0},
+    {"PUT", "/topics", "{\"topic\":\"dummyTopic\",\"numPartitions\":\"x\"}", 0,
+     400, 0},
     {"PUT", "/topics", "{\"topic\":\"a b\"}", 0, 400, 0},
     /* Kafka unreachable, or the registry write not acknowledged */
     {"POST", "/topics", "{\"topic\":\"dummyTopic\"}", 0, 503, DOWN},
@@ -410,9 +411,9 @@ static void test_bad_requests(void **state)
         fx->fake.write_fails = c->flags & WRITE_FAILS;
         call(fx, c->method, c->path, c->body, c->body_len, &resp);
         if (resp.status != c->status)
-            fail_msg("case %zu: %s %s %s: status %d, want %d: %s", i,
-                     c->method, c->path, c->body ? c->body : "(no body)",
-                     resp.status, c->status, resp.body);
+            fail_msg("case %zu: %s %s %s: status %d, want %d: %s", i, c->method,
+                     c->path, c->body ? c->body : "(no body)", resp.status,
+                     c->status, resp.body);
         assert_string_equal(resp.content_type, "application/json");
         doc = body_json(&resp);
         err = json_object_get(doc, "error");
@@ -445,19 +446,19 @@ static void test_health_and_metrics(void **state)
     free(resp.body);
     call(fx, "GET", "/metrics", NULL, 0, &resp);
     assert_int_equal(resp.status, 200);
-    assert_non_null(strstr(resp.body,
-                           "chaperone_controller_topics{state=\"audited\"} 1\n"));
+    assert_non_null(strstr(
+        resp.body, "chaperone_controller_topics{state=\"audited\"} 1\n"));
     assert_non_null(strstr(
         resp.body, "chaperone_controller_topics{state=\"blacklisted\"} 1\n"));
-    assert_non_null(strstr(
-        resp.body,
-        "chaperone_controller_http_requests_total{status=\"200\"} 1\n"));
-    assert_non_null(strstr(
-        resp.body,
-        "chaperone_controller_http_requests_total{status=\"400\"} 1\n"));
     assert_non_null(
-        strstr(resp.body, "# TYPE chaperone_controller_detection_runs_total "
-                          "counter\n"));
+        strstr(resp.body,
+               "chaperone_controller_http_requests_total{status=\"200\"} 1\n"));
+    assert_non_null(
+        strstr(resp.body,
+               "chaperone_controller_http_requests_total{status=\"400\"} 1\n"));
+    assert_non_null(strstr(resp.body,
+                           "# TYPE chaperone_controller_detection_runs_total "
+                           "counter\n"));
     free(resp.body);
 }
 
@@ -479,9 +480,9 @@ static void test_get_topics(void **state)
 static void test_post_original_body(void **state)
 {
     fixture_t *fx = *state;
-    json_t *doc = expect(fx, "POST", "/topics",
-                         "{\"topic\":\"dummyTopic\",\"numPartitions\":\"1\"}",
-                         201);
+    json_t *doc =
+        expect(fx, "POST", "/topics",
+               "{\"topic\":\"dummyTopic\",\"numPartitions\":\"1\"}", 201);
 
     assert_string_equal(json_string_value(json_object_get(doc, "topic")),
                         "dummyTopic");
@@ -538,9 +539,9 @@ static void test_post_unblacklists(void **state)
 static void test_put_accepted(void **state)
 {
     fixture_t *fx = *state;
-    json_t *doc = expect(fx, "PUT", "/topics",
-                         "{\"topic\":\"audited-one\",\"numPartitions\":\"4\"}",
-                         200);
+    json_t *doc =
+        expect(fx, "PUT", "/topics",
+               "{\"topic\":\"audited-one\",\"numPartitions\":\"4\"}", 200);
 
     assert_string_equal(json_string_value(json_object_get(doc, "state")),
                         "audited");
@@ -602,15 +603,14 @@ static void test_get_topic_assignment(void **state)
                         "w1-member");
     assert_string_equal(json_string_value(json_object_get(w, "host")),
                         "/127.0.0.1");
-    assert_true(json_is_null(json_object_get(json_array_get(parts, 1),
-                                             "worker")));
+    assert_true(
+        json_is_null(json_object_get(json_array_get(parts, 1), "worker")));
     w = json_object_get(json_array_get(parts, 2), "worker");
     assert_string_equal(json_string_value(json_object_get(w, "clientId")),
                         "w2");
-    assert_int_equal(
-        json_integer_value(json_object_get(json_array_get(parts, 2),
-                                           "partition")),
-        2);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(parts, 2), "partition")),
+                     2);
     json_decref(doc);
 }
 
@@ -686,9 +686,9 @@ static void test_bad_regex(void **state)
     char err[256];
     (void)state;
 
-    assert_int_equal(chp_conf_set(conf, "controller.exclude.regex", "(",
-                                  err, sizeof(err)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_conf_set(conf, "controller.exclude.regex", "(", err, sizeof(err)),
+        CHP_OK);
     assert_null(ctl_new(conf, &cl, m, err, sizeof(err)));
     assert_non_null(strstr(err, "controller.exclude.regex"));
     metrics_destroy(m);
@@ -801,9 +801,9 @@ static void test_over_http(void **state)
 {
     fixture_t *fx = *state;
     char err[256];
-    http_server_t *s = http_server_start("127.0.0.1", 0, 1024,
-                                         ctl_rest_handle, fx->ctl,
-                                         fx->metrics, err, sizeof(err));
+    http_server_t *s =
+        http_server_start("127.0.0.1", 0, 1024, ctl_rest_handle, fx->ctl,
+                          fx->metrics, err, sizeof(err));
     char big[4096];
     httpc_resp_t r;
     int port;
@@ -812,17 +812,15 @@ static void test_over_http(void **state)
     port = http_server_port(s);
     memset(big, ' ', sizeof(big));
     memcpy(big, "{\"topic\":\"dummyTopic\"}", 22);
-    assert_int_equal(httpc_request(port, "POST", "/topics", big, sizeof(big),
-                                   10000, &r),
-                     0);
+    assert_int_equal(
+        httpc_request(port, "POST", "/topics", big, sizeof(big), 10000, &r), 0);
     assert_int_equal(r.status, 413);
     assert_non_null(strstr(r.body, "\"error\""));
     httpc_free(&r);
     assert_int_equal(state_of(fx, "dummyTopic"), REG_ABSENT);
 
     assert_int_equal(httpc_request(port, "POST", "/topics",
-                                   "{\"topic\":\"dummyTopic\"}", 22, 10000,
-                                   &r),
+                                   "{\"topic\":\"dummyTopic\"}", 22, 10000, &r),
                      0);
     assert_int_equal(r.status, 201);
     httpc_free(&r);
@@ -832,13 +830,11 @@ static void test_over_http(void **state)
     assert_non_null(strstr(r.body, "\"error\""));
     httpc_free(&r);
     /* Percent-decoded before routing: an illegal name, not a new path. */
-    assert_int_equal(httpc_request(port, "GET", "/topics/a%20b", NULL, 0,
-                                   10000, &r),
-                     0);
+    assert_int_equal(
+        httpc_request(port, "GET", "/topics/a%20b", NULL, 0, 10000, &r), 0);
     assert_int_equal(r.status, 400);
     httpc_free(&r);
-    assert_int_equal(httpc_request(port, "GET", "/health", NULL, 0, 10000,
-                                   &r),
+    assert_int_equal(httpc_request(port, "GET", "/health", NULL, 0, 10000, &r),
                      0);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "OK");
@@ -862,11 +858,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_topic_assignment, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_detect_defaults, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_detect_defaults, setup, teardown),
         cmocka_unit_test(test_detect_include_exclude),
-        cmocka_unit_test_setup_teardown(test_detect_failures, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_detect_failures, setup, teardown),
         cmocka_unit_test(test_bad_regex),
         cmocka_unit_test(test_assignment_decode),
         cmocka_unit_test(test_assignment_malformed),

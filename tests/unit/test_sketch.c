@@ -246,8 +246,8 @@ static void test_bin_boundaries(void **state)
     /* Both ends of every bin, and the first value of the next. */
     for (i = 0; i < CHP_SKETCH_NBINS; i++) {
         int64_t lo = chp_sketch_bin_lo[i];
-        int64_t hi = i + 1 < CHP_SKETCH_NBINS ? chp_sketch_bin_lo[i + 1] - 1
-                                              : top_hi();
+        int64_t hi =
+            i + 1 < CHP_SKETCH_NBINS ? chp_sketch_bin_lo[i + 1] - 1 : top_hi();
 
         v[n++] = lo;
         v[n++] = hi;
@@ -294,8 +294,8 @@ static void test_far_clusters(void **state)
 static void test_huge(void **state)
 {
     int64_t top = chp_sketch_bin_lo[CHP_SKETCH_NBINS - 1];
-    int64_t in_range[] = {top - 1, top, top + 1, top_hi() - 1, top_hi(),
-                          315576000000LL};
+    int64_t in_range[] = {top - 1,      top,      top + 1,
+                          top_hi() - 1, top_hi(), 315576000000LL};
     int64_t beyond[] = {1, top, top_hi() + 1, 1000000000000000LL, INT64_MAX};
     chp_sketch_t *sk;
     (void)state;
@@ -561,15 +561,15 @@ static void test_decode_accepts(void **state)
 
     assert_non_null(sk);
     /* Zero counts are allowed; the encoder would write a skip. */
-    assert_int_equal(chp_sketch_decode(sk, "1.0.0.0.0001", 12, errstr,
-                                       sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_sketch_decode(sk, "1.0.0.0.0001", 12, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(sk->bins[3], 1);
     assert_int_equal(chp_sketch_count(sk), 1);
     /* Only len bytes are read: the rest is not part of the input. */
-    assert_int_equal(chp_sketch_decode(sk, "1.0.0.0.5!!", 9, errstr,
-                                       sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_sketch_decode(sk, "1.0.0.0.5!!", 9, errstr, sizeof(errstr)),
+        CHP_OK);
     assert_int_equal(sk->bins[0], 5);
     /* UINT64_MAX itself is a valid count. */
     num(UINT64_MAX, n);
@@ -600,28 +600,28 @@ static void test_decode_rejects(void **state)
         chp_err_t err;
     } fixed[] = {
 #define BAD(lit, e) {lit, sizeof(lit) - 1, e}
-        BAD("", CHP_ERR_PARSE),                /* empty */
-        BAD("2.0.0.0.", CHP_ERR_PARSE),        /* unknown version */
-        BAD("0.0.0.0.", CHP_ERR_PARSE),        /* version 0 */
-        BAD("v1.0.0.0.", CHP_ERR_PARSE),       /* no version */
-        BAD("1", CHP_ERR_PARSE),               /* header cut short */
-        BAD("1.0.0.", CHP_ERR_PARSE),          /* field missing */
-        BAD("1.0.0.0", CHP_ERR_PARSE),         /* last '.' missing */
-        BAD("1..0.0.", CHP_ERR_PARSE),         /* empty number */
-        BAD("1.!.0.0.", CHP_ERR_PARSE),        /* bad digit */
-        BAD("1.0,0.0.", CHP_ERR_PARSE),        /* bad separator */
-        BAD(" 1.0.0.0.", CHP_ERR_PARSE),       /* leading space */
-        BAD("1.0.0.0.5!", CHP_ERR_PARSE),      /* trailing junk */
-        BAD("1.0.0.0.5 ", CHP_ERR_PARSE),      /* trailing space */
-        BAD("1.0.0.0.5.", CHP_ERR_PARSE),      /* separator in bins */
-        BAD("1.0.0.0.-1", CHP_ERR_PARSE),      /* sign */
-        BAD("1.0.0.0.\0", CHP_ERR_PARSE),      /* embedded NUL */
-        BAD("1.0.0.0.\xc3\xa9", CHP_ERR_PARSE), /* not ASCII */
-        BAD("1.0.0.0.a", CHP_ERR_PARSE),       /* number cut short */
-        BAD("1.0.0.0.~", CHP_ERR_PARSE),       /* skip without gap */
-        BAD("1.0.0.0.~01", CHP_ERR_PARSE),     /* empty skip */
-        BAD("1.0.0.0.~5", CHP_ERR_PARSE),      /* skip without count */
-        BAD("1.0.0.0.~3~41", CHP_ERR_PARSE),   /* skip after skip */
+        BAD("", CHP_ERR_PARSE),                       /* empty */
+        BAD("2.0.0.0.", CHP_ERR_PARSE),               /* unknown version */
+        BAD("0.0.0.0.", CHP_ERR_PARSE),               /* version 0 */
+        BAD("v1.0.0.0.", CHP_ERR_PARSE),              /* no version */
+        BAD("1", CHP_ERR_PARSE),                      /* header cut short */
+        BAD("1.0.0.", CHP_ERR_PARSE),                 /* field missing */
+        BAD("1.0.0.0", CHP_ERR_PARSE),                /* last '.' missing */
+        BAD("1..0.0.", CHP_ERR_PARSE),                /* empty number */
+        BAD("1.!.0.0.", CHP_ERR_PARSE),               /* bad digit */
+        BAD("1.0,0.0.", CHP_ERR_PARSE),               /* bad separator */
+        BAD(" 1.0.0.0.", CHP_ERR_PARSE),              /* leading space */
+        BAD("1.0.0.0.5!", CHP_ERR_PARSE),             /* trailing junk */
+        BAD("1.0.0.0.5 ", CHP_ERR_PARSE),             /* trailing space */
+        BAD("1.0.0.0.5.", CHP_ERR_PARSE),             /* separator in bins */
+        BAD("1.0.0.0.-1", CHP_ERR_PARSE),             /* sign */
+        BAD("1.0.0.0.\0", CHP_ERR_PARSE),             /* embedded NUL */
+        BAD("1.0.0.0.\xc3\xa9", CHP_ERR_PARSE),       /* not ASCII */
+        BAD("1.0.0.0.a", CHP_ERR_PARSE),              /* number cut short */
+        BAD("1.0.0.0.~", CHP_ERR_PARSE),              /* skip without gap */
+        BAD("1.0.0.0.~01", CHP_ERR_PARSE),            /* empty skip */
+        BAD("1.0.0.0.~5", CHP_ERR_PARSE),             /* skip without count */
+        BAD("1.0.0.0.~3~41", CHP_ERR_PARSE),          /* skip after skip */
         BAD("1.zzzzzzzzzzzzzzZ.0.0.", CHP_ERR_RANGE), /* > uint64 */
 #undef BAD
     };
@@ -677,8 +677,8 @@ static void test_decode_rejects(void **state)
         errstr[0] = '\0';
         err = chp_sketch_decode(sk, copy, len, errstr, sizeof(errstr));
         if (err != want)
-            fail_msg("input %zu (%.*s): got %d (%s), want %d", i, (int)len,
-                     s, err, errstr, want);
+            fail_msg("input %zu (%.*s): got %d (%s), want %d", i, (int)len, s,
+                     err, errstr, want);
         assert_true(strncmp(errstr, "latency sketch: ", 16) == 0);
         assert_sketch_empty(sk);
         free(copy);

@@ -52,7 +52,8 @@ static chp_err_t sink_cb(const chp_auditmsg_t *msgs, size_t n, void *opaque)
         }
         if (m->count == 0 || m->no_time_count + m->malformed_count > m->count ||
             m->time_end != m->time_begin + 600 || !m->sketch ||
-            chp_sketch_count(m->sketch) + chp_sketch_negative_count(m->sketch) !=
+            chp_sketch_count(m->sketch) +
+                    chp_sketch_negative_count(m->sketch) !=
                 m->count ||
             strlen(m->uuid) != 36 || m->version != CHP_AUDITMSG_VERSION)
             sk->bad++;
@@ -95,15 +96,14 @@ static chp_conf_t *conf_with(const char *const *kv)
     return c;
 }
 
-static chp_tracker_t *tracker_with(const char *const *kv, int flags,
-                                   sink_t *sk)
+static chp_tracker_t *tracker_with(const char *const *kv, int flags, sink_t *sk)
 {
     chp_conf_t *c = conf_with(kv);
     chp_tracker_t *t = NULL;
     char err[256];
 
-    assert_int_equal(chp_tracker_new(c, "producer", flags, sink_cb, sk, &t,
-                                     err, sizeof(err)),
+    assert_int_equal(chp_tracker_new(c, "producer", flags, sink_cb, sk, &t, err,
+                                     sizeof(err)),
                      CHP_OK);
     chp_conf_destroy(c);
     return t;
@@ -180,9 +180,9 @@ static void test_message_fields(void **state)
     (void)state;
 
     /* Capture one message's fields through a dedicated callback. */
-    assert_int_equal(chp_tracker_new(c, "producer", 0, sink_cb, sk, &t, err,
-                                     sizeof(err)),
-                     CHP_OK);
+    assert_int_equal(
+        chp_tracker_new(c, "producer", 0, sink_cb, sk, &t, err, sizeof(err)),
+        CHP_OK);
     int64_t now = chp_now_ms();
     for (int i = 1; i <= 100; i++)
         chp_tracker_track(t, "lat", CHP_TS_FOUND, now - i * 100, 1);
@@ -275,8 +275,7 @@ static void test_open_bucket_limit(void **state)
 static void test_track_msg_rules(void **state)
 {
     sink_t *sk = sink_new();
-    const char *kv[] = {"timestamp=json", "timestamp.topic.k=kafka,now",
-                        NULL};
+    const char *kv[] = {"timestamp=json", "timestamp.topic.k=kafka,now", NULL};
     chp_tracker_t *t = tracker_with(kv, 0, sk);
     (void)state;
 
@@ -318,7 +317,8 @@ static void test_track_msg_rules(void **state)
 
 static void test_bad_timestamp_conf(void **state)
 {
-    chp_conf_t *c = conf_with((const char *const[]){"timestamp=json,bogus", NULL});
+    chp_conf_t *c =
+        conf_with((const char *const[]){"timestamp=json,bogus", NULL});
     chp_tracker_t *t = NULL;
     char err[256] = "";
     sink_t *sk = sink_new();
@@ -357,10 +357,10 @@ static void test_single_thread_mode(void **state)
     }
     chp_tracker_destroy(t);
     /* A thread of its own contradicts "one thread". */
-    assert_int_equal(chp_tracker_new(c, "x", CHP_TRACKER_F_SINGLE |
-                                                 CHP_TRACKER_F_THREAD,
-                                     sink_cb, sk, &bad, err, sizeof(err)),
-                     CHP_ERR_INVALID_ARG);
+    assert_int_equal(
+        chp_tracker_new(c, "x", CHP_TRACKER_F_SINGLE | CHP_TRACKER_F_THREAD,
+                        sink_cb, sk, &bad, err, sizeof(err)),
+        CHP_ERR_INVALID_ARG);
     assert_null(bad);
     assert_non_null(strstr(err, "CHP_TRACKER_F_SINGLE"));
     chp_conf_destroy(c);
@@ -369,18 +369,17 @@ static void test_single_thread_mode(void **state)
 
 /* ---- 8 threads x 1,000,000 track calls, with concurrent flushes ---- */
 
-#define THREADS 8
+#define THREADS    8
 #define PER_THREAD 1000000
-#define TOPICS 4
-#define BUCKETS 3
+#define TOPICS     4
+#define BUCKETS    3
 
 typedef struct worker_arg {
     chp_tracker_t *t;
     int id;
 } worker_arg_t;
 
-static const char *const topic_names[TOPICS] = {"mt-a", "mt-b", "mt-c",
-                                                "mt-d"};
+static const char *const topic_names[TOPICS] = {"mt-a", "mt-b", "mt-c", "mt-d"};
 
 static void *track_thread(void *p)
 {

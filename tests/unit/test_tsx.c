@@ -11,10 +11,10 @@
 /* A second copy of the scanner, built from the same source with only the
  * portable block scan, under another name: every scanner test runs against
  * it and against the library's, with and without AVX2 (on x86-64). */
-#define CHP_TSX_NO_SIMD 1
-#define chp_tsx_scan_json portable_scan_json
+#define CHP_TSX_NO_SIMD      1
+#define chp_tsx_scan_json    portable_scan_json
 #define chp_tsx_parse_number portable_parse_number
-#define chp_tsx_no_avx2 portable_no_avx2
+#define chp_tsx_no_avx2      portable_no_avx2
 #include "tsx_json.c"
 #undef chp_tsx_scan_json
 #undef chp_tsx_parse_number
@@ -48,7 +48,7 @@ static int use_portable(void **state)
 
 static const char *const default_names[] = {"ts", "timestamp"};
 
-#define S 1478311200LL /* a plausible event time, seconds */
+#define S  1478311200LL /* a plausible event time, seconds */
 #define MS (S * 1000)
 
 /* Every scan works on an exact-size heap copy so that ASan would catch a
@@ -79,11 +79,23 @@ typedef struct {
     int64_t ms; /* checked when want == CHP_TS_FOUND */
 } scan_case_t;
 
-#define F(d, m) {d, 0, CHP_TS_FOUND, m}
-#define M(d) {d, 0, CHP_TS_MISSING, 0}
-#define X(d) {d, 0, CHP_TS_MALFORMED, 0}
+#define F(d, m)                                                                \
+    {                                                                          \
+        d, 0, CHP_TS_FOUND, m                                                  \
+    }
+#define M(d)                                                                   \
+    {                                                                          \
+        d, 0, CHP_TS_MISSING, 0                                                \
+    }
+#define X(d)                                                                   \
+    {                                                                          \
+        d, 0, CHP_TS_MALFORMED, 0                                              \
+    }
 /* Explicit length, for documents holding NUL bytes. */
-#define B(d, w, m) {d, sizeof(d) - 1, w, m}
+#define B(d, w, m)                                                             \
+    {                                                                          \
+        d, sizeof(d) - 1, w, m                                                 \
+    }
 
 static const scan_case_t scan_cases[] = {
     /* Field names: top level only, ASCII case-insensitive, exact. */
@@ -99,7 +111,8 @@ static const scan_case_t scan_cases[] = {
     M("{\"a\":{\"ts\":1478311200}}"),
     M("{\"a\":[{\"ts\":1478311200}],\"b\":{\"c\":{\"timestamp\":1}}}"),
     F("{\"a\":{\"ts\":5},\"ts\":1478311200}", MS),
-    F("{\"a\":[1,2,{\"b\":[3]}],\"c\":{\"d\":{\"e\":{}}},\"ts\":\"1478311200\"}",
+    F("{\"a\":[1,2,{\"b\":[3]}],\"c\":{\"d\":{\"e\":{}}},\"ts\":"
+      "\"1478311200\"}",
       MS),
     F("{\"a\":[[[[]]]],\"ts\":5}", 5000),
     /* Number forms. */
@@ -226,8 +239,8 @@ static void test_scan_table(void **state)
         chp_ts_result_t r = scan(c->doc, len, &ms);
 
         if (r != c->want || (r == CHP_TS_FOUND && ms != c->ms))
-            fail_msg("case %zu %s: got %d ms=%lld, want %d ms=%lld", i,
-                     c->doc, r, (long long)ms, c->want, (long long)c->ms);
+            fail_msg("case %zu %s: got %d ms=%lld, want %d ms=%lld", i, c->doc,
+                     r, (long long)ms, c->want, (long long)c->ms);
     }
 }
 
@@ -244,8 +257,7 @@ static void test_scan_names(void **state)
     assert_int_equal(scan_n("{\"created\":6}", 13, custom, 3, &ms),
                      CHP_TS_FOUND);
     assert_int_equal(ms, 6000);
-    assert_int_equal(scan_n("{\"ts\":5}", 8, custom, 3, &ms),
-                     CHP_TS_MISSING);
+    assert_int_equal(scan_n("{\"ts\":5}", 8, custom, 3, &ms), CHP_TS_MISSING);
     /* No names: nothing can match, the document is still classified. */
     assert_int_equal(scan_n("{\"ts\":5}", 8, NULL, 2, &ms), CHP_TS_MISSING);
     assert_int_equal(scan_n("{\"ts\":5}", 8, default_names, 0, &ms),
@@ -272,13 +284,17 @@ static void test_truncation(void **state)
     } docs[] = {
         {"{\"ts\":1478311200,\"a\":{\"b\":[1,2,\"x\"]},\"c\":\"d\"}",
          "\"ts\":1478311200", MS},
-        {"{\"id\":\"abc\",\"payload\":{\"items\":[{\"k\":\"v\\\"}\"},{\"k\":2}],"
+        {"{\"id\":\"abc\",\"payload\":{\"items\":[{\"k\":\"v\\\"}\"},{\"k\":2}]"
+         ","
          "\"s\":\"]\"},\"timestamp\":\"1478311200.5\",\"tail\":[1,2]}",
          "\"timestamp\":\"1478311200.5\"", MS + 500},
-        {"{\"a\":1,\"b\":{\"c\":\"\\\\\"},\"d\":[true,false,null],\"e\":-1.5e3}",
+        {"{\"a\":1,\"b\":{\"c\":\"\\\\\"},\"d\":[true,false,null],\"e\":-1."
+         "5e3}",
          NULL, 0},
-        {" { \"user\" : { \"name\" : \"J\\u00f6rg \\\"JJ\\\" [x]\", \"roles\" : "
-         "[ \"a\", \"b\" , {\"c\":{}} ] , \"bio\" : \"line1\\nline2 {\\\\}\" } ,"
+        {" { \"user\" : { \"name\" : \"J\\u00f6rg \\\"JJ\\\" [x]\", \"roles\" "
+         ": "
+         "[ \"a\", \"b\" , {\"c\":{}} ] , \"bio\" : \"line1\\nline2 {\\\\}\" } "
+         ","
          " \"events\":[[1,2],[3,{\"ts\":4}]], \"TS\" : 1.4783112E9 , \"z\":"
          "\"end\" } ",
          "\"TS\" : 1.4783112E9", MS},
@@ -290,8 +306,8 @@ static void test_truncation(void **state)
         size_t len = strlen(doc), ts_end = (size_t)-1, close = 0;
 
         if (docs[d].ts)
-            ts_end = (size_t)(strstr(doc, docs[d].ts) - doc) +
-                     strlen(docs[d].ts);
+            ts_end =
+                (size_t)(strstr(doc, docs[d].ts) - doc) + strlen(docs[d].ts);
         for (size_t i = 0; i < len; i++)
             if (doc[i] == '}')
                 close = i + 1; /* the top-level close is the last '}' */
@@ -309,8 +325,8 @@ static void test_truncation(void **state)
             else
                 want = CHP_TS_MALFORMED;
             if (r != want || (r == CHP_TS_FOUND && ms != docs[d].ms))
-                fail_msg("doc %zu prefix %zu/%zu: got %d ms=%lld, want %d",
-                         d, k, len, r, (long long)ms, want);
+                fail_msg("doc %zu prefix %zu/%zu: got %d ms=%lld, want %d", d,
+                         k, len, r, (long long)ms, want);
         }
     }
 }
@@ -371,9 +387,9 @@ static void test_depth(void **state)
             doc[n++] = ']';
         memcpy(doc + n, ",\"ts\":1}", 8);
         n += 8;
-        assert_int_equal(scan(doc, n, &ms),
-                         depth <= CHP_TSX_MAX_DEPTH ? CHP_TS_FOUND
-                                                    : CHP_TS_MALFORMED);
+        assert_int_equal(scan(doc, n, &ms), depth <= CHP_TSX_MAX_DEPTH
+                                                ? CHP_TS_FOUND
+                                                : CHP_TS_MALFORMED);
     }
     free(doc);
 }
@@ -433,8 +449,8 @@ static void test_rules_errors(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         tsx = (chp_tsx_t *)1;
         errstr[0] = '\0';
-        assert_int_equal(chp_tsx_new(bad[i].rules, bad[i].fields, &tsx,
-                                     errstr, sizeof(errstr)),
+        assert_int_equal(chp_tsx_new(bad[i].rules, bad[i].fields, &tsx, errstr,
+                                     sizeof(errstr)),
                          CHP_ERR_INVALID_ARG);
         assert_null(tsx);
         if (!strstr(errstr, bad[i].needle))
@@ -475,14 +491,12 @@ static void test_rules_ok(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        assert_int_equal(chp_tsx_new(good[i], NULL, &tsx, errstr, 256),
-                         CHP_OK);
+        assert_int_equal(chp_tsx_new(good[i], NULL, &tsx, errstr, 256), CHP_OK);
         assert_non_null(tsx);
         chp_tsx_destroy(tsx);
     }
-    assert_int_equal(chp_tsx_new(NULL, " a , b,c,d,e,f,g,h ", &tsx, errstr,
-                                 256),
-                     CHP_OK);
+    assert_int_equal(
+        chp_tsx_new(NULL, " a , b,c,d,e,f,g,h ", &tsx, errstr, 256), CHP_OK);
     chp_tsx_destroy(tsx);
     chp_tsx_destroy(NULL);
 }
@@ -557,8 +571,7 @@ static void test_extract_fallback(void **state)
                      CHP_TS_MALFORMED);
     assert_int_equal(extract(NULL, NULL, good, -1, NULL, &ms), CHP_TS_FOUND);
     /* kafka: any timestamp >= 0, taken as milliseconds. */
-    assert_int_equal(extract("kafka", NULL, good, 0, NULL, &ms),
-                     CHP_TS_FOUND);
+    assert_int_equal(extract("kafka", NULL, good, 0, NULL, &ms), CHP_TS_FOUND);
     assert_int_equal(ms, 0);
     assert_int_equal(extract("kafka", NULL, good, -1, NULL, &ms),
                      CHP_TS_MISSING);
@@ -575,23 +588,23 @@ static void test_extract_fallback(void **state)
     assert_int_equal(extract("header:event-time", NULL, NULL, -1, &h_cut, &ms),
                      CHP_TS_FOUND);
     assert_int_equal(ms, MS);
-    assert_int_equal(extract("header:event-time,kafka", NULL, NULL, 3, &h_bad,
-                             &ms),
-                     CHP_TS_FOUND);
+    assert_int_equal(
+        extract("header:event-time,kafka", NULL, NULL, 3, &h_bad, &ms),
+        CHP_TS_FOUND);
     assert_int_equal(ms, 3);
-    assert_int_equal(extract("header:event-time", NULL, NULL, -1, &h_other,
-                             &ms),
-                     CHP_TS_MISSING);
+    assert_int_equal(
+        extract("header:event-time", NULL, NULL, -1, &h_other, &ms),
+        CHP_TS_MISSING);
     assert_int_equal(extract("header:event-time", NULL, NULL, -1, NULL, &ms),
                      CHP_TS_MISSING);
-    assert_int_equal(extract("json,header:event-time", NULL, broken, -1, &h_ms,
-                             &ms),
-                     CHP_TS_FOUND);
+    assert_int_equal(
+        extract("json,header:event-time", NULL, broken, -1, &h_ms, &ms),
+        CHP_TS_FOUND);
     assert_int_equal(ms, MS + 123);
     /* A broken payload stays malformed if the header does not help. */
-    assert_int_equal(extract("json,header:event-time", NULL, broken, -1,
-                             &h_bad, &ms),
-                     CHP_TS_MALFORMED);
+    assert_int_equal(
+        extract("json,header:event-time", NULL, broken, -1, &h_bad, &ms),
+        CHP_TS_MALFORMED);
     /* now: chosen explicitly, it yields. */
     assert_int_equal(extract("now", NULL, NULL, -1, NULL, &ms), CHP_TS_FOUND);
     assert_int_equal(ms, 777);
@@ -601,14 +614,14 @@ static void test_extract_fallback(void **state)
     assert_int_equal(extract("json,now", NULL, broken, -1, NULL, &ms),
                      CHP_TS_FOUND);
     assert_int_equal(ms, 777);
-    assert_int_equal(extract("json,kafka,header:event-time,now", NULL, good, 5,
-                             &h_ms, &ms),
-                     CHP_TS_FOUND);
+    assert_int_equal(
+        extract("json,kafka,header:event-time,now", NULL, good, 5, &h_ms, &ms),
+        CHP_TS_FOUND);
     assert_int_equal(ms, MS);
     /* Custom field names replace the default ones. */
-    assert_int_equal(extract("json", "event_time, Created", "{\"ts\":1}", -1,
-                             NULL, &ms),
-                     CHP_TS_MISSING);
+    assert_int_equal(
+        extract("json", "event_time, Created", "{\"ts\":1}", -1, NULL, &ms),
+        CHP_TS_MISSING);
     assert_int_equal(extract("json", "event_time, Created",
                              "{\"created\":1478311200}", -1, NULL, &ms),
                      CHP_TS_FOUND);
@@ -634,8 +647,8 @@ int main(void)
 
     failed += cmocka_run_group_tests_name("scanner (library)", scanner,
                                           use_library, NULL);
-    failed += cmocka_run_group_tests_name("scanner (library, no AVX2)",
-                                          scanner, use_library_sse2, NULL);
+    failed += cmocka_run_group_tests_name("scanner (library, no AVX2)", scanner,
+                                          use_library_sse2, NULL);
     chp_tsx_no_avx2 = 0;
     failed += cmocka_run_group_tests_name("scanner (portable)", scanner,
                                           use_portable, NULL);
