@@ -10,12 +10,14 @@
 #define CHP_TESTUTIL_H
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define TU_UNUSED __attribute__((unused))
@@ -215,6 +217,51 @@ static TU_UNUSED int tu_brokers_answer(const char *brokers, int timeout_ms,
         rd_kafka_metadata_destroy(md);
     rd_kafka_destroy(rk);
     return err ? -1 : 0;
+}
+
+/* The pid of the shared test broker (scripts/kafka.sh writes it to
+ * $CHP_RUN_DIR/kafka/kafka.pid), or 0 when it is not running.  Fault tests
+ * pause and restart it. */
+static TU_UNUSED pid_t tu_broker_pid(void)
+{
+    const char *run = getenv("CHP_RUN_DIR"), *src = getenv("CHP_SOURCE_DIR");
+    char path[600];
+    FILE *fp;
+    long pid = 0;
+
+    if (run && *run)
+        snprintf(path, sizeof(path), "%s/kafka/kafka.pid", run);
+    else
+        snprintf(path, sizeof(path), "%s/.cache/run/kafka/kafka.pid",
+                 src ? src : ".");
+    if (!(fp = fopen(path, "r")))
+        return 0;
+    if (fscanf(fp, "%ld", &pid) != 1)
+        pid = 0;
+    fclose(fp);
+    return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+}
+
+/* Resumes the shared broker (SIGCONT) and makes sure it answers; runs
+ * bounce_cmd (scripts/kafka.sh bounce: a restart over its data) when it
+ * does not.  Every fault test calls it at the end of a case, whatever
+ * happened, since the other tests share the broker.  0, or -1 with errstr
+ * filled. */
+static TU_UNUSED int tu_broker_revive(const char *brokers,
+                                      const char *bounce_cmd, char *errstr,
+                                      size_t errstr_size)
+{
+    pid_t pid = tu_broker_pid();
+
+    if (pid)
+        kill(pid, SIGCONT);
+    if (tu_brokers_answer(brokers, 30000, errstr, errstr_size) == 0)
+        return 0;
+    fprintf(stderr, "broker does not answer (%s): bouncing it\n", errstr);
+    if (system(bounce_cmd) != 0 ||
+        tu_brokers_answer(brokers, 60000, errstr, errstr_size) != 0)
+        return -1;
+    return 0;
 }
 
 /* A consumer in group (reading from the earliest offset unless extra says

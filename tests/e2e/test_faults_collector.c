@@ -308,29 +308,9 @@ static totals_t reported(const char *url, const char *src, const char *tier)
 
 /* ------------------------------------------------- SIGTERM, Kafka away */
 
-static pid_t broker_pid(void)
-{
-    const char *run = getenv("CHP_RUN_DIR"), *src = getenv("CHP_SOURCE_DIR");
-    char path[600];
-    FILE *f;
-    long pid = 0;
-
-    if (run && *run)
-        snprintf(path, sizeof(path), "%s/kafka/kafka.pid", run);
-    else
-        snprintf(path, sizeof(path), "%s/.cache/run/kafka/kafka.pid",
-                 src ? src : ".");
-    if (!(f = fopen(path, "r")))
-        return 0;
-    if (fscanf(f, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(f);
-    return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
-}
-
 static void test_sigterm_kafka_unreachable(void **state)
 {
-    pid_t bp = broker_pid();
+    pid_t bp = tu_broker_pid();
     char id[96], audit[128], src[128], url[400], err[512];
     totals_t want = {0};
     proc_t c;

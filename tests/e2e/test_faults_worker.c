@@ -51,41 +51,13 @@ typedef struct dataset {
 
 /* ------------------------------------------------------------ broker */
 
-static pid_t read_broker_pid(void)
-{
-    const char *run = getenv("CHP_RUN_DIR"), *src = getenv("CHP_SOURCE_DIR");
-    char path[600];
-    FILE *fp;
-    long pid = 0;
-
-    if (run)
-        snprintf(path, sizeof(path), "%s/kafka/kafka.pid", run);
-    else
-        snprintf(path, sizeof(path), "%s/.cache/run/kafka/kafka.pid",
-                 src ? src : ".");
-    if (!(fp = fopen(path, "r")))
-        return 0;
-    if (fscanf(fp, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(fp);
-    return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
-}
-
-/* Resumes the broker and makes sure it answers; restarts it over its data
- * if it does not.  Called at the end of every case, whatever happened. */
 static void broker_ensure_up(void)
 {
     char err[256];
 
-    if ((broker_pid = read_broker_pid()))
-        kill(broker_pid, SIGCONT);
-    if (tu_brokers_answer(brokers, 30000, err, sizeof(err)) == 0)
-        return;
-    fprintf(stderr, "broker does not answer (%s): bouncing it\n", err);
-    if (system(kafka_sh) != 0 ||
-        tu_brokers_answer(brokers, 60000, err, sizeof(err)) != 0)
+    if (tu_broker_revive(brokers, kafka_sh, err, sizeof(err)) != 0)
         fail_msg("the shared broker could not be brought back: %s", err);
-    broker_pid = read_broker_pid();
+    broker_pid = tu_broker_pid();
 }
 
 static int teardown(void **state)
@@ -99,7 +71,7 @@ static void broker_bounce(void)
 {
     printf("  fault: broker restart (kafka.sh bounce)\n");
     assert_int_equal(system(kafka_sh), 0);
-    broker_pid = read_broker_pid();
+    broker_pid = tu_broker_pid();
     assert_true(broker_pid > 0);
 }
 
@@ -570,7 +542,7 @@ int main(void)
     int rc;
 
     brokers = tu_brokers();
-    if (!(broker_pid = read_broker_pid()))
+    if (!(broker_pid = tu_broker_pid()))
         tu_skip("the broker's pid file ($CHP_RUN_DIR/kafka/kafka.pid) is "
                 "needed to pause and restart it");
     /* kafka.sh bounce must address the same broker. */

@@ -56,39 +56,13 @@ static int rnd_between(int lo, int hi)
 
 /* ------------------------------------------------------------ broker */
 
-static pid_t read_broker_pid(void)
-{
-    const char *run = getenv("CHP_RUN_DIR"), *src = getenv("CHP_SOURCE_DIR");
-    char path[600];
-    FILE *fp;
-    long pid = 0;
-
-    if (run)
-        snprintf(path, sizeof(path), "%s/kafka/kafka.pid", run);
-    else
-        snprintf(path, sizeof(path), "%s/.cache/run/kafka/kafka.pid",
-                 src ? src : ".");
-    if (!(fp = fopen(path, "r")))
-        return 0;
-    if (fscanf(fp, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(fp);
-    return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
-}
-
 static void broker_ensure_up(void)
 {
     char err[256];
 
-    if ((broker_pid = read_broker_pid()))
-        kill(broker_pid, SIGCONT);
-    if (tu_brokers_answer(brokers, 30000, err, sizeof(err)) == 0)
-        return;
-    fprintf(stderr, "broker does not answer (%s): bouncing it\n", err);
-    if (system(kafka_sh) != 0 ||
-        tu_brokers_answer(brokers, 60000, err, sizeof(err)) != 0)
+    if (tu_broker_revive(brokers, kafka_sh, err, sizeof(err)) != 0)
         fail_msg("the shared broker could not be brought back: %s", err);
-    broker_pid = read_broker_pid();
+    broker_pid = tu_broker_pid();
 }
 
 /* ------------------------------------------------------------ model */
@@ -292,7 +266,7 @@ static void *faults_main(void *arg)
             bounces++;
             if (system(kafka_sh) != 0)
                 log_fault(t0, "broker restart failed");
-            broker_pid = read_broker_pid();
+            broker_pid = tu_broker_pid();
             break;
         case 5: {
             int ms = rnd_between(3000, 15000);
@@ -513,7 +487,7 @@ int main(void)
     int rc;
 
     brokers = tu_brokers();
-    if (!(broker_pid = read_broker_pid()))
+    if (!(broker_pid = tu_broker_pid()))
         tu_skip("the broker's pid file ($CHP_RUN_DIR/kafka/kafka.pid) is "
                 "needed to pause and restart it");
     if ((colon = strrchr(brokers, ':')) && !getenv("KAFKA_PORT")) {
