@@ -113,25 +113,16 @@ static void input_free(input_t *in)
 
 /* ----------------------------------------------------------- A: collector */
 
-typedef struct db {
-    const store_ops_t *ops;
-    store_t *s;
-} db_t;
-
 static chp_err_t seen_in_store(void *opaque, const char *const *uuids, size_t n,
                                bool *seen, char *errstr, size_t errstr_size)
 {
-    db_t *d = opaque;
-
-    return d->ops->seen(d->s, uuids, n, seen, errstr, errstr_size);
+    return store_seen(opaque, uuids, n, seen, errstr, errstr_size);
 }
 
 /* rows/s of the collector's path over in. */
-static double run_collector(const store_ops_t *ops, store_t *s,
-                            const input_t *in)
+static double run_collector(store_t *s, const input_t *in)
 {
     coll_batch_t *b = coll_batch_new(false);
-    db_t d = {ops, s};
     coll_flush_stats_t st;
     char audit[128], err[1024];
     size_t rows = 0;
@@ -152,8 +143,8 @@ static double run_collector(const store_ops_t *ops, store_t *s,
             res != COLL_ADDED)
             die("coll_batch_add", err);
         if (coll_batch_records(b) == FLUSH || i == MSGS - 1) {
-            if (coll_batch_flush(b, ops, s, cluster, seen_in_store, &d, true,
-                                 &st, err, sizeof(err)) != CHP_OK)
+            if (coll_batch_flush(b, s, cluster, seen_in_store, s, true, &st,
+                                 err, sizeof(err)) != CHP_OK)
                 die("flush", err);
             rows += st.rows;
             coll_batch_committed(b);
@@ -431,13 +422,12 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
                           const char *lite_path)
 {
     double a[PAIRS], b[PAIRS], ratio[PAIRS];
-    const store_ops_t *ops;
     store_t *s;
     plain_t p;
     bench_cmp_t cmp;
     char err[1024], detail[640];
 
-    if (store_open(url, &ops, &s, err, sizeof(err)) != CHP_OK)
+    if (store_open(url, &s, err, sizeof(err)) != CHP_OK)
         die(name, err);
     plain_open(&p, kind, url, lite_path);
     plain_create(&p);
@@ -446,17 +436,17 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
         input_make(&ia, 'a', r);
         input_make(&ib, 'b', r);
         if (r % 2 == 0) {
-            a[r] = run_collector(ops, s, &ia);
+            a[r] = run_collector(s, &ia);
             b[r] = run_plain(&p, &ib);
         } else {
             b[r] = run_plain(&p, &ib);
-            a[r] = run_collector(ops, s, &ia);
+            a[r] = run_collector(s, &ia);
         }
         ratio[r] = a[r] / b[r];
         input_free(&ia);
         input_free(&ib);
     }
-    ops->close(s);
+    store_close(s);
     double row_bytes = bytes_per_row(&p, "bench_plain_rows");
     double uuid_bytes = bytes_per_row(&p, "seen_uuids");
     cleanup(&p);

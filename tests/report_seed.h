@@ -53,16 +53,15 @@ static TU_UNUSED bool seed_row(store_row_t *r, const char *topic, int64_t begin,
 static TU_UNUSED int seed_flush(const char *url, const store_row_t *rows,
                                 size_t n, char *errstr, size_t errstr_size)
 {
-    const store_ops_t *ops;
     store_t *s;
     store_batch_t b = {.rows = rows, .n_rows = n};
     int rc = -1;
 
-    if (store_open(url, &ops, &s, errstr, errstr_size) != CHP_OK)
+    if (store_open(url, &s, errstr, errstr_size) != CHP_OK)
         return -1;
-    if (ops->flush(s, &b, errstr, errstr_size) == CHP_OK)
+    if (store_flush(s, &b, errstr, errstr_size) == CHP_OK)
         rc = 0;
-    ops->close(s);
+    store_close(s);
     return rc;
 }
 

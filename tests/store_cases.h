@@ -24,14 +24,13 @@ typedef struct sc_ctx {
     const char *name; /* "sqlite", "mysql", "postgresql" */
     const char *url;
     bool private_db; /* nobody else uses this database */
-    const store_ops_t *ops;
     store_t *s;
     char prefix[96]; /* unique per case */
 } sc_ctx_t;
 
 /* ------------------------------------------------------------ helpers */
 
-/* What query() handed out, copied (sketch included). */
+/* What store_query() handed out, copied (sketch included). */
 typedef struct sc_rows {
     store_row_t v[1024];
     size_t n;
@@ -81,8 +80,8 @@ static TU_UNUSED void sc_query(sc_ctx_t *c, const char *topic, int64_t from,
     out->n = 0;
     if (!out->prefix)
         out->prefix = c->prefix;
-    assert_int_equal(c->ops->query(c->s, topic, from, to, sc_rows_cb, out,
-                                   errstr, sizeof(errstr)),
+    assert_int_equal(store_query(c->s, topic, from, to, sc_rows_cb, out, errstr,
+                                 sizeof(errstr)),
                      CHP_OK);
 }
 
@@ -135,7 +134,7 @@ static TU_UNUSED chp_err_t sc_flush_as(sc_ctx_t *c, const char *cluster,
         .dedup_in_db = dedup_in_db,
     };
 
-    return c->ops->flush(c->s, &b, errstr, errstr_size);
+    return store_flush(c->s, &b, errstr, errstr_size);
 }
 
 static TU_UNUSED chp_err_t sc_flush(sc_ctx_t *c, const store_row_t *rows,
@@ -155,8 +154,8 @@ static TU_UNUSED int64_t sc_offset_of(sc_ctx_t *c, const char *cluster,
     char errstr[512] = "";
     int64_t v = -2;
 
-    if (c->ops->offset(c->s, cluster, topic, partition, &v, errstr,
-                       sizeof(errstr)) != CHP_OK)
+    if (store_offset(c->s, cluster, topic, partition, &v, errstr,
+                     sizeof(errstr)) != CHP_OK)
         fail_msg("%s: offset: %s", c->name, errstr);
     return v;
 }
@@ -212,7 +211,7 @@ static TU_UNUSED int sc_setup(void **state)
     char errstr[512] = "";
     char name[64];
 
-    if (store_open(c->url, &c->ops, &c->s, errstr, sizeof(errstr))) {
+    if (store_open(c->url, &c->s, errstr, sizeof(errstr))) {
         fprintf(stderr, "%s: store_open: %s\n", c->name, errstr);
         return -1;
     }
@@ -226,7 +225,7 @@ static TU_UNUSED int sc_teardown(void **state)
     sc_ctx_t *c = *state;
 
     if (c->s)
-        c->ops->close(c->s);
+        store_close(c->s);
     c->s = NULL;
     return 0;
 }
@@ -243,8 +242,8 @@ static TU_UNUSED void sc_migrate_twice(void **state)
 
     assert_non_null(got);
     SC_FLUSH_OK(c, &r, 1, NULL, 0, NULL, 0);
-    assert_int_equal(c->ops->migrate(c->s, errstr, sizeof(errstr)), CHP_OK);
-    assert_int_equal(c->ops->migrate(c->s, errstr, sizeof(errstr)), CHP_OK);
+    assert_int_equal(store_migrate(c->s, errstr, sizeof(errstr)), CHP_OK);
+    assert_int_equal(store_migrate(c->s, errstr, sizeof(errstr)), CHP_OK);
     sc_query(c, r.topic, 0, 1200, got);
     assert_int_equal(got->n, 1);
     assert_int_equal(got->v[0].count, 5);
@@ -469,7 +468,7 @@ static TU_UNUSED void sc_batches(void **state)
     free(rows);
 }
 
-/* seen() reports exactly the uuids a committed flush inserted. */
+/* store_seen() reports exactly the uuids a committed flush inserted. */
 static TU_UNUSED void sc_seen(void **state)
 {
     enum { N = 150 };
@@ -484,7 +483,7 @@ static TU_UNUSED void sc_seen(void **state)
         sc_uuid(c, i, ids[i]);
         up[i] = ids[i];
     }
-    assert_int_equal(c->ops->seen(c->s, up, N, seen, errstr, sizeof(errstr)),
+    assert_int_equal(store_seen(c->s, up, N, seen, errstr, sizeof(errstr)),
                      CHP_OK);
     for (int i = 0; i < N; i++)
         assert_false(seen[i]);
@@ -496,11 +495,11 @@ static TU_UNUSED void sc_seen(void **state)
             odd[i] = up[2 * i + 1];
         SC_FLUSH_OK(c, &r, 1, odd, N / 2, NULL, 0);
     }
-    assert_int_equal(c->ops->seen(c->s, up, N, seen, errstr, sizeof(errstr)),
+    assert_int_equal(store_seen(c->s, up, N, seen, errstr, sizeof(errstr)),
                      CHP_OK);
     for (int i = 0; i < N; i++)
         assert_int_equal(seen[i], i % 2 == 1);
-    assert_int_equal(c->ops->seen(c->s, up, 0, seen, errstr, sizeof(errstr)),
+    assert_int_equal(store_seen(c->s, up, 0, seen, errstr, sizeof(errstr)),
                      CHP_OK);
 }
 
@@ -594,8 +593,7 @@ static TU_UNUSED void sc_offsets_cas(void **state)
             bool seen[2] = {false, false};
 
             assert_int_equal(
-                c->ops->seen(c->s, up, 2, seen, errstr, sizeof(errstr)),
-                CHP_OK);
+                store_seen(c->s, up, 2, seen, errstr, sizeof(errstr)), CHP_OK);
             assert_true(seen[0] && seen[1]);
         }
         /* Another cluster with the same topic name: its own offsets. */
@@ -683,7 +681,7 @@ static TU_UNUSED void sc_rollback(void **state)
     assert_int_equal(got->v[0].count, 10);
     assert_int_equal(sc_offset_of(c, SC_CLUSTER, o.topic, 0), -1);
     assert_int_equal(
-        c->ops->seen(c->s, dup_in_batch, 2, seen, errstr, sizeof(errstr)),
+        store_seen(c->s, dup_in_batch, 2, seen, errstr, sizeof(errstr)),
         CHP_OK);
     assert_false(seen[0]);
     assert_false(seen[1]);
@@ -715,22 +713,22 @@ static TU_UNUSED void sc_retention(void **state)
     assert_non_null(got);
     sc_uuid(c, 0, id);
     SC_FLUSH_OK(c, r, 3, up, 1, NULL, 0);
-    assert_int_equal(c->ops->retention(c->s, -5400, 0, errstr, sizeof(errstr)),
+    assert_int_equal(store_retention(c->s, -5400, 0, errstr, sizeof(errstr)),
                      CHP_OK);
     sc_query(c, r[0].topic, -100000, 100000, got);
     assert_int_equal(got->n, 2);
     assert_int_equal(got->v[0].time_begin, -5400);
     assert_int_equal(got->v[1].time_begin, -600);
-    assert_int_equal(c->ops->seen(c->s, up, 1, &seen, errstr, sizeof(errstr)),
+    assert_int_equal(store_seen(c->s, up, 1, &seen, errstr, sizeof(errstr)),
                      CHP_OK);
     assert_true(seen);
     if (c->private_db) {
-        assert_int_equal(c->ops->retention(c->s, -100000,
-                                           (int64_t)time(NULL) + 10, errstr,
-                                           sizeof(errstr)),
+        assert_int_equal(store_retention(c->s, -100000,
+                                         (int64_t)time(NULL) + 10, errstr,
+                                         sizeof(errstr)),
                          CHP_OK);
-        assert_int_equal(
-            c->ops->seen(c->s, up, 1, &seen, errstr, sizeof(errstr)), CHP_OK);
+        assert_int_equal(store_seen(c->s, up, 1, &seen, errstr, sizeof(errstr)),
+                         CHP_OK);
         assert_false(seen);
     }
     sc_rows_clear(got);
@@ -782,7 +780,7 @@ static TU_UNUSED void sc_names(void **state)
         sc_topics_t t = {.prefix = c->prefix};
 
         assert_int_equal(
-            c->ops->topics(c->s, sc_topics_cb, &t, errstr, sizeof(errstr)),
+            store_topics(c->s, sc_topics_cb, &t, errstr, sizeof(errstr)),
             CHP_OK);
         assert_int_equal(t.n, 3);
         assert_string_equal(t.v[0], r[2].topic);

@@ -32,7 +32,8 @@ struct coll_batch {
     size_t alen, acap;
 
     char (*uuids)[CHP_UUID_MAX];
-    const char **uuid_ptrs; /* same order, for store and seen() */
+    const char *
+        *uuid_ptrs; /* same order, for the store and the seen function */
     size_t nuuids, capuuids;
     uint32_t *uslots; /* hash set of uuid indices; power of two */
     size_t nuslots;
@@ -423,7 +424,7 @@ const store_offset_t *coll_batch_offsets(const coll_batch_t *b, size_t *n)
     return b->parts;
 }
 
-/* Takes the messages whose uuid seen() knows out of the batch. */
+/* Takes the messages whose uuid the seen function knows out of the batch. */
 static chp_err_t filter_seen(coll_batch_t *b, coll_seen_fn_t *seen,
                              void *opaque, size_t *dups, char *errstr,
                              size_t errstr_size)
@@ -460,11 +461,10 @@ cleanup:
     return err;
 }
 
-chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops, store_t *s,
-                           const char *cluster, coll_seen_fn_t *seen,
-                           void *seen_opaque, bool dedup_in_db,
-                           coll_flush_stats_t *st, char *errstr,
-                           size_t errstr_size)
+chp_err_t coll_batch_flush(coll_batch_t *b, store_t *s, const char *cluster,
+                           coll_seen_fn_t *seen, void *seen_opaque,
+                           bool dedup_in_db, coll_flush_stats_t *st,
+                           char *errstr, size_t errstr_size)
 {
     store_batch_t sb = {.dedup_in_db = dedup_in_db, .cluster = cluster};
     chp_err_t err;
@@ -478,7 +478,7 @@ chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops, store_t *s,
     sb.rows = agg_rows(b->agg, &sb.n_rows);
     sb.uuids = coll_batch_uuids(b, &sb.n_uuids);
     sb.offsets = coll_batch_offsets(b, &sb.n_offsets);
-    if ((err = ops->flush(s, &sb, errstr, errstr_size)) != CHP_OK)
+    if ((err = store_flush(s, &sb, errstr, errstr_size)) != CHP_OK)
         return err;
     st->rows = sb.n_rows;
     st->messages = b->nrecs;

@@ -71,7 +71,7 @@ chp_err_t coll_batch_drop_partitions(coll_batch_t *b, coll_part_pred_t *drop,
                                      size_t errstr_size);
 
 /* Which of uuids[0..n) were stored before: seen[i] = true.  Implemented
- * by store_ops_t.seen (dedup=db) or the Redis module (dedup=redis). */
+ * by store_seen (dedup=db) or the Redis module (dedup=redis). */
 typedef chp_err_t(coll_seen_fn_t)(void *opaque, const char *const *uuids,
                                   size_t n, bool *seen, char *errstr,
                                   size_t errstr_size);
@@ -86,7 +86,8 @@ const store_offset_t *coll_batch_offsets(const coll_batch_t *b, size_t *n);
 typedef struct coll_flush_stats {
     size_t rows;       /* rows written */
     size_t messages;   /* messages in them */
-    size_t duplicates; /* messages dropped because seen() knew their uuid */
+    size_t duplicates; /* messages dropped because the seen function knew their
+                          uuid */
 } coll_flush_stats_t;
 
 /*
@@ -98,10 +99,9 @@ typedef struct coll_flush_stats {
  * then resets it; on failure it holds everything for the retry (minus the
  * messages found seen, which are already stored for good).
  */
-chp_err_t coll_batch_flush(coll_batch_t *b, const store_ops_t *ops, store_t *s,
-                           const char *cluster, coll_seen_fn_t *seen,
-                           void *seen_opaque, bool dedup_in_db,
-                           coll_flush_stats_t *st, char *errstr,
-                           size_t errstr_size);
+chp_err_t coll_batch_flush(coll_batch_t *b, store_t *s, const char *cluster,
+                           coll_seen_fn_t *seen, void *seen_opaque,
+                           bool dedup_in_db, coll_flush_stats_t *st,
+                           char *errstr, size_t errstr_size);
 
 #endif

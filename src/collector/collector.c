@@ -104,16 +104,14 @@ static int open_store(collector_t *c, char *errstr, size_t errstr_size)
 {
     const char *url = chp_conf_get_str(c->conf, "db.url");
     int64_t backoff = COLL_BACKOFF_MIN_MS;
-    const store_ops_t *ops;
+    store_kind_t kind;
     chp_err_t err;
 
-    if (!(ops = store_ops_for_url(url, errstr, errstr_size)))
+    if (store_kind_for_url(url, &kind, errstr, errstr_size))
         return -1;
-    while ((err = store_open(url, &c->ops, &c->store, errstr, errstr_size)) !=
-           CHP_OK) {
+    while ((err = store_open(url, &c->store, errstr, errstr_size)) != CHP_OK) {
         /* A file that cannot be opened is a mistake, not an outage. */
-        if ((err != CHP_ERR_DB && err != CHP_ERR_IO) ||
-            ops == &store_sqlite_ops)
+        if ((err != CHP_ERR_DB && err != CHP_ERR_IO) || kind == STORE_SQLITE)
             return -1;
         health_fail(c->health, "database: %s", coll_one_line(errstr));
         chp_warn("collector: database not available (retrying in %lld ms): "
@@ -134,8 +132,7 @@ static void collector_free(collector_t *c)
     coll_consumer_close(c);
     coll_batch_destroy(c->batch);
     coll_dedup_close(c);
-    if (c->store)
-        c->ops->close(c->store);
+    store_close(c->store);
     health_destroy(c->health);
     metrics_destroy(c->metrics);
     free(c->audit_topic);
@@ -302,7 +299,7 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         return 0;
     }
     chp_info("collector: storing %s of cluster %s into %s (%s, dedup=%s)",
-             c.audit_topic, c.cluster, c.ops->scheme,
+             c.audit_topic, c.cluster, store_scheme(c.store),
              chp_conf_get_str(conf, "collector.group.id"),
              chp_conf_get_str(conf, "dedup"));
 

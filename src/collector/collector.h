@@ -53,7 +53,6 @@ typedef struct collector {
      * for a broker. */
     bool kafka_down;
 
-    const store_ops_t *ops;
     store_t *store;
     struct dedup_redis *redis; /* dedup=redis, else NULL */
     coll_batch_t *batch;

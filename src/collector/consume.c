@@ -44,8 +44,8 @@ static int offsets_from_store(collector_t *c,
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         int64_t next = -1;
 
-        while (c->ops->offset(c->store, c->cluster, p->topic, p->partition,
-                              &next, err, sizeof(err)) != CHP_OK) {
+        while (store_offset(c->store, c->cluster, p->topic, p->partition, &next,
+                            err, sizeof(err)) != CHP_OK) {
             if (daemon_stopping())
                 return -1;
             health_fail(c->health, "database: %s", coll_one_line(err));

@@ -19,7 +19,7 @@ static chp_err_t seen_in_store(void *opaque, const char *const *uuids, size_t n,
 {
     collector_t *c = opaque;
 
-    return c->ops->seen(c->store, uuids, n, seen, errstr, errstr_size);
+    return store_seen(c->store, uuids, n, seen, errstr, errstr_size);
 }
 
 static chp_err_t seen_in_redis(void *opaque, const char *const *uuids, size_t n,
@@ -163,7 +163,7 @@ int coll_flush(collector_t *c)
      * our transaction, which rolled back.  Looking up again filters it
      * out; no reason to wait or pause for that. */
     for (int attempt = 0; attempt < 3; attempt++) {
-        e = coll_batch_flush(c->batch, c->ops, c->store, c->cluster,
+        e = coll_batch_flush(c->batch, c->store, c->cluster,
                              c->redis ? seen_in_redis : seen_in_store, c,
                              c->redis == NULL, &st, err, sizeof(err));
         if (st.duplicates)
@@ -221,8 +221,8 @@ int coll_retention(collector_t *c)
     char err[512];
 
     metric_inc(c->m.retention_runs, 1);
-    if (c->ops->retention(c->store, rows_before, uuids_before, err,
-                          sizeof(err)) != CHP_OK) {
+    if (store_retention(c->store, rows_before, uuids_before, err,
+                        sizeof(err)) != CHP_OK) {
         metric_inc(c->m.retention_failures, 1);
         chp_warn("collector: retention failed (tried again later): %s",
                  coll_one_line(err));

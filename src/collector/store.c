@@ -1,11 +1,11 @@
 /*
- * store.c - what the three backends share: choosing one by URL, parsing
- * URLs, the row merge rule, and the flush algorithm itself (read the stored
- * rows, merge, write) run through each backend's driver primitives, so the
- * exactly-once logic exists once (see store.h, store_impl.h).
+ * store.c - the store API (store.h) over the three backends' driver tables
+ * (store_impl.h): choosing one by URL, and every loop written once on top of
+ * a backend's primitives: the flush algorithm (read the stored rows, merge,
+ * write, so the exactly-once logic exists once), retention, migration, and
+ * reading rows and topics through a cursor.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +17,6 @@
 
 /* One sketch encoding plus its NUL. */
 #define TEXT_SLOT (CHP_SKETCH_ENCODE_MAX + 1)
-
-void store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errstr || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 int64_t store_now_s(void)
 {
@@ -44,30 +33,30 @@ void store_name_copy(char dst[CHP_NAME_MAX], const char *src, size_t len)
 
 /* ------------------------------------------------------------ backends */
 
-static const store_ops_t *ops_by_scheme(const char *scheme, size_t len)
+static const store_driver_t *driver_by_scheme(const char *scheme, size_t len)
 {
     static const struct {
         const char *scheme;
-        const store_ops_t *ops;
+        const store_driver_t *drv;
     } map[] = {
-        {"sqlite", &store_sqlite_ops},
-        {"mysql", &store_mysql_ops},
-        {"postgresql", &store_pgsql_ops},
-        {"postgres", &store_pgsql_ops},
+        {"sqlite", &store_sqlite_driver},
+        {"mysql", &store_mysql_driver},
+        {"postgresql", &store_pgsql_driver},
+        {"postgres", &store_pgsql_driver},
     };
 
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strlen(map[i].scheme) == len &&
             strncasecmp(map[i].scheme, scheme, len) == 0)
-            return map[i].ops;
+            return map[i].drv;
     return NULL;
 }
 
-const store_ops_t *store_ops_for_url(const char *url, char *errstr,
-                                     size_t errstr_size)
+static const store_driver_t *driver_for_url(const char *url, char *errstr,
+                                            size_t errstr_size)
 {
     const char *sep = url ? strstr(url, "://") : NULL;
-    const store_ops_t *ops;
+    const store_driver_t *drv;
 
     if (!sep || sep == url) {
         /* The URL itself is not echoed: it may hold a password. */
@@ -77,162 +66,124 @@ const store_ops_t *store_ops_for_url(const char *url, char *errstr,
                    "postgresql://user:password@host:port/db");
         return NULL;
     }
-    ops = ops_by_scheme(url, (size_t)(sep - url));
-    if (!ops)
+    drv = driver_by_scheme(url, (size_t)(sep - url));
+    if (!drv)
         store_errf(errstr, errstr_size,
                    "db.url: unknown scheme \"%.*s\"; expected sqlite://, "
                    "mysql://, postgresql:// or postgres://",
                    (int)(sep - url > 32 ? 32 : sep - url), url);
-    return ops;
+    return drv;
 }
 
-chp_err_t store_open(const char *url, const store_ops_t **ops, store_t **out,
-                     char *errstr, size_t errstr_size)
+chp_err_t store_kind_for_url(const char *url, store_kind_t *kind, char *errstr,
+                             size_t errstr_size)
 {
-    const store_ops_t *o = store_ops_for_url(url, errstr, errstr_size);
+    const store_driver_t *drv = driver_for_url(url, errstr, errstr_size);
+
+    if (!drv)
+        return CHP_ERR_INVALID_ARG;
+    *kind = drv->kind;
+    return CHP_OK;
+}
+
+chp_err_t store_open(const char *url, store_t **out, char *errstr,
+                     size_t errstr_size)
+{
+    const store_driver_t *drv = driver_for_url(url, errstr, errstr_size);
     store_t *s = NULL;
     chp_err_t err;
 
     *out = NULL;
-    if (!o)
+    if (!drv)
         return CHP_ERR_INVALID_ARG;
-    if ((err = o->open(url, &s, errstr, errstr_size)))
+    if ((err = drv->open(url, &s, errstr, errstr_size)))
         return err;
-    if ((err = o->migrate(s, errstr, errstr_size))) {
-        o->close(s);
+    if ((err = store_migrate(s, errstr, errstr_size))) {
+        store_close(s);
         return err;
     }
-    if (ops)
-        *ops = o;
     *out = s;
     return CHP_OK;
 }
 
-/* ------------------------------------------------------------ rows */
-
-bool store_row_same_key(const store_row_t *a, const store_row_t *b)
+void store_close(store_t *s)
 {
-    return a->time_begin == b->time_begin && strcmp(a->topic, b->topic) == 0 &&
-           strcmp(a->tier, b->tier) == 0 &&
-           strcmp(a->datacenter, b->datacenter) == 0 &&
-           strcmp(a->host, b->host) == 0;
+    if (s)
+        s->drv->close(s);
 }
 
-chp_err_t store_row_from_msg(store_row_t *row, const chp_auditmsg_t *m,
-                             bool combine_hosts)
+store_kind_t store_kind(const store_t *s)
 {
-    memset(row, 0, sizeof(*row));
-    if (m->sketch && !(row->sketch = chp_sketch_dup(m->sketch)))
+    return s->drv->kind;
+}
+
+const char *store_scheme(const store_t *s)
+{
+    return s->drv->scheme;
+}
+
+chp_err_t store_seen(store_t *s, const char *const *uuids, size_t n, bool *seen,
+                     char *errstr, size_t errstr_size)
+{
+    return s->drv->seen(s, uuids, n, seen, errstr, errstr_size);
+}
+
+chp_err_t store_offset(store_t *s, const char *cluster, const char *topic,
+                       int32_t partition, int64_t *next_offset, char *errstr,
+                       size_t errstr_size)
+{
+    return s->drv->offset(s, cluster, topic, partition, next_offset, errstr,
+                          errstr_size);
+}
+
+/* ------------------------------------------------------------ reading */
+
+chp_err_t store_query(store_t *s, const char *topic, int64_t from_s,
+                      int64_t to_s,
+                      void (*cb)(const store_row_t *row, void *opaque),
+                      void *opaque, char *errstr, size_t errstr_size)
+{
+    chp_err_t err;
+
+    if (!s->query_sk && !(s->query_sk = chp_sketch_new())) {
+        store_errf(errstr, errstr_size, "%s: out of memory", s->drv->scheme);
         return CHP_ERR_NOMEM;
-    row->time_begin = m->time_begin;
-    row->time_end = m->time_end;
-    memcpy(row->topic, m->topic, sizeof(row->topic));
-    memcpy(row->tier, m->tier, sizeof(row->tier));
-    memcpy(row->datacenter, m->datacenter, sizeof(row->datacenter));
-    if (combine_hosts)
-        snprintf(row->host, sizeof(row->host), "combined");
-    else
-        memcpy(row->host, m->hostname, sizeof(row->host));
-    row->count = m->count;
-    row->total_bytes = m->total_bytes;
-    row->no_time_count = m->no_time_count;
-    row->malformed_count = m->malformed_count;
-    row->negative_latency_count = m->negative_latency_count;
-    row->delivery_failed_count = m->delivery_failed_count;
-    row->audit_dropped_count = m->audit_dropped_count;
-    row->aborted_count = m->aborted_count;
-    row->latency_sum_ms = m->latency_sum_ms;
-    /* The original sends only the mean; the sum keeps means of merged rows
-     * weighted by their counts. */
-    if (row->latency_sum_ms == 0 && m->mean_latency != 0 &&
-        m->count > m->negative_latency_count)
-        row->latency_sum_ms =
-            m->mean_latency * (double)(m->count - m->negative_latency_count);
-    row->latency95 = m->latency95;
-    row->latency99 = m->latency99;
-    row->max_latency = m->max_latency;
-    return CHP_OK;
-}
-
-/* dst += src; spare (may be NULL: allocate) becomes dst's sketch when dst
- * has none and src has one. */
-static chp_err_t row_add(store_row_t *dst, const store_row_t *src,
-                         chp_sketch_t *spare)
-{
-    if (src->sketch && !dst->sketch) {
-        chp_sketch_t *sk = spare ? spare : chp_sketch_new();
-
-        if (!sk)
-            return CHP_ERR_NOMEM;
-        chp_sketch_reset(sk);
-        dst->sketch = sk;
     }
-    if (src->sketch)
-        chp_sketch_merge(dst->sketch, src->sketch);
-    if (src->time_end > dst->time_end)
-        dst->time_end = src->time_end;
-    dst->count += src->count;
-    dst->total_bytes += src->total_bytes;
-    dst->no_time_count += src->no_time_count;
-    dst->malformed_count += src->malformed_count;
-    dst->negative_latency_count += src->negative_latency_count;
-    dst->delivery_failed_count += src->delivery_failed_count;
-    dst->audit_dropped_count += src->audit_dropped_count;
-    dst->aborted_count += src->aborted_count;
-    dst->latency_sum_ms += src->latency_sum_ms;
-    dst->latency95 = fmax(dst->latency95, src->latency95);
-    dst->latency99 = fmax(dst->latency99, src->latency99);
-    dst->max_latency = fmax(dst->max_latency, src->max_latency);
-    return CHP_OK;
-}
+    err = s->drv->read_open(s, STORE_READ_ROWS, topic, from_s, to_s, errstr,
+                            errstr_size);
+    while (!err) {
+        store_row_t row;
+        bool got;
 
-chp_err_t store_row_add(store_row_t *dst, const store_row_t *src)
-{
-    return row_add(dst, src, NULL);
-}
-
-void store_row_clear(store_row_t *row)
-{
-    chp_sketch_destroy(row->sketch);
-    memset(row, 0, sizeof(*row));
-}
-
-/* Databases reject NaN and infinities; a latency that is not a number is
- * no latency. */
-static double finite_or_zero(double v)
-{
-    return isfinite(v) ? v : 0.0;
-}
-
-void store_row_stats(const store_row_t *row, store_stats_t *st)
-{
-    uint64_t n = row->count > row->negative_latency_count
-                     ? row->count - row->negative_latency_count
-                     : 0;
-
-    st->mean = n ? row->latency_sum_ms / (double)n : 0.0;
-    st->p95 = row->latency95;
-    st->p99 = row->latency99;
-    st->max = row->max_latency;
-    if (row->sketch) {
-        const chp_sketch_t *sk = row->sketch;
-        uint64_t covered = chp_sketch_count(sk) + chp_sketch_negative_count(sk);
-        double q95 = chp_sketch_quantile(sk, 0.95);
-        double q99 = chp_sketch_quantile(sk, 0.99);
-
-        if (covered >= row->count) {
-            st->p95 = q95;
-            st->p99 = q99;
-        } else {
-            st->p95 = fmax(q95, row->latency95);
-            st->p99 = fmax(q99, row->latency99);
-        }
-        st->max = fmax(st->max, (double)chp_sketch_max(sk));
+        memset(&row, 0, sizeof(row));
+        row.sketch = s->query_sk;
+        if ((err = s->drv->read_next(s, &row, &got, errstr, errstr_size)) ||
+            !got)
+            break;
+        cb(&row, opaque);
     }
-    st->mean = finite_or_zero(st->mean);
-    st->p95 = finite_or_zero(st->p95);
-    st->p99 = finite_or_zero(st->p99);
-    st->max = finite_or_zero(st->max);
+    s->drv->read_close(s);
+    return err;
+}
+
+chp_err_t store_topics(store_t *s, void (*cb)(const char *topic, void *opaque),
+                       void *opaque, char *errstr, size_t errstr_size)
+{
+    chp_err_t err = s->drv->read_open(s, STORE_READ_TOPICS, NULL, 0, 0, errstr,
+                                      errstr_size);
+
+    while (!err) {
+        store_row_t row;
+        bool got;
+
+        memset(&row, 0, sizeof(row));
+        if ((err = s->drv->read_next(s, &row, &got, errstr, errstr_size)) ||
+            !got)
+            break;
+        cb(row.topic, opaque);
+    }
+    s->drv->read_close(s);
+    return err;
 }
 
 chp_err_t store_sketch_decode(chp_sketch_t *sk, const char *text, size_t len,
@@ -252,11 +203,9 @@ chp_err_t store_sketch_decode(chp_sketch_t *sk, const char *text, size_t len,
 
 /* ------------------------------------------------------------ handles */
 
-void store_base_init(store_t *s, const store_ops_t *ops,
-                     const store_driver_t *drv)
+void store_base_init(store_t *s, const store_driver_t *drv)
 {
     memset(s, 0, sizeof(*s));
-    s->ops = ops;
     s->drv = drv;
 }
 
@@ -277,13 +226,6 @@ void store_base_fini(store_t *s)
     s->ws_found = NULL;
     s->ws_text = NULL;
     s->query_sk = NULL;
-}
-
-chp_sketch_t *store_query_sketch(store_t *s)
-{
-    if (!s->query_sk)
-        s->query_sk = chp_sketch_new();
-    return s->query_sk;
 }
 
 static chp_err_t workspace(store_t *s, char *errstr, size_t errstr_size)
@@ -348,15 +290,19 @@ static chp_err_t flush_chunk(store_t *s, const store_row_t *rows, size_t n,
         store_stats_t st;
 
         if (s->ws_found[i]) {
-            chp_sketch_t *stored_sk = m->sketch;
-
             /* The stored row gives the counters, the delta the key. */
             memcpy(m->topic, rows[i].topic, sizeof(m->topic));
             memcpy(m->tier, rows[i].tier, sizeof(m->tier));
             memcpy(m->datacenter, rows[i].datacenter, sizeof(m->datacenter));
             memcpy(m->host, rows[i].host, sizeof(m->host));
             m->time_begin = rows[i].time_begin;
-            if ((err = row_add(m, &rows[i], stored_sk ? NULL : s->ws_sk[i])))
+            /* A stored row without a sketch takes the spare: no
+             * allocation per row. */
+            if (!m->sketch && rows[i].sketch) {
+                chp_sketch_reset(s->ws_sk[i]);
+                m->sketch = s->ws_sk[i];
+            }
+            if ((err = store_row_add(m, &rows[i])))
                 return err;
         } else {
             /* Read-only use of the caller's sketch: no copy. */
@@ -405,8 +351,8 @@ static chp_err_t check_offsets(const store_batch_t *b, char *errstr,
     return CHP_OK;
 }
 
-chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
-                          size_t errstr_size)
+chp_err_t store_flush(store_t *s, const store_batch_t *b, char *errstr,
+                      size_t errstr_size)
 {
     const store_driver_t *d = s->drv;
     int64_t now = store_now_s();
@@ -443,9 +389,8 @@ fail:
 
 /* ------------------------------------------------------------ retention */
 
-chp_err_t store_retention_run(store_t *s, int64_t before_s,
-                              int64_t uuid_before_s, char *errstr,
-                              size_t errstr_size)
+chp_err_t store_retention(store_t *s, int64_t before_s, int64_t uuid_before_s,
+                          char *errstr, size_t errstr_size)
 {
     chp_err_t err;
 
@@ -465,10 +410,12 @@ fail:
 
 /* ------------------------------------------------------------ migrate */
 
-chp_err_t store_migrate_run(store_t *s, const store_schema_t *schema,
-                            char *errstr, size_t errstr_size)
+/* One transaction (as far as the database allows): creates schema_version,
+ * reads it, refuses a newer one, runs the missing steps. */
+chp_err_t store_migrate(store_t *s, char *errstr, size_t errstr_size)
 {
     const store_driver_t *d = s->drv;
+    const store_schema_t *schema = d->schema;
     int64_t v = 0;
     bool is_null = true;
     chp_err_t err;

@@ -1,8 +1,8 @@
 /*
  * store_impl.h - what the three store backends share (private to
  * src/collector/ and its tests): the common part of a store handle, and the
- * driver interface through which store.c runs one flush (read existing rows,
- * merge, write) the same way for every database.
+ * driver table through which store.c runs every call of store.h (one flush:
+ * read the stored rows, merge, write) the same way for every database.
  *
  * A backend's handle embeds struct store as its first member, so a store_t *
  * is a pointer to the backend's own struct.
@@ -95,10 +95,47 @@ enum store_param {
 /* What a retention pass deletes. */
 typedef enum store_old { STORE_OLD_ROWS, STORE_OLD_UUIDS } store_old_t;
 
-/* The primitives store_flush_run() composes into one transaction.  Each
- * fills errstr and returns CHP_ERR_DB on a database error; the caller then
- * calls rollback. */
+/* What a read cursor (read_open) returns, row by row. */
+typedef enum store_read {
+    STORE_READ_ROWS,  /* STORE_ROW_COLUMNS of a topic (or all) and time range */
+    STORE_READ_TOPICS /* distinct topics, ordered */
+} store_read_t;
+
+typedef struct store_schema store_schema_t;
+
+/* One backend: its handle's life cycle, and the primitives store.c composes
+ * into every call of store.h (one flush or retention is one transaction of
+ * them; a query is a cursor over them).  Each primitive fills errstr and
+ * returns CHP_ERR_DB on a database error; inside a transaction the caller
+ * then calls rollback. */
 typedef struct store_driver {
+    const char *scheme; /* "sqlite", "mysql", "postgresql" */
+    store_kind_t kind;
+    const store_schema_t *schema;
+    /* Parses url (errstr naming db.url) and connects; the handle is
+     * initialised with store_base_init. */
+    chp_err_t (*open)(const char *url, store_t **out, char *errstr,
+                      size_t errstr_size);
+    void (*close)(store_t *s);
+    /* store_seen and store_offset, whole (one or two statements each). */
+    chp_err_t (*seen)(store_t *s, const char *const *uuids, size_t n,
+                      bool *seen, char *errstr, size_t errstr_size);
+    chp_err_t (*offset)(store_t *s, const char *cluster, const char *topic,
+                        int32_t partition, int64_t *next_offset, char *errstr,
+                        size_t errstr_size);
+    /* A read cursor: read_open runs the query (topic, from_s, to_s are for
+     * STORE_READ_ROWS; topic NULL: all topics), read_next fills the next
+     * row (for STORE_READ_TOPICS only row->topic) or sets *got false at the
+     * end, decoding the sketch column into row->sketch (preset by the
+     * caller; a NULL column sets it to NULL); read_close ends the cursor and
+     * is called after every read_open, whatever it returned.  One cursor at
+     * a time per handle. */
+    chp_err_t (*read_open)(store_t *s, store_read_t what, const char *topic,
+                           int64_t from_s, int64_t to_s, char *errstr,
+                           size_t errstr_size);
+    chp_err_t (*read_next)(store_t *s, store_row_t *row, bool *got,
+                           char *errstr, size_t errstr_size);
+    void (*read_close)(store_t *s);
     chp_err_t (*begin)(store_t *s, char *errstr, size_t errstr_size);
     chp_err_t (*commit)(store_t *s, char *errstr, size_t errstr_size);
     /* Best effort; must leave the handle usable (or marked for reconnect). */
@@ -140,30 +177,29 @@ typedef struct store_driver {
                         char *errstr, size_t errstr_size);
 } store_driver_t;
 
+/* The three backends (store_sqlite.c, store_mysql_driver.c,
+ * store_pgsql_driver.c). */
+extern const store_driver_t store_sqlite_driver;
+extern const store_driver_t store_mysql_driver;
+extern const store_driver_t store_pgsql_driver;
+
 /* A backend's schema: migrate_steps[v] holds the statements (NULL-ended)
  * that move a database from version v to v + 1, the last of them recording
  * v + 1 in schema_version.  Every step is idempotent (IF NOT EXISTS), since
  * MySQL commits DDL as it goes and a step may be cut short. */
-typedef struct store_schema {
+struct store_schema {
     const char *lock; /* run first in the transaction, or NULL */
     const char *version_table;
     const char *const *steps[STORE_SCHEMA_VERSION];
-} store_schema_t;
+};
 
 /* The schemas of the three backends (store_schema.c). */
 extern const store_schema_t store_sqlite_schema;
 extern const store_schema_t store_mysql_schema;
 extern const store_schema_t store_pgsql_schema;
 
-/* Runs the migration in one transaction (as far as the database allows):
- * creates schema_version, reads it, refuses a newer one, runs the missing
- * steps. */
-chp_err_t store_migrate_run(store_t *s, const store_schema_t *schema,
-                            char *errstr, size_t errstr_size);
-
 /* The part of every handle that store.c owns. */
 struct store {
-    const store_ops_t *ops;
     const store_driver_t *drv;
     /* Flush workspace, allocated on first use and kept: one flush never
      * allocates per row. */
@@ -173,33 +209,18 @@ struct store {
     bool *ws_found;         /* STORE_CHUNK */
     char *ws_text;          /* STORE_CHUNK encodings, CHP_SKETCH_ENCODE_MAX+1
                                bytes each */
-    chp_sketch_t *query_sk; /* for decoding rows read by query() */
+    chp_sketch_t *query_sk; /* for decoding rows read by store_query */
 };
 
 /* Initialises the common part of a backend handle. */
-void store_base_init(store_t *s, const store_ops_t *ops,
-                     const store_driver_t *drv);
-/* Frees what store_base_init and store_flush_run allocated. */
+void store_base_init(store_t *s, const store_driver_t *drv);
+/* Frees what store_base_init and store_flush allocated. */
 void store_base_fini(store_t *s);
-
-/* Runs one flush through s->drv: begin, uuids, rows chunk by chunk (read,
- * merge, write), offsets, commit; rolls back on any error. */
-chp_err_t store_flush_run(store_t *s, const store_batch_t *b, char *errstr,
-                          size_t errstr_size);
-
-/* store_ops_t.retention for every backend, through s->drv: one
- * transaction deleting old rows, then old uuids. */
-chp_err_t store_retention_run(store_t *s, int64_t before_s,
-                              int64_t uuid_before_s, char *errstr,
-                              size_t errstr_size);
 
 /* Decodes a sketch column of len bytes into sk; errstr names the row. */
 chp_err_t store_sketch_decode(chp_sketch_t *sk, const char *text, size_t len,
                               const store_row_t *key, char *errstr,
                               size_t errstr_size);
-
-/* The sketch for query() callbacks (allocated once per handle). */
-chp_sketch_t *store_query_sketch(store_t *s);
 
 /* Epoch seconds now, for updated_at and seen_at. */
 int64_t store_now_s(void);

@@ -1,8 +1,9 @@
 /*
  * store_mysql.h - what the files of the MySQL/MariaDB backend share
- * (private to store_mysql*.c): the handle, the statements, the session and
- * statement helpers (store_mysql.c), the flush driver (store_mysql_driver.c)
- * used by the store's own calls (store_mysql_ops.c).
+ * (private to store_mysql*.c): the handle's struct, the statements, the session
+ * and statement helpers (store_mysql.c), the transaction primitives and the
+ * driver table (store_mysql_driver.c), the handle, seen, offset and the read
+ * cursor (store_mysql_ops.c).
  */
 #ifndef CHP_COLLECTOR_STORE_MYSQL_H
 #define CHP_COLLECTOR_STORE_MYSQL_H
@@ -20,7 +21,7 @@
 #define DEFAULT_PORT 3306
 #define TEXT_SLOT    (CHP_SKETCH_ENCODE_MAX + 1)
 
-/* uuids per round trip for seen(). */
+/* uuids per round trip for store_seen(). */
 #define UUID_CHUNK 64
 
 #define P8  "?,?,?,?,?,?,?,?"
@@ -79,6 +80,13 @@ typedef struct my_store {
     MYSQL_BIND pb[PARAMS_MAX]; /* parameters of one execution */
     unsigned long plen[PARAMS_MAX];
     int64_t piv[PARAMS_MAX];
+    /* The read cursor (store_my_read_*): one of q, NULL if none. */
+    MYSQL_STMT *cur;
+    int cur_which;
+    store_read_t cur_what;
+    MYSQL_BIND cur_bind; /* topics: the name column */
+    char cur_name[CHP_NAME_MAX];
+    unsigned long cur_len;
 } my_store_t;
 
 static inline my_store_t *my(store_t *s)
@@ -144,6 +152,21 @@ chp_err_t store_my_rb_row(const row_buf_t *rb, store_row_t *r, char *errstr,
 chp_err_t store_my_buffer_rows(my_store_t *s, MYSQL_STMT *st, char *errstr,
                                size_t errstr_size);
 
-extern const store_driver_t store_mysql_driver;
+/* The driver entries of store_mysql_ops.c (store_impl.h); the table is
+ * store_mysql_driver, in store_mysql_driver.c. */
+chp_err_t store_my_open(const char *url, store_t **out, char *errstr,
+                        size_t errstr_size);
+void store_my_close(store_t *s);
+chp_err_t store_my_seen(store_t *s, const char *const *uuids, size_t n,
+                        bool *seen, char *errstr, size_t errstr_size);
+chp_err_t store_my_offset(store_t *s, const char *cluster, const char *topic,
+                          int32_t partition, int64_t *next_offset, char *errstr,
+                          size_t errstr_size);
+chp_err_t store_my_read_open(store_t *s, store_read_t what, const char *topic,
+                             int64_t from_s, int64_t to_s, char *errstr,
+                             size_t errstr_size);
+chp_err_t store_my_read_next(store_t *s, store_row_t *row, bool *got,
+                             char *errstr, size_t errstr_size);
+void store_my_read_close(store_t *s);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * store_mysql_driver.c - the MySQL/MariaDB primitives store_flush_run()
+ * store_mysql_driver.c - the MySQL/MariaDB primitives store_flush()
  * composes into one flush (store_impl.h): transactions, multi-row reads
  * and writes in a few statement shapes, compare-and-set offsets.
  */
@@ -304,6 +304,16 @@ static chp_err_t my_scalar(store_t *s, const char *sql, int64_t *v,
 }
 
 const store_driver_t store_mysql_driver = {
+    .scheme = "mysql",
+    .kind = STORE_MYSQL,
+    .schema = &store_mysql_schema,
+    .open = store_my_open,
+    .close = store_my_close,
+    .seen = store_my_seen,
+    .offset = store_my_offset,
+    .read_open = store_my_read_open,
+    .read_next = store_my_read_next,
+    .read_close = store_my_read_close,
     .begin = my_begin,
     .commit = my_commit,
     .rollback = my_rollback,

@@ -1,7 +1,7 @@
 /*
- * store_mysql_ops.c - the MySQL/MariaDB store's calls (store_ops_t): open
- * (with the multi-row statements built once), seen, offset, retention,
- * query, topics, close.
+ * store_mysql_ops.c - the MySQL/MariaDB handle (open, with the multi-row
+ * statements built once; close) and the driver entries outside a flush:
+ * seen, offset and the read cursor (store_impl.h).
  */
 #include <mysql.h>
 #include <stdio.h>
@@ -31,7 +31,7 @@
     "(time_begin = ? AND topic = ? AND tier = ? AND datacenter = ? AND "       \
     "host = ?)"
 
-/* ------------------------------------------------------------ ops */
+/* ------------------------------------------------------------ handle */
 
 /* head, then `rows` groups of `group` joined by `sep`, then tail. */
 static char *build(const char *head, size_t rows, const char *group,
@@ -79,7 +79,7 @@ static bool build_sql(my_store_t *s)
     return true;
 }
 
-static void my_close(store_t *s)
+void store_my_close(store_t *s)
 {
     if (!s)
         return;
@@ -91,8 +91,8 @@ static void my_close(store_t *s)
     free(s);
 }
 
-static chp_err_t my_open(const char *url, store_t **out, char *errstr,
-                         size_t errstr_size)
+chp_err_t store_my_open(const char *url, store_t **out, char *errstr,
+                        size_t errstr_size)
 {
     my_store_t *s = calloc(1, sizeof(*s));
     chp_err_t err;
@@ -100,11 +100,11 @@ static chp_err_t my_open(const char *url, store_t **out, char *errstr,
     *out = NULL;
     if (!s || !(s->rb.sketch = malloc(TEXT_SLOT)) || !build_sql(s)) {
         if (s)
-            my_close(&s->base);
+            store_my_close(&s->base);
         store_errf(errstr, errstr_size, "mysql: out of memory");
         return CHP_ERR_NOMEM;
     }
-    store_base_init(&s->base, &store_mysql_ops, &store_mysql_driver);
+    store_base_init(&s->base, &store_mysql_driver);
     if ((err = store_url_parse(url, "db.url", &s->url, errstr, errstr_size)))
         goto fail;
     if (s->url.query[0]) {
@@ -125,17 +125,12 @@ static chp_err_t my_open(const char *url, store_t **out, char *errstr,
     *out = &s->base;
     return CHP_OK;
 fail:
-    my_close(&s->base);
+    store_my_close(&s->base);
     return err;
 }
 
-static chp_err_t my_migrate(store_t *s, char *errstr, size_t errstr_size)
-{
-    return store_migrate_run(s, &store_mysql_schema, errstr, errstr_size);
-}
-
-static chp_err_t my_seen(store_t *s, const char *const *uuids, size_t n,
-                         bool *seen, char *errstr, size_t errstr_size)
+chp_err_t store_my_seen(store_t *s, const char *const *uuids, size_t n,
+                        bool *seen, char *errstr, size_t errstr_size)
 {
     MYSQL_BIND b[UUID_CHUNK], res;
     unsigned long len[UUID_CHUNK], rlen = 0;
@@ -178,9 +173,9 @@ static chp_err_t my_seen(store_t *s, const char *const *uuids, size_t n,
     return CHP_OK;
 }
 
-static chp_err_t my_offset(store_t *s, const char *cluster, const char *topic,
-                           int32_t partition, int64_t *next_offset,
-                           char *errstr, size_t errstr_size)
+chp_err_t store_my_offset(store_t *s, const char *cluster, const char *topic,
+                          int32_t partition, int64_t *next_offset, char *errstr,
+                          size_t errstr_size)
 {
     MYSQL_BIND b[3], res;
     unsigned long len[2];
@@ -214,89 +209,74 @@ static chp_err_t my_offset(store_t *s, const char *cluster, const char *topic,
     return CHP_OK;
 }
 
-static chp_err_t my_query(store_t *s, const char *topic, int64_t from_s,
-                          int64_t to_s,
-                          void (*cb)(const store_row_t *row, void *opaque),
-                          void *opaque, char *errstr, size_t errstr_size)
+/* ------------------------------------------------------------ reading */
+
+chp_err_t store_my_read_open(store_t *s, store_read_t what, const char *topic,
+                             int64_t from_s, int64_t to_s, char *errstr,
+                             size_t errstr_size)
 {
-    chp_sketch_t *sk = store_query_sketch(s);
+    my_store_t *m = my(s);
     MYSQL_BIND b[3];
     unsigned long len;
-    MYSQL_STMT *st;
     chp_err_t err;
     int n = 0;
 
-    if (!sk) {
-        store_errf(errstr, errstr_size, "mysql: out of memory");
-        return CHP_ERR_NOMEM;
+    m->cur_what = what;
+    if (what == STORE_READ_TOPICS) {
+        memset(&m->cur_bind, 0, sizeof(m->cur_bind));
+        m->cur_bind.buffer_type = MYSQL_TYPE_STRING;
+        m->cur_bind.buffer = m->cur_name;
+        m->cur_bind.buffer_length = sizeof(m->cur_name);
+        m->cur_bind.length = &m->cur_len;
+        m->cur_which = Q_TOPICS;
+        if ((err = store_my_execute(m, Q_TOPICS, NULL, "topics", &m->cur,
+                                    errstr, errstr_size)))
+            return err;
+        if (mysql_stmt_bind_result(m->cur, &m->cur_bind) ||
+            mysql_stmt_store_result(m->cur))
+            return store_my_fail_stmt(m, m->cur, "topics", errstr, errstr_size);
+        return CHP_OK;
     }
     if (topic)
         b_str(&b[n++], topic, strlen(topic), &len);
     b_i64(&b[n++], &from_s);
     b_i64(&b[n++], &to_s);
-    if ((err = store_my_execute(my(s), topic ? Q_QUERY_TOPIC : Q_QUERY_ALL, b,
-                                "query", &st, errstr, errstr_size)) ||
-        (err = store_my_buffer_rows(my(s), st, errstr, errstr_size)))
-        return err;
-    for (;;) {
-        store_row_t row;
-        bool got;
-
-        memset(&row, 0, sizeof(row));
-        row.sketch = sk;
-        if ((err = store_my_fetch(my(s), st, &got, errstr, errstr_size)) ||
-            !got ||
-            (err = store_my_rb_row(&my(s)->rb, &row, errstr, errstr_size)))
-            break;
-        cb(&row, opaque);
-    }
-    if (my(s)->q[topic ? Q_QUERY_TOPIC : Q_QUERY_ALL])
-        mysql_stmt_free_result(st);
-    return err;
-}
-
-static chp_err_t my_topics(store_t *s,
-                           void (*cb)(const char *topic, void *opaque),
-                           void *opaque, char *errstr, size_t errstr_size)
-{
-    char name[CHP_NAME_MAX];
-    unsigned long len = 0;
-    MYSQL_BIND res;
-    MYSQL_STMT *st;
-    chp_err_t err;
-    int rc;
-
-    memset(&res, 0, sizeof(res));
-    res.buffer_type = MYSQL_TYPE_STRING;
-    res.buffer = name;
-    res.buffer_length = sizeof(name);
-    res.length = &len;
-    if ((err = store_my_execute(my(s), Q_TOPICS, NULL, "topics", &st, errstr,
+    m->cur_which = topic ? Q_QUERY_TOPIC : Q_QUERY_ALL;
+    if ((err = store_my_execute(m, m->cur_which, b, "query", &m->cur, errstr,
                                 errstr_size)))
         return err;
-    if (mysql_stmt_bind_result(st, &res) || mysql_stmt_store_result(st))
-        return store_my_fail_stmt(my(s), st, "topics", errstr, errstr_size);
-    while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
-        char topic[CHP_NAME_MAX];
+    return store_my_buffer_rows(m, m->cur, errstr, errstr_size);
+}
 
-        store_name_copy(topic, name, len);
-        cb(topic, opaque);
+chp_err_t store_my_read_next(store_t *s, store_row_t *row, bool *got,
+                             char *errstr, size_t errstr_size)
+{
+    my_store_t *m = my(s);
+    int rc;
+
+    if (m->cur_what == STORE_READ_ROWS) {
+        chp_err_t err = store_my_fetch(m, m->cur, got, errstr, errstr_size);
+
+        if (err || !*got)
+            return err;
+        return store_my_rb_row(&m->rb, row, errstr, errstr_size);
     }
-    if (rc == 1)
-        return store_my_fail_stmt(my(s), st, "topics", errstr, errstr_size);
-    mysql_stmt_free_result(st);
+    /* A topic longer than a name is cut, as everywhere. */
+    rc = mysql_stmt_fetch(m->cur);
+    *got = rc == 0 || rc == MYSQL_DATA_TRUNCATED;
+    if (*got)
+        store_name_copy(row->topic, m->cur_name, m->cur_len);
+    else if (rc == 1)
+        return store_my_fail_stmt(m, m->cur, "topics", errstr, errstr_size);
     return CHP_OK;
 }
 
-const store_ops_t store_mysql_ops = {
-    .scheme = "mysql",
-    .open = my_open,
-    .migrate = my_migrate,
-    .seen = my_seen,
-    .flush = store_flush_run,
-    .offset = my_offset,
-    .retention = store_retention_run,
-    .query = my_query,
-    .topics = my_topics,
-    .close = my_close,
-};
+void store_my_read_close(store_t *s)
+{
+    my_store_t *m = my(s);
+
+    /* An error may have disconnected, freeing the statement. */
+    if (m->cur && m->q[m->cur_which] == m->cur)
+        mysql_stmt_free_result(m->cur);
+    m->cur = NULL;
+}

@@ -1,8 +1,9 @@
 /*
  * store_pgsql.h - what the files of the PostgreSQL backend share (private
- * to store_pgsql*.c): the handle, the statements, array literals and the
- * connection helpers (store_pgsql.c), the flush driver
- * (store_pgsql_driver.c) used by the store's own calls (store_pgsql_ops.c).
+ * to store_pgsql*.c): the handle's struct, the statements, array literals and
+ * the connection helpers (store_pgsql.c), the transaction primitives and the
+ * driver table (store_pgsql_driver.c), the handle, seen, offset and the
+ * read cursor (store_pgsql_ops.c).
  */
 #ifndef CHP_COLLECTOR_STORE_PGSQL_H
 #define CHP_COLLECTOR_STORE_PGSQL_H
@@ -48,6 +49,11 @@ typedef struct pg_store {
     store_url_t url; /* db.url parsed, for checks and messages */
     char *uri;       /* db.url as it is, for libpq */
     abuf_t arr[SP__COUNT];
+    /* The read cursor (store_pg_read_*): the whole result, and the next
+     * row of it. */
+    PGresult *cur;
+    int cur_row;
+    store_read_t cur_what;
 } pg_store_t;
 
 static inline pg_store_t *pg(store_t *s)
@@ -78,6 +84,21 @@ chp_err_t store_pg_read_row(const PGresult *res, int r, int c0,
                             store_row_t *row, char *errstr, size_t errstr_size);
 chp_err_t store_pg_oom(char *errstr, size_t errstr_size);
 
-extern const store_driver_t store_pgsql_driver;
+/* The driver entries of store_pgsql_ops.c (store_impl.h); the table is
+ * store_pgsql_driver, in store_pgsql_driver.c. */
+chp_err_t store_pg_open(const char *url, store_t **out, char *errstr,
+                        size_t errstr_size);
+void store_pg_close(store_t *s);
+chp_err_t store_pg_seen(store_t *s, const char *const *uuids, size_t n,
+                        bool *seen, char *errstr, size_t errstr_size);
+chp_err_t store_pg_offset(store_t *s, const char *cluster, const char *topic,
+                          int32_t partition, int64_t *next_offset, char *errstr,
+                          size_t errstr_size);
+chp_err_t store_pg_read_open(store_t *s, store_read_t what, const char *topic,
+                             int64_t from_s, int64_t to_s, char *errstr,
+                             size_t errstr_size);
+chp_err_t store_pg_read_next(store_t *s, store_row_t *row, bool *got,
+                             char *errstr, size_t errstr_size);
+void store_pg_read_close(store_t *s);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * store_pgsql_driver.c - the PostgreSQL primitives store_flush_run()
+ * store_pgsql_driver.c - the PostgreSQL primitives store_flush()
  * composes into one flush (store_impl.h): transactions, a chunk of rows
  * read and written as arrays in one round trip each, compare-and-set
  * offsets.
@@ -286,6 +286,16 @@ static chp_err_t pg_scalar(store_t *s, const char *sql, int64_t *v,
 }
 
 const store_driver_t store_pgsql_driver = {
+    .scheme = "postgresql",
+    .kind = STORE_PGSQL,
+    .schema = &store_pgsql_schema,
+    .open = store_pg_open,
+    .close = store_pg_close,
+    .seen = store_pg_seen,
+    .offset = store_pg_offset,
+    .read_open = store_pg_read_open,
+    .read_next = store_pg_read_next,
+    .read_close = store_pg_read_close,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

@@ -1,6 +1,7 @@
 /*
- * store_pgsql_ops.c - the PostgreSQL store's calls (store_ops_t): open,
- * seen, offset, retention, query, topics, close.
+ * store_pgsql_ops.c - the PostgreSQL handle (open, close) and the driver
+ * entries outside a flush: seen, offset and the read cursor
+ * (store_impl.h).
  */
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -10,9 +11,9 @@
 
 #include "collector/store_pgsql.h"
 
-/* ------------------------------------------------------------ ops */
+/* ------------------------------------------------------------ handle */
 
-static void pg_close(store_t *s)
+void store_pg_close(store_t *s)
 {
     if (!s)
         return;
@@ -24,8 +25,8 @@ static void pg_close(store_t *s)
     free(s);
 }
 
-static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
-                         size_t errstr_size)
+chp_err_t store_pg_open(const char *url, store_t **out, char *errstr,
+                        size_t errstr_size)
 {
     pg_store_t *s = calloc(1, sizeof(*s));
     chp_err_t err;
@@ -33,7 +34,7 @@ static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
     *out = NULL;
     if (!s)
         return store_pg_oom(errstr, errstr_size);
-    store_base_init(&s->base, &store_pgsql_ops, &store_pgsql_driver);
+    store_base_init(&s->base, &store_pgsql_driver);
     if ((err = store_url_parse(url, "db.url", &s->url, errstr, errstr_size)))
         goto fail;
     if (!s->url.path[0]) {
@@ -69,17 +70,12 @@ static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
     *out = &s->base;
     return CHP_OK;
 fail:
-    pg_close(&s->base);
+    store_pg_close(&s->base);
     return err;
 }
 
-static chp_err_t pg_migrate(store_t *s, char *errstr, size_t errstr_size)
-{
-    return store_migrate_run(s, &store_pgsql_schema, errstr, errstr_size);
-}
-
-static chp_err_t pg_seen(store_t *s, const char *const *uuids, size_t n,
-                         bool *seen, char *errstr, size_t errstr_size)
+chp_err_t store_pg_seen(store_t *s, const char *const *uuids, size_t n,
+                        bool *seen, char *errstr, size_t errstr_size)
 {
     abuf_t *a = &pg(s)->arr[0];
     const char *v[1];
@@ -109,9 +105,9 @@ static chp_err_t pg_seen(store_t *s, const char *const *uuids, size_t n,
     return CHP_OK;
 }
 
-static chp_err_t pg_offset(store_t *s, const char *cluster, const char *topic,
-                           int32_t partition, int64_t *next_offset,
-                           char *errstr, size_t errstr_size)
+chp_err_t store_pg_offset(store_t *s, const char *cluster, const char *topic,
+                          int32_t partition, int64_t *next_offset, char *errstr,
+                          size_t errstr_size)
 {
     char part[16];
     const char *v[3] = {cluster, topic, part};
@@ -131,72 +127,51 @@ static chp_err_t pg_offset(store_t *s, const char *cluster, const char *topic,
     return CHP_OK;
 }
 
-static chp_err_t pg_query(store_t *s, const char *topic, int64_t from_s,
-                          int64_t to_s,
-                          void (*cb)(const store_row_t *row, void *opaque),
-                          void *opaque, char *errstr, size_t errstr_size)
+/* ------------------------------------------------------------ reading */
+
+chp_err_t store_pg_read_open(store_t *s, store_read_t what, const char *topic,
+                             int64_t from_s, int64_t to_s, char *errstr,
+                             size_t errstr_size)
 {
-    chp_sketch_t *sk = store_query_sketch(s);
     char from[32], to[32];
     const char *v[3];
-    PGresult *res;
-    chp_err_t err = CHP_OK;
     int n = 0;
 
-    if (!sk)
-        return store_pg_oom(errstr, errstr_size);
+    pg(s)->cur_what = what;
+    pg(s)->cur_row = 0;
+    if (what == STORE_READ_TOPICS)
+        return store_pg_run(pg(s), Q_TOPICS, 0, NULL, PGRES_TUPLES_OK, "topics",
+                            &pg(s)->cur, errstr, errstr_size);
     snprintf(from, sizeof(from), "%" PRId64, from_s);
     snprintf(to, sizeof(to), "%" PRId64, to_s);
     if (topic)
         v[n++] = topic;
     v[n++] = from;
     v[n++] = to;
-    if ((err =
-             store_pg_run(pg(s), topic ? Q_QUERY_TOPIC : Q_QUERY_ALL, n, v,
-                          PGRES_TUPLES_OK, "query", &res, errstr, errstr_size)))
-        return err;
-    for (int r = 0; r < PQntuples(res); r++) {
-        store_row_t row;
-
-        memset(&row, 0, sizeof(row));
-        row.sketch = sk;
-        if ((err = store_pg_read_row(res, r, 0, &row, errstr, errstr_size)))
-            break;
-        cb(&row, opaque);
-    }
-    PQclear(res);
-    return err;
+    return store_pg_run(pg(s), topic ? Q_QUERY_TOPIC : Q_QUERY_ALL, n, v,
+                        PGRES_TUPLES_OK, "query", &pg(s)->cur, errstr,
+                        errstr_size);
 }
 
-static chp_err_t pg_topics(store_t *s,
-                           void (*cb)(const char *topic, void *opaque),
-                           void *opaque, char *errstr, size_t errstr_size)
+chp_err_t store_pg_read_next(store_t *s, store_row_t *row, bool *got,
+                             char *errstr, size_t errstr_size)
 {
-    PGresult *res;
-    chp_err_t err = store_pg_run(pg(s), Q_TOPICS, 0, NULL, PGRES_TUPLES_OK,
-                                 "topics", &res, errstr, errstr_size);
+    pg_store_t *p = pg(s);
+    int r = p->cur_row;
 
-    if (err)
-        return err;
-    for (int r = 0; r < PQntuples(res); r++) {
-        char name[CHP_NAME_MAX];
-
-        store_pg_get_name(res, r, 0, name);
-        cb(name, opaque);
+    *got = r < PQntuples(p->cur);
+    if (!*got)
+        return CHP_OK;
+    p->cur_row++;
+    if (p->cur_what == STORE_READ_TOPICS) {
+        store_pg_get_name(p->cur, r, 0, row->topic);
+        return CHP_OK;
     }
-    PQclear(res);
-    return CHP_OK;
+    return store_pg_read_row(p->cur, r, 0, row, errstr, errstr_size);
 }
 
-const store_ops_t store_pgsql_ops = {
-    .scheme = "postgresql",
-    .open = pg_open,
-    .migrate = pg_migrate,
-    .seen = pg_seen,
-    .flush = store_flush_run,
-    .offset = pg_offset,
-    .retention = store_retention_run,
-    .query = pg_query,
-    .topics = pg_topics,
-    .close = pg_close,
-};
+void store_pg_read_close(store_t *s)
+{
+    PQclear(pg(s)->cur);
+    pg(s)->cur = NULL;
+}

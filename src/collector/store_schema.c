@@ -1,7 +1,7 @@
 /*
  * store_schema.c - the typed schema (store.h) as each backend creates and
  * migrates it: migrate_steps[v] moves a database from version v to v + 1
- * (store_impl.h, store_migrate_run).  The three are side by side so a new
+ * (store_impl.h, store_migrate).  The three are side by side so a new
  * version is written for all of them at once.
  */
 #include "collector/store_impl.h"

@@ -88,6 +88,8 @@ typedef struct sq_store {
     store_t base;
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
+    sqlite3_stmt *cur; /* the read cursor (one of q), NULL if none */
+    store_read_t cur_what;
     char path[4096];
 } sq_store_t;
 
@@ -392,20 +394,7 @@ static chp_err_t sq_scalar(store_t *s, const char *sql, int64_t *v,
     return err;
 }
 
-static const store_driver_t sq_driver = {
-    .begin = sq_begin,
-    .commit = sq_commit,
-    .rollback = sq_rollback,
-    .put_uuids = sq_put_uuids,
-    .get_rows = sq_get_rows,
-    .put_rows = sq_put_rows,
-    .put_offsets = sq_put_offsets,
-    .delete_before = sq_delete_before,
-    .exec = sq_exec,
-    .scalar = sq_scalar,
-};
-
-/* ------------------------------------------------------------ ops */
+/* ------------------------------------------------------------ handle */
 
 static void sq_close(store_t *s)
 {
@@ -430,7 +419,7 @@ static chp_err_t sq_open(const char *url, store_t **out, char *errstr,
         store_errf(errstr, errstr_size, "sqlite: out of memory");
         goto fail;
     }
-    store_base_init(&s->base, &store_sqlite_ops, &sq_driver);
+    store_base_init(&s->base, &store_sqlite_driver);
     if ((err = store_url_parse(url, "db.url", u, errstr, errstr_size)))
         goto fail;
     memcpy(s->path, u->path, sizeof(s->path));
@@ -459,11 +448,6 @@ fail:
     if (s)
         sq_close(&s->base);
     return err;
-}
-
-static chp_err_t sq_migrate(store_t *s, char *errstr, size_t errstr_size)
-{
-    return store_migrate_run(s, &store_sqlite_schema, errstr, errstr_size);
 }
 
 static chp_err_t sq_seen(store_t *s, const char *const *uuids, size_t n,
@@ -514,73 +498,72 @@ static chp_err_t sq_offset(store_t *s, const char *cluster, const char *topic,
     return CHP_OK;
 }
 
-static chp_err_t sq_query(store_t *s, const char *topic, int64_t from_s,
-                          int64_t to_s,
-                          void (*cb)(const store_row_t *row, void *opaque),
-                          void *opaque, char *errstr, size_t errstr_size)
+/* ------------------------------------------------------------ reading */
+
+static chp_err_t sq_read_open(store_t *s, store_read_t what, const char *topic,
+                              int64_t from_s, int64_t to_s, char *errstr,
+                              size_t errstr_size)
 {
-    chp_sketch_t *sk = store_query_sketch(s);
-    sqlite3_stmt *st;
+    int which = what == STORE_READ_TOPICS ? Q_TOPICS
+                : topic                   ? Q_QUERY_TOPIC
+                                          : Q_QUERY_ALL;
     chp_err_t err;
-    int rc;
 
-    if (!sk) {
-        store_errf(errstr, errstr_size, "sqlite: out of memory");
-        return CHP_ERR_NOMEM;
-    }
-    if ((err = stmt(sq(s), topic ? Q_QUERY_TOPIC : Q_QUERY_ALL, &st, errstr,
-                    errstr_size)))
+    sq(s)->cur_what = what;
+    if ((err = stmt(sq(s), which, &sq(s)->cur, errstr, errstr_size)))
         return err;
-    if (topic)
-        bind_text(st, 1, topic);
-    sqlite3_bind_int64(st, 2, from_s);
-    sqlite3_bind_int64(st, 3, to_s);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_row_t row;
-
-        memset(&row, 0, sizeof(row));
-        row.sketch = sk;
-        if ((err = read_row(st, &row, errstr, errstr_size)))
-            break;
-        cb(&row, opaque);
+    if (what == STORE_READ_ROWS) {
+        if (topic)
+            bind_text(sq(s)->cur, 1, topic);
+        sqlite3_bind_int64(sq(s)->cur, 2, from_s);
+        sqlite3_bind_int64(sq(s)->cur, 3, to_s);
     }
-    if (!err && rc != SQLITE_DONE)
-        err = sq_fail(sq(s), "query", errstr, errstr_size);
-    sqlite3_reset(st);
-    return err;
-}
-
-static chp_err_t sq_topics(store_t *s,
-                           void (*cb)(const char *topic, void *opaque),
-                           void *opaque, char *errstr, size_t errstr_size)
-{
-    sqlite3_stmt *st;
-    chp_err_t err = stmt(sq(s), Q_TOPICS, &st, errstr, errstr_size);
-    int rc;
-
-    if (err)
-        return err;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        char name[CHP_NAME_MAX];
-
-        col_name(st, 0, name);
-        cb(name, opaque);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(sq(s), "topics", errstr, errstr_size);
     return CHP_OK;
 }
 
-const store_ops_t store_sqlite_ops = {
+static chp_err_t sq_read_next(store_t *s, store_row_t *row, bool *got,
+                              char *errstr, size_t errstr_size)
+{
+    int rc = sqlite3_step(sq(s)->cur);
+
+    *got = rc == SQLITE_ROW;
+    if (rc == SQLITE_DONE)
+        return CHP_OK;
+    if (rc != SQLITE_ROW)
+        return sq_fail(sq(s), "read", errstr, errstr_size);
+    if (sq(s)->cur_what == STORE_READ_TOPICS) {
+        col_name(sq(s)->cur, 0, row->topic);
+        return CHP_OK;
+    }
+    return read_row(sq(s)->cur, row, errstr, errstr_size);
+}
+
+static void sq_read_close(store_t *s)
+{
+    if (sq(s)->cur)
+        sqlite3_reset(sq(s)->cur);
+    sq(s)->cur = NULL;
+}
+
+const store_driver_t store_sqlite_driver = {
     .scheme = "sqlite",
+    .kind = STORE_SQLITE,
+    .schema = &store_sqlite_schema,
     .open = sq_open,
-    .migrate = sq_migrate,
-    .seen = sq_seen,
-    .flush = store_flush_run,
-    .offset = sq_offset,
-    .retention = store_retention_run,
-    .query = sq_query,
-    .topics = sq_topics,
     .close = sq_close,
+    .seen = sq_seen,
+    .offset = sq_offset,
+    .read_open = sq_read_open,
+    .read_next = sq_read_next,
+    .read_close = sq_read_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .put_uuids = sq_put_uuids,
+    .get_rows = sq_get_rows,
+    .put_rows = sq_put_rows,
+    .put_offsets = sq_put_offsets,
+    .delete_before = sq_delete_before,
+    .exec = sq_exec,
+    .scalar = sq_scalar,
 };

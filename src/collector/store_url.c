@@ -4,6 +4,7 @@
  * percent-decoded user, password, host, port and path, and the query's
  * name=value pairs (store_url.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,4 +231,15 @@ chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
         return err;
     *pos = (size_t)(q + len - u->query);
     return CHP_OK;
+}
+
+void store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!errstr || errstr_size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
 }

@@ -221,13 +221,12 @@ static int wait_stored(demo_t *d, char *err, size_t n)
     totals_t t = {d, 0, 0};
 
     while (chp_now_ms() < deadline) {
-        const store_ops_t *ops;
         store_t *s;
         t.producer = t.kafka = 0;
-        if (store_open(d->db_url, &ops, &s, err, n) == CHP_OK) {
-            ops->query(s, NULL, d->t0, d->t0 + BUCKETS * 600, add_row, &t, err,
-                       n);
-            ops->close(s);
+        if (store_open(d->db_url, &s, err, n) == CHP_OK) {
+            store_query(s, NULL, d->t0, d->t0 + BUCKETS * 600, add_row, &t, err,
+                        n);
+            store_close(s);
         }
         if (t.producer >= want_p && t.kafka >= want_k)
             break;

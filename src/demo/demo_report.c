@@ -12,16 +12,15 @@ int demo_print_report(const char *db_url, const char *topic,
                       const char *reference, int64_t from, int64_t to,
                       uint64_t *loss, char *err, size_t errn)
 {
-    const store_ops_t *ops;
     store_t *s;
     rep_grid_t g;
     char *table;
     int rc = -1;
 
     *loss = 0;
-    if (store_open(db_url, &ops, &s, err, errn) != CHP_OK)
+    if (store_open(db_url, &s, err, errn) != CHP_OK)
         return -1;
-    if (rep_load(ops, s, topic, from, to, reference, &g, err, errn) != CHP_OK)
+    if (rep_load(s, topic, from, to, reference, &g, err, errn) != CHP_OK)
         goto out;
     if (!(table = rep_format_table(&g, false))) {
         snprintf(err, errn, "out of memory");
@@ -38,6 +37,6 @@ int demo_print_report(const char *db_url, const char *topic,
     rc = 0;
 out:
     rep_grid_free(&g);
-    ops->close(s);
+    store_close(s);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <microhttpd.h>
 
+#include "collector/store.h"
 #include "conf.h"
 #include "log.h"
 #include "report/api.h"
@@ -20,9 +21,10 @@
 api_t *api_new(const chp_conf_t *conf, char *errstr, size_t errstr_size)
 {
     const char *url = chp_conf_get_str(conf, "db.url");
+    store_kind_t kind;
     api_t *api;
 
-    if (!store_ops_for_url(url, errstr, errstr_size))
+    if (store_kind_for_url(url, &kind, errstr, errstr_size))
         return NULL;
     if (!(api = calloc(1, sizeof(*api))) || !(api->url = strdup(url)) ||
         !(api->pipeline = strdup(chp_conf_get_str(conf, "report.pipeline")))) {
@@ -49,7 +51,7 @@ void api_destroy(api_t *api)
     if (!api)
         return;
     if (api->s)
-        api->ops->close(api->s);
+        store_close(api->s);
     pthread_mutex_destroy(&api->lock);
     free(api->url);
     free(api->pipeline);
@@ -115,7 +117,7 @@ static void topics(call_t *c)
     if (!api_take_params(c, allowed, v) ||
         !api_take_range(c, v[0], v[1], now, &from, &to) || !api_store_ready(c))
         return;
-    if ((e = rep_topics(api->ops, api->s, &names, &n, err, sizeof(err)))) {
+    if ((e = rep_topics(api->s, &names, &n, err, sizeof(err)))) {
         api_db_failed(c, e, err);
         return;
     }
@@ -135,8 +137,8 @@ static void topics(call_t *c)
     for (size_t i = 0; i < n; i++) {
         rep_grid_t g;
         rep_summary_t s;
-        if ((e = rep_load(api->ops, api->s, names[i], from, to, api->reference,
-                          &g, err, sizeof(err)))) {
+        if ((e = rep_load(api->s, names[i], from, to, api->reference, &g, err,
+                          sizeof(err)))) {
             rep_grid_free(&g);
             api_db_failed(c, e, err);
             goto out;
@@ -185,7 +187,7 @@ static void topic_view(call_t *c, const char *topic, view_kind_t kind)
         !api_take_range(c, v[0], v[1], now, &from, &to) ||
         !api_take_reference(c, v[2], &reference) || !api_topic_known(c, topic))
         return;
-    if ((e = rep_load(api->ops, api->s, topic, from, to, reference, &g, err,
+    if ((e = rep_load(api->s, topic, from, to, reference, &g, err,
                       sizeof(err)))) {
         api_db_failed(c, e, err);
         goto out;
@@ -259,7 +261,7 @@ static void topic_pipeline(call_t *c, const char *topic)
     }
     if (!api_topic_known(c, topic))
         return;
-    if ((e = rep_pipe_load(api->ops, api->s, topic, from, to, &spec, &p, err,
+    if ((e = rep_pipe_load(api->s, topic, from, to, &spec, &p, err,
                            sizeof(err)))) {
         api_db_failed(c, e, err);
         goto out;

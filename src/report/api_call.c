@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collector/store.h"
 #include "conf.h"
 #include "log.h"
 #include "report/api_priv.h"
@@ -138,7 +139,7 @@ bool api_store_ready(call_t *c)
 
     if (api->s)
         return true;
-    if (store_open(api->url, &api->ops, &api->s, err, sizeof(err)) == CHP_OK)
+    if (store_open(api->url, &api->s, err, sizeof(err)) == CHP_OK)
         return true;
     api->s = NULL;
     /* Once a minute at most: a dashboard left open polls. */
@@ -172,8 +173,8 @@ bool api_topic_known(call_t *c, const char *topic)
     }
     if (!api_store_ready(c))
         return false;
-    if ((e = rep_topic_exists(c->api->ops, c->api->s, topic, &exists, err,
-                              sizeof(err))) != CHP_OK) {
+    if ((e = rep_topic_exists(c->api->s, topic, &exists, err, sizeof(err))) !=
+        CHP_OK) {
         api_db_failed(c, e, err);
         return false;
     }

@@ -21,7 +21,6 @@ struct api {
     char *pipeline; /* report.pipeline, "" when none */
     double max_loss;
     int64_t lateness_s;
-    const store_ops_t *ops;
     store_t *s; /* NULL until the first request that reaches the database */
     int64_t open_failed_logged_s;
     /* GET /metrics (api_set_metrics): the registry, then the completeness

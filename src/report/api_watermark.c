@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collector/store.h"
 #include "log.h"
 #include "report/api_priv.h"
 #include "report/buf.h"
@@ -93,7 +94,7 @@ void api_topic_watermark(call_t *c, const char *topic)
         return;
     }
     /* The first tier listed is the reference the others must match. */
-    e = rep_load(c->api->ops, c->api->s, topic, from, to,
+    e = rep_load(c->api->s, topic, from, to,
                  n_tiers ? tiers[0] : c->api->reference, &g, err, sizeof(err));
     if (e != CHP_OK) {
         api_db_failed(c, e, err);
@@ -113,15 +114,15 @@ static char *completeness_text(api_t *api, int64_t now)
     char **names = NULL, err[1024];
     size_t n = 0;
 
-    if (rep_topics(api->ops, api->s, &names, &n, err, sizeof(err)) != CHP_OK) {
+    if (rep_topics(api->s, &names, &n, err, sizeof(err)) != CHP_OK) {
         chp_warn("api: completeness metrics: %s", err);
         return NULL;
     }
     rep_prom_header(&b);
     for (size_t i = 0; i < n && i < api->metrics_topics; i++) {
         rep_grid_t g;
-        if (rep_load(api->ops, api->s, names[i], now - api->metrics_window_s,
-                     now, api->reference, &g, err, sizeof(err)) == CHP_OK)
+        if (rep_load(api->s, names[i], now - api->metrics_window_s, now,
+                     api->reference, &g, err, sizeof(err)) == CHP_OK)
             rep_prom_topic(&b, &g, api->max_loss, api->lateness_s, now);
         else
             chp_warn("api: completeness metrics of %s: %s", names[i], err);
@@ -150,8 +151,8 @@ void api_metrics(call_t *c)
         /* A database that is down costs the completeness samples, not the
          * daemon's own metrics: those are what says it is down. */
         char err[512];
-        if (!api->s && store_open(api->url, &api->ops, &api->s, err,
-                                  sizeof(err)) != CHP_OK)
+        if (!api->s &&
+            store_open(api->url, &api->s, err, sizeof(err)) != CHP_OK)
             api->s = NULL;
         if (api->s) {
             free(api->metrics_text);

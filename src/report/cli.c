@@ -62,12 +62,12 @@ int rep_cli_parse(int argc, char **argv, const rep_opt_t *opts, size_t n,
     return 0;
 }
 
-chp_err_t rep_cli_open(const chp_conf_t *conf, const store_ops_t **ops,
-                       store_t **s, char *errstr, size_t errstr_size)
+chp_err_t rep_cli_open(const chp_conf_t *conf, store_t **s, char *errstr,
+                       size_t errstr_size)
 {
     char why[1024];
     chp_err_t err =
-        store_open(chp_conf_get_str(conf, "db.url"), ops, s, why, sizeof(why));
+        store_open(chp_conf_get_str(conf, "db.url"), s, why, sizeof(why));
 
     if (err != CHP_OK)
         snprintf(errstr, errstr_size, "%s%s",

@@ -25,7 +25,7 @@ int rep_cli_parse(int argc, char **argv, const rep_opt_t *opts, size_t n,
                   char *errstr, size_t errstr_size);
 
 /* store_open on conf's db.url, errstr prefixed with "db.url". */
-chp_err_t rep_cli_open(const chp_conf_t *conf, const store_ops_t **ops,
-                       store_t **s, char *errstr, size_t errstr_size);
+chp_err_t rep_cli_open(const chp_conf_t *conf, store_t **s, char *errstr,
+                       size_t errstr_size);
 
 #endif

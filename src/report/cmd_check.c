@@ -88,7 +88,7 @@ static void print_hop_violation(const rep_pipe_t *p, size_t b,
 }
 
 /* Checks one topic along the pipeline; 0, or -1 with err filled. */
-static int check_pipeline(const store_ops_t *ops, store_t *s, const char *topic,
+static int check_pipeline(store_t *s, const char *topic,
                           const rep_pipe_spec_t *spec, int64_t from, int64_t to,
                           double max_loss, int64_t lateness, int64_t now,
                           rep_pipe_stats_t *st, char *err, size_t err_size)
@@ -96,8 +96,7 @@ static int check_pipeline(const store_ops_t *ops, store_t *s, const char *topic,
     rep_pipe_t p;
     int rc = -1;
 
-    if (rep_pipe_load(ops, s, topic, from, to, spec, &p, err, err_size) ==
-        CHP_OK) {
+    if (rep_pipe_load(s, topic, from, to, spec, &p, err, err_size) == CHP_OK) {
         rep_pipe_check(&p, max_loss, lateness, now, print_hop_violation, NULL,
                        st);
         rc = 0;
@@ -107,16 +106,15 @@ static int check_pipeline(const store_ops_t *ops, store_t *s, const char *topic,
 }
 
 /* Checks one topic; 0, or -1 with err filled. */
-static int check_topic(const store_ops_t *ops, store_t *s, const char *topic,
-                       const char *reference, int64_t from, int64_t to,
-                       double max_loss, int64_t lateness, int64_t now,
-                       rep_check_stats_t *st, char *err, size_t err_size)
+static int check_topic(store_t *s, const char *topic, const char *reference,
+                       int64_t from, int64_t to, double max_loss,
+                       int64_t lateness, int64_t now, rep_check_stats_t *st,
+                       char *err, size_t err_size)
 {
     rep_grid_t g;
     int rc = -1;
 
-    if (rep_load(ops, s, topic, from, to, reference, &g, err, err_size) !=
-        CHP_OK)
+    if (rep_load(s, topic, from, to, reference, &g, err, err_size) != CHP_OK)
         goto out;
     rep_check_grid(&g, max_loss, lateness, now, print_violation, NULL, st);
     rc = 0;
@@ -176,7 +174,6 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
     rep_pipe_spec_t spec;
     rep_pipe_stats_t pst = {0};
     char err[1024], late[32], when[REP_TIME_MAX];
-    const store_ops_t *ops = NULL;
     store_t *s = NULL;
     char **topics = NULL;
     size_t n_topics = 0;
@@ -203,8 +200,8 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
                           sizeof(err)) != CHP_OK)
         return fail(err);
 
-    if (rep_cli_open(conf, &ops, &s, err, sizeof(err)) != CHP_OK ||
-        rep_topics(ops, s, &topics, &n_topics, err, sizeof(err)) != CHP_OK)
+    if (rep_cli_open(conf, &s, err, sizeof(err)) != CHP_OK ||
+        rep_topics(s, &topics, &n_topics, err, sizeof(err)) != CHP_OK)
         goto out;
     if (a.topic) {
         bool known = false;
@@ -218,12 +215,10 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
     }
     for (size_t i = 0; i < n_topics; i++)
         if ((!a.topic || !strcmp(topics[i], a.topic)) &&
-            (spec.n
-                 ? check_pipeline(ops, s, topics[i], &spec, from, to, max_loss,
-                                  lateness, now, &pst, err, sizeof(err))
-                 : check_topic(ops, s, topics[i], a.reference, from, to,
-                               max_loss, lateness, now, &st, err,
-                               sizeof(err))) != 0)
+            (spec.n ? check_pipeline(s, topics[i], &spec, from, to, max_loss,
+                                     lateness, now, &pst, err, sizeof(err))
+                    : check_topic(s, topics[i], a.reference, from, to, max_loss,
+                                  lateness, now, &st, err, sizeof(err))) != 0)
             goto out;
 
     rep_format_duration(lateness, late, sizeof(late));
@@ -269,6 +264,6 @@ out:
         fail(err);
     rep_topics_free(topics);
     if (s)
-        ops->close(s);
+        store_close(s);
     return rc;
 }

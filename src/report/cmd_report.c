@@ -62,22 +62,21 @@ static int report_pipeline(const chp_conf_t *conf, const report_args_t *a,
                            const rep_pipe_spec_t *spec, rep_format_t fmt,
                            int64_t from, int64_t to)
 {
-    const store_ops_t *ops = NULL;
     store_t *s = NULL;
     rep_pipe_t p = {0};
     char err[1024];
     bool exists;
     int rc = 1;
 
-    if (rep_cli_open(conf, &ops, &s, err, sizeof(err)) != CHP_OK ||
-        rep_topic_exists(ops, s, a->topic, &exists, err, sizeof(err)))
+    if (rep_cli_open(conf, &s, err, sizeof(err)) != CHP_OK ||
+        rep_topic_exists(s, a->topic, &exists, err, sizeof(err)))
         goto out;
     if (!exists) {
         snprintf(err, sizeof(err),
                  "--topic: no audit data is stored for topic %s", a->topic);
         goto out;
     }
-    if (rep_pipe_load(ops, s, a->topic, from, to, spec, &p, err, sizeof(err)) !=
+    if (rep_pipe_load(s, a->topic, from, to, spec, &p, err, sizeof(err)) !=
         CHP_OK)
         goto out;
     rc = print_text(fmt == REP_FMT_JSON  ? rep_pipe_format_json(&p, true)
@@ -89,7 +88,7 @@ out:
         fail(err);
     rep_pipe_free(&p);
     if (s)
-        ops->close(s);
+        store_close(s);
     return rc;
 }
 
@@ -107,7 +106,6 @@ int cmd_report(chp_conf_t *conf, int argc, char **argv)
     };
     rep_pipe_spec_t spec;
     char err[1024];
-    const store_ops_t *ops = NULL;
     store_t *s = NULL;
     rep_grid_t g = {0};
     rep_format_t fmt = REP_FMT_TABLE;
@@ -151,16 +149,16 @@ int cmd_report(chp_conf_t *conf, int argc, char **argv)
     if (spec.n)
         return report_pipeline(conf, &a, &spec, fmt, from, to);
 
-    if (rep_cli_open(conf, &ops, &s, err, sizeof(err)) != CHP_OK ||
-        rep_topic_exists(ops, s, a.topic, &exists, err, sizeof(err)))
+    if (rep_cli_open(conf, &s, err, sizeof(err)) != CHP_OK ||
+        rep_topic_exists(s, a.topic, &exists, err, sizeof(err)))
         goto out;
     if (!exists) {
         snprintf(err, sizeof(err),
                  "--topic: no audit data is stored for topic %s", a.topic);
         goto out;
     }
-    if (rep_load(ops, s, a.topic, from, to, a.reference, &g, err,
-                 sizeof(err)) != CHP_OK)
+    if (rep_load(s, a.topic, from, to, a.reference, &g, err, sizeof(err)) !=
+        CHP_OK)
         goto out;
     if (g.ref_missing)
         fprintf(stderr,
@@ -186,6 +184,6 @@ out:
     free(text);
     rep_grid_free(&g);
     if (s)
-        ops->close(s);
+        store_close(s);
     return rc;
 }

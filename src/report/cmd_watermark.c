@@ -108,7 +108,6 @@ int cmd_check_watermark(chp_conf_t *conf, int argc, char **argv)
     char err[1024], why[512];
     char **tiers = NULL;
     size_t n_tiers = 0;
-    const store_ops_t *ops = NULL;
     store_t *s = NULL;
     rep_grid_t g;
     rep_watermark_t w;
@@ -154,8 +153,8 @@ int cmd_check_watermark(chp_conf_t *conf, int argc, char **argv)
         wm_tiers(conf, a.tiers, &tiers, &n_tiers, err, sizeof(err)) != CHP_OK)
         return wm_fail(err);
 
-    if (rep_cli_open(conf, &ops, &s, err, sizeof(err)) != CHP_OK ||
-        rep_topic_exists(ops, s, a.topic, &exists, err, sizeof(err)) != CHP_OK)
+    if (rep_cli_open(conf, &s, err, sizeof(err)) != CHP_OK ||
+        rep_topic_exists(s, a.topic, &exists, err, sizeof(err)) != CHP_OK)
         goto out;
     if (!exists) {
         snprintf(err, sizeof(err),
@@ -163,7 +162,7 @@ int cmd_check_watermark(chp_conf_t *conf, int argc, char **argv)
         goto out;
     }
     /* The first listed tier is the reference the others must match. */
-    if (rep_load(ops, s, a.topic, from, to,
+    if (rep_load(s, a.topic, from, to,
                  n_tiers ? tiers[0]
                          : chp_conf_get_str(conf, "report.reference.tier"),
                  &g, err, sizeof(err)) != CHP_OK) {
@@ -189,6 +188,6 @@ out:
         rep_grid_free(&g);
     free(tiers);
     if (s)
-        ops->close(s);
+        store_close(s);
     return rc;
 }

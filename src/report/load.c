@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/store.h"
 #include "report/report.h"
 
 static void on_row(const store_row_t *row, void *opaque)
@@ -11,15 +12,15 @@ static void on_row(const store_row_t *row, void *opaque)
     rep_grid_add(opaque, row);
 }
 
-chp_err_t rep_load(const store_ops_t *ops, store_t *s, const char *topic,
-                   int64_t from, int64_t to, const char *reference,
-                   rep_grid_t *g, char *errstr, size_t errstr_size)
+chp_err_t rep_load(store_t *s, const char *topic, int64_t from, int64_t to,
+                   const char *reference, rep_grid_t *g, char *errstr,
+                   size_t errstr_size)
 {
     chp_err_t err;
 
     rep_grid_init(g, topic, from, to);
-    if ((err = ops->query(s, topic, from, to, on_row, g, errstr,
-                          errstr_size)) != CHP_OK)
+    if ((err = store_query(s, topic, from, to, on_row, g, errstr,
+                           errstr_size)) != CHP_OK)
         return err;
     return rep_grid_finish(g, reference, errstr, errstr_size);
 }
@@ -61,22 +62,21 @@ static void on_topic(const char *topic, void *opaque)
     l->v[l->n] = NULL;
 }
 
-chp_err_t rep_topic_exists(const store_ops_t *ops, store_t *s,
-                           const char *topic, bool *exists, char *errstr,
-                           size_t errstr_size)
+chp_err_t rep_topic_exists(store_t *s, const char *topic, bool *exists,
+                           char *errstr, size_t errstr_size)
 {
     topic_list_t l = {.want = topic};
-    chp_err_t err = ops->topics(s, on_topic, &l, errstr, errstr_size);
+    chp_err_t err = store_topics(s, on_topic, &l, errstr, errstr_size);
 
     *exists = l.found;
     return err;
 }
 
-chp_err_t rep_topics(const store_ops_t *ops, store_t *s, char ***out, size_t *n,
-                     char *errstr, size_t errstr_size)
+chp_err_t rep_topics(store_t *s, char ***out, size_t *n, char *errstr,
+                     size_t errstr_size)
 {
     topic_list_t l = {0};
-    chp_err_t err = ops->topics(s, on_topic, &l, errstr, errstr_size);
+    chp_err_t err = store_topics(s, on_topic, &l, errstr, errstr_size);
 
     if (err == CHP_OK && !l.v && !(l.v = calloc(1, sizeof(*l.v))))
         l.nomem = true;

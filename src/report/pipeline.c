@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/store.h"
 #include "report/pipeline.h"
 
 /* ------------------------------------------------------------ the spec */
@@ -479,15 +480,15 @@ static void on_row(const store_row_t *row, void *opaque)
     rep_pipe_add(opaque, row);
 }
 
-chp_err_t rep_pipe_load(const store_ops_t *ops, store_t *s, const char *topic,
-                        int64_t from, int64_t to, const rep_pipe_spec_t *spec,
-                        rep_pipe_t *p, char *errstr, size_t errstr_size)
+chp_err_t rep_pipe_load(store_t *s, const char *topic, int64_t from, int64_t to,
+                        const rep_pipe_spec_t *spec, rep_pipe_t *p,
+                        char *errstr, size_t errstr_size)
 {
     chp_err_t err;
 
     rep_pipe_init(p, topic, from, to, spec);
-    if ((err = ops->query(s, topic, from, to, on_row, p, errstr,
-                          errstr_size)) != CHP_OK)
+    if ((err = store_query(s, topic, from, to, on_row, p, errstr,
+                           errstr_size)) != CHP_OK)
         return err;
     return rep_pipe_finish(p, errstr, errstr_size);
 }

@@ -31,7 +31,10 @@
 #include <stdint.h>
 
 #include "chaperone.h"
-#include "collector/store.h"
+#include "row.h"
+
+/* The store the loaders read (collector/store.h). */
+typedef struct store store_t;
 #include "report/report.h"
 
 /* Most tiers in a pipeline. */
@@ -165,8 +168,8 @@ size_t rep_pipe_check(const rep_pipe_t *p, double max_loss, int64_t lateness_s,
 
 /* Fills p (rep_pipe_init'ed here) with topic's rows of [from, to) and
  * finishes it.  Free p with rep_pipe_free in every case. */
-chp_err_t rep_pipe_load(const store_ops_t *ops, store_t *s, const char *topic,
-                        int64_t from, int64_t to, const rep_pipe_spec_t *spec,
-                        rep_pipe_t *p, char *errstr, size_t errstr_size);
+chp_err_t rep_pipe_load(store_t *s, const char *topic, int64_t from, int64_t to,
+                        const rep_pipe_spec_t *spec, rep_pipe_t *p,
+                        char *errstr, size_t errstr_size);
 
 #endif

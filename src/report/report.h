@@ -30,7 +30,10 @@
 #include <stdint.h>
 
 #include "chaperone.h"
-#include "collector/store.h"
+#include "row.h"
+
+/* The store the loaders read (collector/store.h). */
+typedef struct store store_t;
 
 /* Widest range a report, check or API request may cover: bounds the
  * memory of one request (the store keeps 14 days by default). */
@@ -225,20 +228,19 @@ void rep_format_duration(int64_t s, char *buf, size_t size);
  * and finishes it with reference.  CHP_ERR_DB with the store's message
  * when the database fails.  Free g with rep_grid_free in every case.
  */
-chp_err_t rep_load(const store_ops_t *ops, store_t *s, const char *topic,
-                   int64_t from, int64_t to, const char *reference,
-                   rep_grid_t *g, char *errstr, size_t errstr_size);
+chp_err_t rep_load(store_t *s, const char *topic, int64_t from, int64_t to,
+                   const char *reference, rep_grid_t *g, char *errstr,
+                   size_t errstr_size);
 
-/* Whether topic has ever been stored (ops->topics).  CHP_ERR_DB on
+/* Whether topic has ever been stored (store_topics).  CHP_ERR_DB on
  * failure. */
-chp_err_t rep_topic_exists(const store_ops_t *ops, store_t *s,
-                           const char *topic, bool *exists, char *errstr,
-                           size_t errstr_size);
+chp_err_t rep_topic_exists(store_t *s, const char *topic, bool *exists,
+                           char *errstr, size_t errstr_size);
 
 /* Every stored topic, in order: a NULL-terminated array of strings
  * (free with rep_topics_free). */
-chp_err_t rep_topics(const store_ops_t *ops, store_t *s, char ***out, size_t *n,
-                     char *errstr, size_t errstr_size);
+chp_err_t rep_topics(store_t *s, char ***out, size_t *n, char *errstr,
+                     size_t errstr_size);
 void rep_topics_free(char **topics);
 
 #endif

@@ -338,7 +338,6 @@ static void on_row(const store_row_t *row, void *opaque)
 }
 
 typedef struct db {
-    const store_ops_t *ops;
     store_t *s;
 } db_t;
 
@@ -346,14 +345,14 @@ static void db_open(db_t *d, const char *url)
 {
     char err[512];
 
-    if (store_open(url, &d->ops, &d->s, err, sizeof(err)) != CHP_OK)
+    if (store_open(url, &d->s, err, sizeof(err)) != CHP_OK)
         fail_msg("store_open %s: %s", url, err);
 }
 
 static void db_close(db_t *d)
 {
     if (d->s)
-        d->ops->close(d->s);
+        store_close(d->s);
     d->s = NULL;
 }
 
@@ -370,8 +369,8 @@ static int compare(db_t *d, const model_t *md, bool combined, char *why,
     g->combined = combined;
     for (int t = 0; t < NT; t++) {
         snprintf(topic, sizeof(topic), "%s-src-%d", md->id, t);
-        if (d->ops->query(d->s, topic, md->base, md->base + NB * W, on_row, g,
-                          err, sizeof(err)) != CHP_OK) {
+        if (store_query(d->s, topic, md->base, md->base + NB * W, on_row, g,
+                        err, sizeof(err)) != CHP_OK) {
             snprintf(why, n, "query: %.400s", err);
             free(g);
             return -1;
@@ -1023,8 +1022,8 @@ static void test_percentile_merge(void **state)
     while (o.count < N && tu_now_ms() < deadline && !proc_exited(&c.p)) {
         char err[256];
         memset(&o, 0, sizeof(o));
-        assert_int_equal(d.ops->query(d.s, topic, md->base, md->base + W,
-                                      on_one_row, &o, err, sizeof(err)),
+        assert_int_equal(store_query(d.s, topic, md->base, md->base + W,
+                                     on_one_row, &o, err, sizeof(err)),
                          CHP_OK);
         tu_sleep_ms(200);
     }

@@ -201,16 +201,15 @@ static void on_row(const store_row_t *row, void *opaque)
 
 static totals_t stored(const char *url, const char *src, const char *dc)
 {
-    const store_ops_t *ops;
     store_t *s;
     char err[512];
     q_t q = {.dc = dc};
 
-    if (store_open(url, &ops, &s, err, sizeof(err)))
+    if (store_open(url, &s, err, sizeof(err)))
         fail_msg("store_open: %s", err);
-    if (ops->query(s, src, 0, INT64_MAX / 2, on_row, &q, err, sizeof(err)))
+    if (store_query(s, src, 0, INT64_MAX / 2, on_row, &q, err, sizeof(err)))
         fail_msg("query: %s", err);
-    ops->close(s);
+    store_close(s);
     return q.t;
 }
 
@@ -409,7 +408,6 @@ static void test_two_clusters(void **state)
     proc_t c1, c2;
     rd_kafka_t *rk1, *rk2;
     int port = httpc_free_port(), cport = httpc_free_port();
-    const store_ops_t *ops;
     store_t *s;
 
     (void)state;
@@ -461,13 +459,13 @@ static void test_two_clusters(void **state)
 
     /* Each cluster's offsets: exactly its own records (no transactions
      * here, so the offsets of a partition are its record count). */
-    assert_int_equal(store_open(url, &ops, &s, err, sizeof(err)), CHP_OK);
+    assert_int_equal(store_open(url, &s, err, sizeof(err)), CHP_OK);
     for (int k = 0; k < 2; k++) {
         int64_t sum = 0, v;
 
         for (int p = 0; p < 2; p++) {
             assert_int_equal(
-                ops->offset(s, k ? id2 : id1, audit, p, &v, err, sizeof(err)),
+                store_offset(s, k ? id2 : id1, audit, p, &v, err, sizeof(err)),
                 CHP_OK);
             sum += v > 0 ? v : 0;
         }
@@ -476,7 +474,7 @@ static void test_two_clusters(void **state)
                 (unsigned long long)(k ? w2.records : w1.records));
         assert_int_equal(sum, k ? w2.records : w1.records);
     }
-    ops->close(s);
+    store_close(s);
     kafka_sh("stop", port, cport);
     kafka2_run[0] = '\0';
 }

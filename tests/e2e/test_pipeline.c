@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collector/store.h"
 #include "testutil.h"
 #include "httpc.h"
 #include <jansson.h>
@@ -251,18 +252,17 @@ static void on_row(const store_row_t *row, void *opaque)
 /* Stored count of tier (in dc, NULL: all) in bucket k; -1 on error. */
 static long stored(const char *tier, const char *dc, int k)
 {
-    const store_ops_t *ops;
     store_t *s;
     count_q_t q = {.tier = tier, .dc = dc, .begin = bucket(k)};
     char err[512];
     long v = -1;
 
-    if (store_open(dburl, &ops, &s, err, sizeof(err)) != CHP_OK)
+    if (store_open(dburl, &s, err, sizeof(err)) != CHP_OK)
         return -1;
-    if (ops->query(s, topic, bucket(k), bucket(k) + 1, on_row, &q, err,
-                   sizeof(err)) == CHP_OK)
+    if (store_query(s, topic, bucket(k), bucket(k) + 1, on_row, &q, err,
+                    sizeof(err)) == CHP_OK)
         v = (long)q.sum;
-    ops->close(s);
+    store_close(s);
     return v;
 }
 
@@ -346,7 +346,6 @@ static void test_pipeline_faults(void **state)
     int api_port;
     rep_pipe_spec_t spec;
     rep_pipe_t p;
-    const store_ops_t *ops;
     store_t *s;
 
     (void)state;
@@ -473,11 +472,11 @@ static void test_pipeline_faults(void **state)
     /* Every hop of every bucket, exactly. */
     assert_int_equal(rep_pipe_spec_parse(pipeline, &spec, err, sizeof(err)),
                      CHP_OK);
-    assert_int_equal(store_open(dburl, &ops, &s, err, sizeof(err)), CHP_OK);
-    assert_int_equal(rep_pipe_load(ops, s, topic, bucket(0), bucket(5), &spec,
-                                   &p, err, sizeof(err)),
+    assert_int_equal(store_open(dburl, &s, err, sizeof(err)), CHP_OK);
+    assert_int_equal(rep_pipe_load(s, topic, bucket(0), bucket(5), &spec, &p,
+                                   err, sizeof(err)),
                      CHP_OK);
-    ops->close(s);
+    store_close(s);
     assert_int_equal(p.n_buckets, 5);
     assert_true(p.hops[0].per_dc);
     assert_string_equal(rep_hop_dc(&p.hops[0], 0), "dc1");

@@ -91,7 +91,7 @@ static void coll_init(collector_t *c, const char *db_url, const char *rurl,
     assert_non_null(c->metrics = metrics_new());
     assert_non_null(c->health = health_new(c->metrics, NULL));
     assert_non_null(c->batch = coll_batch_new(true));
-    if (store_open(db_url, &c->ops, &c->store, errstr, sizeof(errstr)))
+    if (store_open(db_url, &c->store, errstr, sizeof(errstr)))
         fail_msg("store_open: %s", errstr);
     if (rurl && dedup_redis_new(rurl, 3600, &c->redis, errstr, sizeof(errstr)))
         fail_msg("dedup_redis_new: %s", errstr);
@@ -104,7 +104,7 @@ static void coll_fini(collector_t *c)
     metrics_destroy(c->metrics);
     if (c->redis)
         dedup_redis_destroy(c->redis);
-    c->ops->close(c->store);
+    store_close(c->store);
 }
 
 /* What an assignment does: the position from the store. */
@@ -113,8 +113,8 @@ static int64_t assign(collector_t *c, const topic_t *t)
     char errstr[512] = "";
     int64_t next = -2;
 
-    if (c->ops->offset(c->store, c->cluster, t->name, PART, &next, errstr,
-                       sizeof(errstr)))
+    if (store_offset(c->store, c->cluster, t->name, PART, &next, errstr,
+                     sizeof(errstr)))
         fail_msg("offset: %s", errstr);
     assert_int_equal(coll_batch_set_position(c->batch, t->name, PART, next),
                      CHP_OK);

@@ -44,8 +44,7 @@ static void sc_reconnect(void **state)
     url_hostport(c->url, host, &port, 0);
     px_start(&px, host, port);
     px_url(c->url, px.port, purl, sizeof(purl));
-    assert_int_equal(store_open(purl, NULL, &pc.s, errstr, sizeof(errstr)),
-                     CHP_OK);
+    assert_int_equal(store_open(purl, &pc.s, errstr, sizeof(errstr)), CHP_OK);
     SC_FLUSH_OK(&pc, &r, 1, up + k++, 1, NULL, 0);
 
     /* Connection cut between calls: at most one call fails. */
@@ -70,17 +69,17 @@ static void sc_reconnect(void **state)
     assert_int_equal(
         sc_flush(&pc, &r, 1, up + k, 1, NULL, 0, errstr, sizeof(errstr)),
         CHP_ERR_DB);
-    assert_int_equal(pc.ops->seen(pc.s, up, 1, &seen, errstr, sizeof(errstr)),
+    assert_int_equal(store_seen(pc.s, up, 1, &seen, errstr, sizeof(errstr)),
                      CHP_ERR_DB);
     assert_int_equal(
-        pc.ops->offset(pc.s, SC_CLUSTER, "x", 0, &v, errstr, sizeof(errstr)),
+        store_offset(pc.s, SC_CLUSTER, "x", 0, &v, errstr, sizeof(errstr)),
         CHP_ERR_DB);
     assert_true(tu_now_ms() - t0 < 10000);
 
     /* Back: the next call reconnects. */
     px_command(&px, PX_UP);
     SC_FLUSH_OK(&pc, &r, 1, up + k++, 1, NULL, 0);
-    pc.ops->close(pc.s);
+    store_close(pc.s);
     px_stop(&px);
 
     sc_query(c, r.topic, 0, 1200, got);

@@ -13,6 +13,7 @@
 
 #include "chaperone.h"
 #include "collector/batch.h"
+#include "collector/store_impl.h"
 
 #define T0 1700000400
 
@@ -70,28 +71,101 @@ static struct {
     bool dedup_in_db;
 } written;
 
-static chp_err_t fake_flush(store_t *s, const store_batch_t *b, char *errstr,
-                            size_t errstr_size)
+/* The fake's primitives record what store_flush hands them: one flush
+ * begins, moves the offsets, inserts the uuids (dedup_in_db only) and puts
+ * the rows (none stored before), in one transaction. */
+static chp_err_t fake_begin(store_t *s, char *errstr, size_t errstr_size)
 {
     (void)s, (void)errstr, (void)errstr_size;
     memset(&written, 0, sizeof(written));
     written.calls = 1;
-    written.n_rows = b->n_rows;
-    written.n_uuids = b->n_uuids;
-    written.n_offsets = b->n_offsets;
-    written.dedup_in_db = b->dedup_in_db;
-    for (size_t i = 0; i < b->n_rows && i < 8; i++) {
-        written.count[i] = b->rows[i].count;
-        written.sketch_count[i] =
-            b->rows[i].sketch ? chp_sketch_count(b->rows[i].sketch) : 0;
-        snprintf(written.host[i], CHP_NAME_MAX, "%s", b->rows[i].host);
-    }
-    for (size_t i = 0; i < b->n_offsets && i < 8; i++)
-        written.offsets[i] = b->offsets[i];
     return CHP_OK;
 }
 
-static const store_ops_t fake_ops = {.scheme = "fake", .flush = fake_flush};
+static chp_err_t fake_commit(store_t *s, char *errstr, size_t errstr_size)
+{
+    (void)s, (void)errstr, (void)errstr_size;
+    return CHP_OK;
+}
+
+static void fake_rollback(store_t *s)
+{
+    (void)s;
+}
+
+static chp_err_t fake_put_offsets(store_t *s, const char *cluster,
+                                  const store_offset_t *o, size_t n,
+                                  char *errstr, size_t errstr_size)
+{
+    (void)s, (void)cluster, (void)errstr, (void)errstr_size;
+    written.n_offsets = n;
+    for (size_t i = 0; i < n && i < 8; i++)
+        written.offsets[i] = o[i];
+    return CHP_OK;
+}
+
+static chp_err_t fake_put_uuids(store_t *s, const char *const *uuids, size_t n,
+                                int64_t now_s, char *errstr, size_t errstr_size)
+{
+    (void)s, (void)uuids, (void)now_s, (void)errstr, (void)errstr_size;
+    written.n_uuids = n;
+    written.dedup_in_db = true;
+    return CHP_OK;
+}
+
+static chp_err_t fake_get_rows(store_t *s, const store_row_t *keys, size_t n,
+                               store_row_t *out, bool *found, char *errstr,
+                               size_t errstr_size)
+{
+    (void)s, (void)keys, (void)out, (void)errstr, (void)errstr_size;
+    for (size_t i = 0; i < n; i++)
+        found[i] = false;
+    return CHP_OK;
+}
+
+static chp_err_t fake_put_rows(store_t *s, const store_put_t *puts, size_t n,
+                               int64_t now_s, char *errstr, size_t errstr_size)
+{
+    (void)s, (void)now_s, (void)errstr, (void)errstr_size;
+    for (size_t i = 0; i < n; i++, written.n_rows++) {
+        const store_row_t *r = puts[i].row;
+        size_t k = written.n_rows;
+
+        if (k >= 8)
+            continue;
+        written.count[k] = r->count;
+        written.sketch_count[k] = r->sketch ? chp_sketch_count(r->sketch) : 0;
+        snprintf(written.host[k], CHP_NAME_MAX, "%s", r->host);
+    }
+    return CHP_OK;
+}
+
+static const store_driver_t fake_driver = {
+    .scheme = "fake",
+    .begin = fake_begin,
+    .commit = fake_commit,
+    .rollback = fake_rollback,
+    .put_uuids = fake_put_uuids,
+    .get_rows = fake_get_rows,
+    .put_rows = fake_put_rows,
+    .put_offsets = fake_put_offsets,
+};
+
+static store_t fake_store;
+
+static int fake_setup(void **state)
+{
+    (void)state;
+    store_base_init(&fake_store, &fake_driver);
+    return 0;
+}
+
+static int fake_teardown(void **state)
+{
+    (void)state;
+    store_base_fini(&fake_store);
+    return 0;
+}
 
 /* Reports "u2" as already stored. */
 static chp_err_t seen_u2(void *opaque, const char *const *uuids, size_t n,
@@ -132,8 +206,8 @@ static void test_hosts_combined_and_summed(void **state)
     assert_int_equal(add(b, 0, 11, "u2", "h2", 7, 200), COLL_ADDED);
     assert_int_equal(add(b, 1, 4, "u3", "h3", 1, -1), COLL_ADDED);
     assert_int_equal(coll_batch_messages(b), 3);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
-                                      true, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", NULL, NULL, true,
+                                      &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.n_rows, 1);
     assert_string_equal(written.host[0], "combined");
@@ -158,8 +232,8 @@ static void test_hosts_apart(void **state)
     add(b, 0, 0, "u1", "h1", 5, 100);
     add(b, 0, 1, "u2", "h2", 7, 200);
     add(b, 0, 2, "u3", "h1", 1, 100);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
-                                      false, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", NULL, NULL, false,
+                                      &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.n_rows, 2);
     for (size_t i = 0; i < 2; i++)
@@ -189,8 +263,8 @@ static void test_duplicates_and_garbage_skipped(void **state)
     assert_int_equal(res, COLL_UNDECODABLE);
     assert_int_equal(coll_batch_records(b), 4);
     assert_int_equal(coll_batch_messages(b), 1);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
-                                      true, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", NULL, NULL, true,
+                                      &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.count[0], 5);
     assert_int_equal(offset_of(0), 4); /* skipped records are consumed */
@@ -206,8 +280,8 @@ static void test_only_garbage_still_moves_offsets(void **state)
 
     (void)state;
     coll_batch_add(b, "audit", 2, 41, "x", 1, &res, err, sizeof(err));
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
-                                      true, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", NULL, NULL, true,
+                                      &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.calls, 1);
     assert_int_equal(written.n_rows, 0);
@@ -239,8 +313,8 @@ static void test_drop_revoked_partition(void **state)
     assert_int_equal(coll_batch_records(b), 2);
     /* The dropped uuids may come again (from the new owner, or later). */
     assert_int_equal(add(b, 0, 2, "u2", "h2", 7, 200), COLL_ADDED);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
-                                      true, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", NULL, NULL, true,
+                                      &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.count[0], 13);
     assert_int_equal(written.n_offsets, 1);
@@ -259,8 +333,8 @@ static void test_stored_uuids_filtered(void **state)
     add(b, 0, 0, "u1", "h1", 5, 100);
     add(b, 0, 1, "u2", "h2", 7, 200);
     add(b, 0, 2, "u3", "h3", 1, 300);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", seen_u2, NULL,
-                                      true, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", seen_u2, NULL, true,
+                                      &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(st.duplicates, 1);
     assert_int_equal(st.messages, 2);
@@ -290,8 +364,8 @@ static void test_start_offsets(void **state)
     add(b, 0, 41, "u1", "h1", 5, 100); /* 40 was a transaction marker */
     add(b, 1, 0, "u2", "h1", 5, 100);
     add(b, 2, 9, "u3", "h1", 5, 100);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", seen_u2, NULL,
-                                      true, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", seen_u2, NULL, true,
+                                      &st, err, sizeof(err)),
                      CHP_OK); /* rebuilt: u2 taken out */
     assert_int_equal(written.n_offsets, 3);
     assert_int_equal(prev_of(0), 40);
@@ -306,8 +380,8 @@ static void test_start_offsets(void **state)
     assert_int_equal(
         coll_batch_drop_partitions(b, is_part1, NULL, err, sizeof(err)),
         CHP_OK);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
-                                      true, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", NULL, NULL, true,
+                                      &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(written.n_offsets, 1);
     assert_int_equal(prev_of(0), 42);
@@ -315,8 +389,8 @@ static void test_start_offsets(void **state)
     /* A dropped batch does not move the known offsets. */
     coll_batch_reset(b);
     add(b, 0, 43, "u6", "h1", 5, 100);
-    assert_int_equal(coll_batch_flush(b, &fake_ops, NULL, "c1", NULL, NULL,
-                                      true, &st, err, sizeof(err)),
+    assert_int_equal(coll_batch_flush(b, &fake_store, "c1", NULL, NULL, true,
+                                      &st, err, sizeof(err)),
                      CHP_OK);
     assert_int_equal(prev_of(0), 42);
     coll_batch_destroy(b);
@@ -334,5 +408,5 @@ int main(void)
         cmocka_unit_test(test_start_offsets),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, fake_setup, fake_teardown);
 }
