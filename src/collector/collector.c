@@ -136,6 +136,7 @@ static void collector_free(collector_t *c)
     health_destroy(c->health);
     metrics_destroy(c->metrics);
     free(c->audit_topic);
+    free(c->stored);
 }
 
 /* ------------------------------------------------------------ shutdown */

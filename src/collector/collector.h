@@ -66,6 +66,9 @@ typedef struct collector {
     bool retrying;
     int64_t backoff_ms, next_retry_ms;
     uint64_t failures_in_row;
+    /* The offsets of the last stored batch, for the group commit. */
+    store_offset_t *stored;
+    size_t n_stored, cap_stored;
 
     bool stopping; /* shutdown: a failed flush on revocation is not retried */
     bool fatal;
@@ -97,6 +100,11 @@ void coll_consumer_pause(collector_t *c, bool pause);
  * for lag tools only, the database stays the source of truth. */
 void coll_consumer_commit(collector_t *c, const store_offset_t *offsets,
                           size_t n);
+/* One flush, and the consumer follows its result: paused while the
+ * flush is being retried, resumed after, sought back to the stored
+ * offsets after a stale batch, the stored offsets committed to the group.
+ * 0 when stored (or nothing to store, or stale), -1 when it failed. */
+int coll_flush(collector_t *c);
 /* Handles one consumed record (or consumer error). */
 void coll_consume(collector_t *c, rd_kafka_message_t *m);
 void coll_update_lag(collector_t *c);
@@ -109,9 +117,15 @@ void coll_consumer_close(collector_t *c);
 void coll_sleep_ms(int64_t ms, bool wake_on_stop);
 
 /* flush.c */
-/* One flush of the batch; on failure pauses consumption and schedules the
- * retry.  0 when stored (or nothing to store), -1 when it failed. */
-int coll_flush(collector_t *c);
+typedef enum coll_flushed {
+    COLL_FLUSH_EMPTY,  /* nothing to store */
+    COLL_FLUSH_STORED, /* stored; c->stored holds the offsets stored */
+    COLL_FLUSH_STALE,  /* the store had other offsets: batch dropped */
+    COLL_FLUSH_FAILED  /* kept; c->retrying set, retry at next_retry_ms */
+} coll_flushed_t;
+/* One flush of the batch into the store: the retry state, metrics and
+ * health follow the result; the consumer is the caller's (coll_flush). */
+coll_flushed_t coll_flush_store(collector_t *c);
 /* True when the batch is due: interval elapsed or flush_max reached. */
 bool coll_flush_due(const collector_t *c, int64_t now_ms);
 /* Replaces line breaks and tabs in s (a database's error text) by spaces,

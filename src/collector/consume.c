@@ -399,6 +399,35 @@ void coll_update_lag(collector_t *c)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/* ------------------------------------------------------------- flush */
+
+int coll_flush(collector_t *c)
+{
+    bool was_retrying = c->retrying;
+
+    switch (coll_flush_store(c)) {
+    case COLL_FLUSH_EMPTY:
+        return 0;
+    case COLL_FLUSH_STORED:
+        if (was_retrying)
+            coll_consumer_pause(c, false);
+        coll_consumer_commit(c, c->stored, c->n_stored);
+        return 0;
+    case COLL_FLUSH_STALE:
+        if (was_retrying)
+            coll_consumer_pause(c, false);
+        if (coll_consumer_resync(c) != 0)
+            chp_info("collector: stopping before the stored offsets were "
+                     "read again");
+        return 0; /* nothing left to store */
+    case COLL_FLUSH_FAILED:
+    default:
+        if (!was_retrying && c->retrying)
+            coll_consumer_pause(c, true);
+        return -1;
+    }
+}
+
 /* ------------------------------------------------------------ records */
 
 static void log_undecodable(collector_t *c, rd_kafka_message_t *m,

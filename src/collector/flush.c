@@ -1,7 +1,9 @@
 /* flush.c - the collector's database side: one flush is one store
- * transaction (rows + uuids + offsets); a failed one keeps its batch,
- * pauses consumption and is retried with exponential back-off, so a
- * database outage costs latency, never counts. */
+ * transaction (rows + uuids + offsets); a failed one keeps its batch and
+ * is retried with exponential back-off (consumption paused meanwhile, by
+ * the caller), so a database outage costs latency, never counts.  Nothing
+ * here calls the consumer: coll_flush_store says what happened and the
+ * loop (consume.c, coll_flush) pauses, resumes, re-seeks or commits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +75,9 @@ static void flush_failed(collector_t *c, char *why)
     metric_inc(c->m.flush_failures, 1);
     c->failures_in_row++;
     if (!c->retrying) {
-        /* Back-pressure: stop fetching while the batch cannot be stored,
-         * so memory stays bounded however long the outage lasts. */
-        coll_consumer_pause(c, true);
+        /* Back-pressure: the caller stops fetching while the batch cannot
+         * be stored, so memory stays bounded however long the outage
+         * lasts. */
         c->retrying = true;
         c->backoff_ms = COLL_BACKOFF_MIN_MS;
     } else {
@@ -114,12 +116,12 @@ static void mark_in_redis(collector_t *c)
     }
 }
 
-/* Leaves the retry state (the batch was stored or dropped). */
+/* Leaves the retry state (the batch was stored or dropped); the caller
+ * resumes consumption. */
 static void retry_done(collector_t *c)
 {
     if (c->retrying) {
         c->retrying = false;
-        coll_consumer_pause(c, false);
         metric_set(c->m.retrying, 0);
         metric_set(c->m.backoff_ms, 0);
     }
@@ -128,8 +130,8 @@ static void retry_done(collector_t *c)
 
 /* The store holds other offsets than the batch started from: this batch
  * (or a replay of it) is already stored, or another collector owns the
- * partitions now.  Either way the store is right: drop the batch and
- * resume from it. */
+ * partitions now.  Either way the store is right: drop the batch (the
+ * caller resumes from the stored offsets). */
 static void stale(collector_t *c, char *why)
 {
     metric_inc(c->m.stale_batches, 1);
@@ -142,22 +144,39 @@ static void stale(collector_t *c, char *why)
     retry_done(c);
     /* The database answered and the collector follows it again. */
     health_ok(c->health);
-    if (coll_consumer_resync(c) != 0)
-        chp_info("collector: stopping before the stored offsets were read "
-                 "again");
 }
 
-int coll_flush(collector_t *c)
+/* Copies the batch's offsets, now stored, for the caller's group commit
+ * (best effort: without memory the group's lag just looks stale). */
+static void keep_stored(collector_t *c)
+{
+    size_t n;
+    const store_offset_t *o = coll_batch_offsets(c->batch, &n);
+
+    c->n_stored = 0;
+    if (n > c->cap_stored) {
+        store_offset_t *p = realloc(c->stored, n * sizeof(*p));
+
+        if (!p)
+            return;
+        c->stored = p;
+        c->cap_stored = n;
+    }
+    if (n)
+        memcpy(c->stored, o, n * sizeof(*o));
+    c->n_stored = n;
+}
+
+coll_flushed_t coll_flush_store(collector_t *c)
 {
     coll_flush_stats_t st;
     char err[1024];
     int64_t t0 = chp_now_ms(), ms;
-    size_t n_off;
-    const store_offset_t *offsets;
     chp_err_t e = CHP_OK;
 
+    c->n_stored = 0;
     if (coll_batch_records(c->batch) == 0)
-        return 0;
+        return COLL_FLUSH_EMPTY;
     /* CHP_ERR_STATE: one of the uuids was stored by another collector
      * (a copy of a message on another partition) between our lookup and
      * our transaction, which rolled back.  Looking up again filters it
@@ -174,17 +193,16 @@ int coll_flush(collector_t *c)
     }
     if (e == STORE_ERR_STALE) {
         stale(c, err);
-        return 0; /* nothing left to store */
+        return COLL_FLUSH_STALE;
     }
     if (e != CHP_OK) {
         flush_failed(c, err);
-        return -1;
+        return COLL_FLUSH_FAILED;
     }
     ms = chp_now_ms() - t0;
     if (c->redis)
         mark_in_redis(c);
-    offsets = coll_batch_offsets(c->batch, &n_off);
-    coll_consumer_commit(c, offsets, n_off);
+    keep_stored(c);
 
     metric_inc(c->m.flushes, 1);
     metric_inc(c->m.rows, (double)st.rows);
@@ -206,7 +224,7 @@ int coll_flush(collector_t *c)
                  (unsigned long long)c->failures_in_row);
     retry_done(c);
     health_ok(c->health);
-    return 0;
+    return COLL_FLUSH_STORED;
 }
 
 /* ---------------------------------------------------------- retention */
