@@ -1,6 +1,6 @@
 /* aggregate.c - see aggregate.h.  Rows live in one array (store_flush wants
- * them contiguous); an open-addressing table of row indices finds a key's
- * row in one hash and, almost always, one comparison.
+ * them contiguous); the collector's hash index (index.h) of row indices
+ * finds a key's row in one hash and, almost always, one comparison.
  *
  * A row's sketch (~9 KiB of bins) comes from a pool that survives resets:
  * freeing thousands of them after every flush made malloc give the memory
@@ -12,16 +12,15 @@
 #include <string.h>
 
 #include "collector/aggregate.h"
-
-#define EMPTY UINT32_MAX
+#include "collector/index.h"
 
 struct agg {
     bool combine_hosts;
     store_row_t *rows;
     size_t n, cap;
-    uint32_t *slots; /* row index or EMPTY; size nslots, a power of two */
-    size_t nslots;
-    chp_sketch_t **pool; /* empty sketches for new rows */
+    coll_index_t index;       /* rows by key */
+    const store_row_t *probe; /* the key being looked up */
+    chp_sketch_t **pool;      /* empty sketches for new rows */
     size_t npool, cappool;
 };
 
@@ -67,8 +66,7 @@ void agg_reset(agg_t *a)
     for (size_t i = 0; i < a->n; i++)
         sketch_put(a, a->rows[i].sketch);
     a->n = 0;
-    if (a->slots)
-        memset(a->slots, 0xff, a->nslots * sizeof(*a->slots));
+    coll_index_reset(&a->index);
 }
 
 void agg_destroy(agg_t *a)
@@ -80,58 +78,35 @@ void agg_destroy(agg_t *a)
         chp_sketch_destroy(a->pool[i]);
     free(a->pool);
     free(a->rows);
-    free(a->slots);
+    coll_index_free(&a->index);
     free(a);
 }
 
-/* FNV-1a over the key's fields; the NULs keep "ab"+"c" apart from
- * "a"+"bc". */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+/* The key's fields hashed; the NULs keep "ab"+"c" apart from "a"+"bc". */
+static uint64_t row_hash(const store_row_t *r)
 {
-    const unsigned char *s = p;
+    uint64_t h =
+        coll_hash(COLL_HASH_INIT, &r->time_begin, sizeof(r->time_begin));
 
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
+    h = coll_hash(h, r->topic, strlen(r->topic) + 1);
+    h = coll_hash(h, r->tier, strlen(r->tier) + 1);
+    h = coll_hash(h, r->datacenter, strlen(r->datacenter) + 1);
+    return coll_hash(h, r->host, strlen(r->host) + 1);
 }
 
-static uint64_t key_hash(int64_t begin, const char *topic, const char *tier,
-                         const char *dc, const char *host)
+static uint64_t entry_hash(uint32_t i, void *opaque)
 {
-    uint64_t h = fnv(14695981039346656037ULL, &begin, sizeof(begin));
+    const agg_t *a = opaque;
 
-    h = fnv(h, topic, strlen(topic) + 1);
-    h = fnv(h, tier, strlen(tier) + 1);
-    h = fnv(h, dc, strlen(dc) + 1);
-    return fnv(h, host, strlen(host) + 1);
+    return row_hash(&a->rows[i]);
 }
 
-static size_t row_slot(const agg_t *a, const store_row_t *r)
+/* The row looked for (agg_t.probe) has the key of row i. */
+static bool entry_is(uint32_t i, void *opaque)
 {
-    return (size_t)key_hash(r->time_begin, r->topic, r->tier, r->datacenter,
-                            r->host) &
-           (a->nslots - 1);
-}
+    const agg_t *a = opaque;
 
-/* Keeps the table at most half full so probes stay short. */
-static chp_err_t grow_slots(agg_t *a)
-{
-    size_t nslots = a->nslots ? a->nslots * 2 : 64;
-    uint32_t *slots = malloc(nslots * sizeof(*slots));
-
-    if (!slots)
-        return CHP_ERR_NOMEM;
-    memset(slots, 0xff, nslots * sizeof(*slots));
-    free(a->slots);
-    a->slots = slots;
-    a->nslots = nslots;
-    for (size_t i = 0; i < a->n; i++) {
-        size_t s = row_slot(a, &a->rows[i]);
-        while (a->slots[s] != EMPTY)
-            s = (s + 1) & (a->nslots - 1);
-        a->slots[s] = (uint32_t)i;
-    }
-    return CHP_OK;
+    return store_row_same_key(&a->rows[i], a->probe);
 }
 
 chp_err_t agg_add(agg_t *a, chp_auditmsg_t *m)
@@ -141,7 +116,7 @@ chp_err_t agg_add(agg_t *a, chp_auditmsg_t *m)
     chp_err_t err;
     size_t s;
 
-    if ((a->n + 1) * 2 > a->nslots && grow_slots(a) != CHP_OK)
+    if (coll_index_reserve(&a->index, a->n, 64, entry_hash, a) != CHP_OK)
         return CHP_ERR_NOMEM;
     /* store_row_from_msg is the one merge rule shared with the stores; it
      * is given no sketch so it allocates none: rows take theirs from the
@@ -149,18 +124,18 @@ chp_err_t agg_add(agg_t *a, chp_auditmsg_t *m)
     m->sketch = NULL;
     store_row_from_msg(&in, m, a->combine_hosts);
     m->sketch = sk;
-    for (s = row_slot(a, &in); a->slots[s] != EMPTY;
-         s = (s + 1) & (a->nslots - 1)) {
-        store_row_t *r = &a->rows[a->slots[s]];
-        if (store_row_same_key(r, &in)) {
-            if (sk && !r->sketch && !(r->sketch = sketch_get(a)))
-                return CHP_ERR_NOMEM;
-            in.sketch = sk; /* borrowed: merged into r's */
-            err = store_row_add(r, &in);
-            if (err == CHP_OK && in.time_end > r->time_end)
-                r->time_end = in.time_end;
-            return err;
-        }
+    a->probe = &in;
+    s = coll_index_find(&a->index, row_hash(&in), entry_is, a);
+    if (a->index.slots[s] != COLL_INDEX_EMPTY) {
+        store_row_t *r = &a->rows[a->index.slots[s]];
+
+        if (sk && !r->sketch && !(r->sketch = sketch_get(a)))
+            return CHP_ERR_NOMEM;
+        in.sketch = sk; /* borrowed: merged into r's */
+        err = store_row_add(r, &in);
+        if (err == CHP_OK && in.time_end > r->time_end)
+            r->time_end = in.time_end;
+        return err;
     }
     if (a->n == a->cap) {
         size_t ncap = a->cap ? a->cap * 2 : 64;
@@ -176,7 +151,7 @@ chp_err_t agg_add(agg_t *a, chp_auditmsg_t *m)
         chp_sketch_merge(in.sketch, sk);
     }
     a->rows[a->n] = in;
-    a->slots[s] = (uint32_t)a->n++;
+    a->index.slots[s] = (uint32_t)a->n++;
     return CHP_OK;
 }
 

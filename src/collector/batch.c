@@ -12,6 +12,7 @@
 
 #include "collector/aggregate.h"
 #include "collector/batch.h"
+#include "collector/index.h"
 
 #define NONE UINT32_MAX
 
@@ -35,8 +36,8 @@ struct coll_batch {
     const char *
         *uuid_ptrs; /* same order, for the store and the seen function */
     size_t nuuids, capuuids;
-    uint32_t *uslots; /* hash set of uuid indices; power of two */
-    size_t nuslots;
+    coll_index_t uuid_index; /* the uuids as a set */
+    const char *probe;       /* the uuid being looked up */
 
     store_offset_t *parts; /* next offset per partition */
     size_t *part_records;  /* records added per partition */
@@ -75,7 +76,7 @@ void coll_batch_destroy(coll_batch_t *b)
     free(b->arena);
     free(b->uuids);
     free(b->uuid_ptrs);
-    free(b->uslots);
+    coll_index_free(&b->uuid_index);
     free(b->parts);
     free(b->part_records);
     free(b->pos);
@@ -86,8 +87,7 @@ void coll_batch_reset(coll_batch_t *b)
 {
     agg_reset(b->agg);
     b->nrecs = b->alen = b->nuuids = b->nparts = b->records = 0;
-    if (b->uslots)
-        memset(b->uslots, 0xff, b->nuslots * sizeof(*b->uslots));
+    coll_index_reset(&b->uuid_index);
 }
 
 size_t coll_batch_records(const coll_batch_t *b)
@@ -124,41 +124,22 @@ static chp_err_t reserve(void **v, size_t *cap, size_t n, size_t need,
 
 static uint64_t uuid_hash(const char *s)
 {
-    uint64_t h = 14695981039346656037ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return coll_hash(COLL_HASH_INIT, s, strlen(s));
 }
 
-/* Slot of uuid in the set: its own if present, else the empty one where
- * it would go. */
-static size_t uuid_slot(const coll_batch_t *b, const char *uuid)
+static uint64_t entry_hash(uint32_t i, void *opaque)
 {
-    size_t s = (size_t)uuid_hash(uuid) & (b->nuslots - 1);
+    const coll_batch_t *b = opaque;
 
-    while (b->uslots[s] != NONE && strcmp(b->uuids[b->uslots[s]], uuid))
-        s = (s + 1) & (b->nuslots - 1);
-    return s;
+    return uuid_hash(b->uuids[i]);
 }
 
-/* Keeps the uuid set at most half full. */
-static chp_err_t grow_uuid_set(coll_batch_t *b)
+/* Uuid i is the one looked for (coll_batch_t.probe). */
+static bool entry_is(uint32_t i, void *opaque)
 {
-    size_t n = b->nuslots ? b->nuslots * 2 : 256;
-    uint32_t *slots;
+    const coll_batch_t *b = opaque;
 
-    if ((b->nuuids + 1) * 2 <= b->nuslots)
-        return CHP_OK;
-    if (!(slots = malloc(n * sizeof(*slots))))
-        return CHP_ERR_NOMEM;
-    memset(slots, 0xff, n * sizeof(*slots));
-    free(b->uslots);
-    b->uslots = slots;
-    b->nuslots = n;
-    for (size_t i = 0; i < b->nuuids; i++)
-        b->uslots[uuid_slot(b, b->uuids[i])] = (uint32_t)i;
-    return CHP_OK;
+    return strcmp(b->uuids[i], b->probe) == 0;
 }
 
 static store_offset_t *pos_find(const coll_batch_t *b, const char *topic,
@@ -259,10 +240,12 @@ chp_err_t coll_batch_add(coll_batch_t *b, const char *topic, int32_t partition,
     }
     has_uuid = m->uuid[0] != '\0';
     if (has_uuid) {
-        if ((err = grow_uuid_set(b)) != CHP_OK)
+        if ((err = coll_index_reserve(&b->uuid_index, b->nuuids, 256,
+                                      entry_hash, b)) != CHP_OK)
             goto cleanup;
-        slot = uuid_slot(b, m->uuid);
-        if (b->uslots[slot] != NONE) {
+        b->probe = m->uuid;
+        slot = coll_index_find(&b->uuid_index, uuid_hash(m->uuid), entry_is, b);
+        if (b->uuid_index.slots[slot] != COLL_INDEX_EMPTY) {
             *res = COLL_DUPLICATE;
             consumed(b, part, offset);
             goto cleanup;
@@ -293,7 +276,7 @@ chp_err_t coll_batch_add(coll_batch_t *b, const char *topic, int32_t partition,
     if (has_uuid) {
         r->uuid = (uint32_t)b->nuuids;
         memcpy(b->uuids[b->nuuids], m->uuid, sizeof(m->uuid));
-        b->uslots[slot] = (uint32_t)b->nuuids++;
+        b->uuid_index.slots[slot] = (uint32_t)b->nuuids++;
     }
     *res = COLL_ADDED;
     consumed(b, part, offset);
