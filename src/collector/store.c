@@ -327,6 +327,16 @@ static chp_err_t flush_chunk(store_t *s, const store_row_t *rows, size_t n,
     return d->put_rows(s, s->ws_puts, n, now_s, errstr, errstr_size);
 }
 
+chp_err_t store_stale(const char *cluster, const store_offset_t *o,
+                      char *errstr, size_t errstr_size)
+{
+    store_errf(errstr, errstr_size,
+               "stale batch: the stored offset of %s [%d] (cluster %s) is no "
+               "longer %lld",
+               o->topic, (int)o->partition, cluster, (long long)o->prev_offset);
+    return STORE_ERR_STALE;
+}
+
 /* An offset that would not move forward is a stale batch, whatever the
  * store holds: offsets never move backwards. */
 static chp_err_t check_offsets(const store_batch_t *b, char *errstr,

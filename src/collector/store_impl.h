@@ -217,6 +217,11 @@ void store_base_init(store_t *s, const store_driver_t *drv);
 /* Frees what store_base_init and store_flush allocated. */
 void store_base_fini(store_t *s);
 
+/* put_offsets found the stored offset of o is not o->prev_offset: fills
+ * errstr and returns STORE_ERR_STALE. */
+chp_err_t store_stale(const char *cluster, const store_offset_t *o,
+                      char *errstr, size_t errstr_size);
+
 /* Decodes a sketch column of len bytes into sk; errstr names the row. */
 chp_err_t store_sketch_decode(chp_sketch_t *sk, const char *text, size_t len,
                               const store_row_t *key, char *errstr,

@@ -271,6 +271,22 @@ chp_err_t store_pg_ensure(pg_store_t *s, char *errstr, size_t errstr_size)
     return CHP_OK;
 }
 
+/* A statement's result: checked, then handed out (out) or freed. */
+static chp_err_t result(pg_store_t *s, PGresult *res, ExecStatusType want,
+                        const char *what, PGresult **out, char *errstr,
+                        size_t errstr_size)
+{
+    chp_err_t err = store_pg_check(s, res, want, what, errstr, errstr_size);
+
+    if (err)
+        return err;
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return CHP_OK;
+}
+
 /* Runs prepared statement `which` (prepared on first use per connection,
  * when the tables exist).  *out is the result, or NULL on failure. */
 chp_err_t store_pg_run(pg_store_t *s, int which, int n, const char *const *v,
@@ -295,13 +311,7 @@ chp_err_t store_pg_run(pg_store_t *s, int which, int n, const char *const *v,
         s->prepared[which] = true;
     }
     res = PQexecPrepared(s->db, name, n, v, NULL, NULL, 0);
-    if ((err = store_pg_check(s, res, want, what, errstr, errstr_size)))
-        return err;
-    if (out)
-        *out = res;
-    else
-        PQclear(res);
-    return CHP_OK;
+    return result(s, res, want, what, out, errstr, errstr_size);
 }
 
 chp_err_t store_pg_run_sql(pg_store_t *s, const char *sql, ExecStatusType want,
@@ -314,13 +324,7 @@ chp_err_t store_pg_run_sql(pg_store_t *s, const char *sql, ExecStatusType want,
     if (err)
         return err;
     res = PQexec(s->db, sql);
-    if ((err = store_pg_check(s, res, want, what, errstr, errstr_size)))
-        return err;
-    if (out)
-        *out = res;
-    else
-        PQclear(res);
-    return CHP_OK;
+    return result(s, res, want, what, out, errstr, errstr_size);
 }
 
 int64_t store_pg_get_i64(const PGresult *res, int r, int c)

@@ -84,21 +84,26 @@ chp_err_t store_pg_read_row(const PGresult *res, int r, int c0,
                             store_row_t *row, char *errstr, size_t errstr_size);
 chp_err_t store_pg_oom(char *errstr, size_t errstr_size);
 
-/* The driver entries of store_pgsql_ops.c (store_impl.h); the table is
- * store_pgsql_driver, in store_pgsql_driver.c. */
-chp_err_t store_pg_open(const char *url, store_t **out, char *errstr,
+/* The transaction primitives of store_pgsql_driver.c (store_impl.h),
+ * for the driver table in store_pgsql_ops.c. */
+chp_err_t store_pg_begin(store_t *s, char *errstr, size_t errstr_size);
+chp_err_t store_pg_commit(store_t *s, char *errstr, size_t errstr_size);
+void store_pg_rollback(store_t *s);
+chp_err_t store_pg_put_uuids(store_t *s, const char *const *uuids, size_t n,
+                             int64_t now_s, char *errstr, size_t errstr_size);
+chp_err_t store_pg_get_rows(store_t *s, const store_row_t *keys, size_t n,
+                            store_row_t *out, bool *found, char *errstr,
+                            size_t errstr_size);
+chp_err_t store_pg_put_rows(store_t *s, const store_put_t *puts, size_t n,
+                            int64_t now_s, char *errstr, size_t errstr_size);
+chp_err_t store_pg_put_offsets(store_t *s, const char *cluster,
+                               const store_offset_t *o, size_t n, char *errstr,
+                               size_t errstr_size);
+chp_err_t store_pg_delete_before(store_t *s, store_old_t what, int64_t before_s,
+                                 char *errstr, size_t errstr_size);
+chp_err_t store_pg_exec(store_t *s, const char *sql, char *errstr,
                         size_t errstr_size);
-void store_pg_close(store_t *s);
-chp_err_t store_pg_seen(store_t *s, const char *const *uuids, size_t n,
-                        bool *seen, char *errstr, size_t errstr_size);
-chp_err_t store_pg_offset(store_t *s, const char *cluster, const char *topic,
-                          int32_t partition, int64_t *next_offset, char *errstr,
-                          size_t errstr_size);
-chp_err_t store_pg_read_open(store_t *s, store_read_t what, const char *topic,
-                             int64_t from_s, int64_t to_s, char *errstr,
-                             size_t errstr_size);
-chp_err_t store_pg_read_next(store_t *s, store_row_t *row, bool *got,
-                             char *errstr, size_t errstr_size);
-void store_pg_read_close(store_t *s);
+chp_err_t store_pg_scalar(store_t *s, const char *sql, int64_t *v,
+                          bool *is_null, char *errstr, size_t errstr_size);
 
 #endif

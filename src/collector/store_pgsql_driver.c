@@ -1,7 +1,7 @@
 /*
- * store_pgsql_driver.c - the PostgreSQL primitives store_flush()
- * composes into one flush (store_impl.h): transactions, a chunk of rows
- * read and written as arrays in one round trip each, compare-and-set
+ * store_pgsql_driver.c - the PostgreSQL primitives store.c composes into
+ * one flush, retention or migration (store_impl.h): transactions, a chunk of
+ * rows read and written as arrays in one round trip each, compare-and-set
  * offsets.
  */
 #include <inttypes.h>
@@ -14,13 +14,13 @@
 
 /* ------------------------------------------------------------ driver */
 
-static chp_err_t pg_begin(store_t *s, char *errstr, size_t errstr_size)
+chp_err_t store_pg_begin(store_t *s, char *errstr, size_t errstr_size)
 {
     return store_pg_run_sql(pg(s), "BEGIN", PGRES_COMMAND_OK, "BEGIN", NULL,
                             errstr, errstr_size);
 }
 
-static chp_err_t pg_commit(store_t *s, char *errstr, size_t errstr_size)
+chp_err_t store_pg_commit(store_t *s, char *errstr, size_t errstr_size)
 {
     PGresult *res;
     chp_err_t err;
@@ -43,7 +43,7 @@ static chp_err_t pg_commit(store_t *s, char *errstr, size_t errstr_size)
     return CHP_OK;
 }
 
-static void pg_rollback(store_t *s)
+void store_pg_rollback(store_t *s)
 {
     PGresult *res;
 
@@ -55,8 +55,8 @@ static void pg_rollback(store_t *s)
         store_pg_disconnect(pg(s));
 }
 
-static chp_err_t pg_put_uuids(store_t *s, const char *const *uuids, size_t n,
-                              int64_t now_s, char *errstr, size_t errstr_size)
+chp_err_t store_pg_put_uuids(store_t *s, const char *const *uuids, size_t n,
+                             int64_t now_s, char *errstr, size_t errstr_size)
 {
     abuf_t *a = &pg(s)->arr[0];
     const char *v[2];
@@ -74,9 +74,9 @@ static chp_err_t pg_put_uuids(store_t *s, const char *const *uuids, size_t n,
                         NULL, errstr, errstr_size);
 }
 
-static chp_err_t pg_get_rows(store_t *s, const store_row_t *keys, size_t n,
-                             store_row_t *out, bool *found, char *errstr,
-                             size_t errstr_size)
+chp_err_t store_pg_get_rows(store_t *s, const store_row_t *keys, size_t n,
+                            store_row_t *out, bool *found, char *errstr,
+                            size_t errstr_size)
 {
     abuf_t *a = pg(s)->arr;
     const char *v[5];
@@ -187,8 +187,8 @@ static chp_err_t put_some(pg_store_t *s, const store_put_t *puts, size_t n,
     return CHP_OK;
 }
 
-static chp_err_t pg_put_rows(store_t *s, const store_put_t *puts, size_t n,
-                             int64_t now_s, char *errstr, size_t errstr_size)
+chp_err_t store_pg_put_rows(store_t *s, const store_put_t *puts, size_t n,
+                            int64_t now_s, char *errstr, size_t errstr_size)
 {
     chp_err_t err = put_some(pg(s), puts, n, false, now_s, errstr, errstr_size);
 
@@ -196,9 +196,9 @@ static chp_err_t pg_put_rows(store_t *s, const store_put_t *puts, size_t n,
                : put_some(pg(s), puts, n, true, now_s, errstr, errstr_size);
 }
 
-static chp_err_t pg_put_offsets(store_t *s, const char *cluster,
-                                const store_offset_t *o, size_t n, char *errstr,
-                                size_t errstr_size)
+chp_err_t store_pg_put_offsets(store_t *s, const char *cluster,
+                               const store_offset_t *o, size_t n, char *errstr,
+                               size_t errstr_size)
 {
     char part[16], off[32], prev[32];
     const char *v[5] = {cluster, NULL, part, off, prev};
@@ -219,21 +219,14 @@ static chp_err_t pg_put_offsets(store_t *s, const char *cluster,
             return err;
         ok = strtoull(PQcmdTuples(res), NULL, 10) == 1;
         PQclear(res);
-        if (!ok) {
-            store_errf(errstr, errstr_size,
-                       "stale batch: the stored offset of %s [%d] (cluster "
-                       "%s) is no longer %lld",
-                       o[i].topic, (int)o[i].partition, cluster,
-                       (long long)o[i].prev_offset);
-            return STORE_ERR_STALE;
-        }
+        if (!ok)
+            return store_stale(cluster, &o[i], errstr, errstr_size);
     }
     return CHP_OK;
 }
 
-static chp_err_t pg_delete_before(store_t *s, store_old_t what,
-                                  int64_t before_s, char *errstr,
-                                  size_t errstr_size)
+chp_err_t store_pg_delete_before(store_t *s, store_old_t what, int64_t before_s,
+                                 char *errstr, size_t errstr_size)
 {
     char t[32];
     const char *v[1] = {t};
@@ -246,8 +239,8 @@ static chp_err_t pg_delete_before(store_t *s, store_old_t what,
         errstr, errstr_size);
 }
 
-static chp_err_t pg_exec(store_t *s, const char *sql, char *errstr,
-                         size_t errstr_size)
+chp_err_t store_pg_exec(store_t *s, const char *sql, char *errstr,
+                        size_t errstr_size)
 {
     chp_err_t err = store_pg_ensure(pg(s), errstr, errstr_size);
     PGresult *res;
@@ -267,8 +260,8 @@ static chp_err_t pg_exec(store_t *s, const char *sql, char *errstr,
     return CHP_OK;
 }
 
-static chp_err_t pg_scalar(store_t *s, const char *sql, int64_t *v,
-                           bool *is_null, char *errstr, size_t errstr_size)
+chp_err_t store_pg_scalar(store_t *s, const char *sql, int64_t *v,
+                          bool *is_null, char *errstr, size_t errstr_size)
 {
     PGresult *res;
     chp_err_t err = store_pg_run_sql(pg(s), sql, PGRES_TUPLES_OK, "migrate",
@@ -284,26 +277,3 @@ static chp_err_t pg_scalar(store_t *s, const char *sql, int64_t *v,
     PQclear(res);
     return CHP_OK;
 }
-
-const store_driver_t store_pgsql_driver = {
-    .scheme = "postgresql",
-    .kind = STORE_PGSQL,
-    .schema = &store_pgsql_schema,
-    .open = store_pg_open,
-    .close = store_pg_close,
-    .seen = store_pg_seen,
-    .offset = store_pg_offset,
-    .read_open = store_pg_read_open,
-    .read_next = store_pg_read_next,
-    .read_close = store_pg_read_close,
-    .begin = pg_begin,
-    .commit = pg_commit,
-    .rollback = pg_rollback,
-    .put_uuids = pg_put_uuids,
-    .get_rows = pg_get_rows,
-    .put_rows = pg_put_rows,
-    .put_offsets = pg_put_offsets,
-    .delete_before = pg_delete_before,
-    .exec = pg_exec,
-    .scalar = pg_scalar,
-};

@@ -1,7 +1,7 @@
 /*
- * store_pgsql_ops.c - the PostgreSQL handle (open, close) and the driver
- * entries outside a flush: seen, offset and the read cursor
- * (store_impl.h).
+ * store_pgsql_ops.c - the PostgreSQL handle (open, close), the driver
+ * entries outside a transaction (seen, offset, the read cursor) and the
+ * driver table (store_impl.h).
  */
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -13,7 +13,7 @@
 
 /* ------------------------------------------------------------ handle */
 
-void store_pg_close(store_t *s)
+static void pg_close(store_t *s)
 {
     if (!s)
         return;
@@ -25,8 +25,36 @@ void store_pg_close(store_t *s)
     free(s);
 }
 
-chp_err_t store_pg_open(const char *url, store_t **out, char *errstr,
-                        size_t errstr_size)
+/* libpq parses db.url itself; what it refuses (an option it does not
+ * know, say) is a configuration error naming db.url, found before any
+ * connection attempt.  A message quoting the URL is not echoed: it may
+ * hold the password. */
+static chp_err_t check_uri(const char *uri, char *errstr, size_t errstr_size)
+{
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(uri, &why);
+    size_t n;
+
+    if (opts) {
+        PQconninfoFree(opts);
+        return CHP_OK;
+    }
+    if (!why)
+        return store_pg_oom(errstr, errstr_size);
+    n = strlen(why);
+    while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
+        n--;
+    if (strchr(why, '@'))
+        store_errf(errstr, errstr_size,
+                   "db.url: libpq cannot parse this postgresql:// URL");
+    else
+        store_errf(errstr, errstr_size, "db.url: %.*s", (int)n, why);
+    PQfreemem(why);
+    return CHP_ERR_INVALID_ARG;
+}
+
+static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
+                         size_t errstr_size)
 {
     pg_store_t *s = calloc(1, sizeof(*s));
     chp_err_t err;
@@ -43,19 +71,6 @@ chp_err_t store_pg_open(const char *url, store_t **out, char *errstr,
         err = CHP_ERR_INVALID_ARG;
         goto fail;
     }
-    /* Options are libpq's to read, but a malformed one is reported here,
-     * naming db.url. */
-    for (size_t pos = 0;;) {
-        char name[64], value[256];
-        bool more;
-
-        if ((err = store_url_param(&s->url, "db.url", &pos, name, sizeof(name),
-                                   value, sizeof(value), &more, errstr,
-                                   errstr_size)))
-            goto fail;
-        if (!more)
-            break;
-    }
     if (!(s->uri = strdup(url))) {
         err = store_pg_oom(errstr, errstr_size);
         goto fail;
@@ -64,18 +79,20 @@ chp_err_t store_pg_open(const char *url, store_t **out, char *errstr,
     for (char *p = s->uri; *p && *p != ':'; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
+    if ((err = check_uri(s->uri, errstr, errstr_size)))
+        goto fail;
     /* Connecting now reports a wrong password at start-up, not later. */
     if ((err = store_pg_ensure(s, errstr, errstr_size)))
         goto fail;
     *out = &s->base;
     return CHP_OK;
 fail:
-    store_pg_close(&s->base);
+    pg_close(&s->base);
     return err;
 }
 
-chp_err_t store_pg_seen(store_t *s, const char *const *uuids, size_t n,
-                        bool *seen, char *errstr, size_t errstr_size)
+static chp_err_t pg_seen(store_t *s, const char *const *uuids, size_t n,
+                         bool *seen, char *errstr, size_t errstr_size)
 {
     abuf_t *a = &pg(s)->arr[0];
     const char *v[1];
@@ -105,9 +122,9 @@ chp_err_t store_pg_seen(store_t *s, const char *const *uuids, size_t n,
     return CHP_OK;
 }
 
-chp_err_t store_pg_offset(store_t *s, const char *cluster, const char *topic,
-                          int32_t partition, int64_t *next_offset, char *errstr,
-                          size_t errstr_size)
+static chp_err_t pg_offset(store_t *s, const char *cluster, const char *topic,
+                           int32_t partition, int64_t *next_offset,
+                           char *errstr, size_t errstr_size)
 {
     char part[16];
     const char *v[3] = {cluster, topic, part};
@@ -129,9 +146,9 @@ chp_err_t store_pg_offset(store_t *s, const char *cluster, const char *topic,
 
 /* ------------------------------------------------------------ reading */
 
-chp_err_t store_pg_read_open(store_t *s, store_read_t what, const char *topic,
-                             int64_t from_s, int64_t to_s, char *errstr,
-                             size_t errstr_size)
+static chp_err_t pg_read_open(store_t *s, store_read_t what, const char *topic,
+                              int64_t from_s, int64_t to_s, char *errstr,
+                              size_t errstr_size)
 {
     char from[32], to[32];
     const char *v[3];
@@ -153,8 +170,8 @@ chp_err_t store_pg_read_open(store_t *s, store_read_t what, const char *topic,
                         errstr_size);
 }
 
-chp_err_t store_pg_read_next(store_t *s, store_row_t *row, bool *got,
-                             char *errstr, size_t errstr_size)
+static chp_err_t pg_read_next(store_t *s, store_row_t *row, bool *got,
+                              char *errstr, size_t errstr_size)
 {
     pg_store_t *p = pg(s);
     int r = p->cur_row;
@@ -170,8 +187,31 @@ chp_err_t store_pg_read_next(store_t *s, store_row_t *row, bool *got,
     return store_pg_read_row(p->cur, r, 0, row, errstr, errstr_size);
 }
 
-void store_pg_read_close(store_t *s)
+static void pg_read_close(store_t *s)
 {
     PQclear(pg(s)->cur);
     pg(s)->cur = NULL;
 }
+
+const store_driver_t store_pgsql_driver = {
+    .scheme = "postgresql",
+    .kind = STORE_PGSQL,
+    .schema = &store_pgsql_schema,
+    .open = pg_open,
+    .close = pg_close,
+    .seen = pg_seen,
+    .offset = pg_offset,
+    .read_open = pg_read_open,
+    .read_next = pg_read_next,
+    .read_close = pg_read_close,
+    .begin = store_pg_begin,
+    .commit = store_pg_commit,
+    .rollback = store_pg_rollback,
+    .put_uuids = store_pg_put_uuids,
+    .get_rows = store_pg_get_rows,
+    .put_rows = store_pg_put_rows,
+    .put_offsets = store_pg_put_offsets,
+    .delete_before = store_pg_delete_before,
+    .exec = store_pg_exec,
+    .scalar = store_pg_scalar,
+};

@@ -337,14 +337,8 @@ static chp_err_t sq_put_offsets(store_t *s, const char *cluster,
             sqlite3_bind_int64(st, 5, o[i].prev_offset);
         if ((err = run(sq(s), st, "store offset", errstr, errstr_size)))
             return err;
-        if (sqlite3_changes(sq(s)->db) != 1) {
-            store_errf(errstr, errstr_size,
-                       "stale batch: the stored offset of %s [%d] (cluster "
-                       "%s) is no longer %lld",
-                       o[i].topic, (int)o[i].partition, cluster,
-                       (long long)o[i].prev_offset);
-            return STORE_ERR_STALE;
-        }
+        if (sqlite3_changes(sq(s)->db) != 1)
+            return store_stale(cluster, &o[i], errstr, errstr_size);
     }
     return CHP_OK;
 }

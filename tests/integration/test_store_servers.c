@@ -12,7 +12,7 @@
 #include <hiredis/hiredis.h>
 
 #include "collector/dedup_redis.h"
-#include "collector/store_impl.h"
+#include "collector/store_pgsql.h"
 #include "proxy.h"
 #include "store_cases.h"
 
@@ -87,6 +87,34 @@ static void sc_reconnect(void **state)
     assert_int_equal(got->v[0].count, 3);
     sc_rows_clear(got);
     free(got);
+}
+
+/* PostgreSQL: libpq gets db.url as it is, so its own options work (and
+ * win over our defaults: application_name is seen by the server), and the
+ * scheme may be written in capitals. */
+static void pg_url_as_is(void **state)
+{
+    sc_ctx_t *c = *state;
+    char url[1024], errstr[512] = "";
+    store_t *s = NULL;
+    bool seen;
+    const char *u = "x";
+    const char *sep = strchr(c->url, '?') ? "&" : "?";
+
+    snprintf(url, sizeof(url),
+             "PostgreSQL%s%sapplication_name=chp-url-test"
+             "&connect_timeout=7",
+             strstr(c->url, "://"), sep);
+    assert_int_equal(store_open(url, &s, errstr, sizeof(errstr)), CHP_OK);
+    assert_int_equal(store_seen(s, &u, 1, &seen, errstr, sizeof(errstr)),
+                     CHP_OK);
+    assert_false(seen);
+    assert_int_equal(store_kind(s), STORE_PGSQL);
+    assert_string_equal(store_scheme(s), "postgresql");
+    assert_string_equal(
+        PQparameterStatus(((pg_store_t *)s)->db, "application_name"),
+        "chp-url-test");
+    store_close(s);
 }
 
 static int run_backend(sc_ctx_t *ctx, bool server)
@@ -299,8 +327,14 @@ int main(void)
         fprintf(stderr, "SKIP mysql: CHP_TEST_MYSQL_URL is not set\n");
     }
     if ((env = getenv("CHP_TEST_PG_URL")) && *env) {
+        const struct CMUnitTest url_tests[] = {
+            cmocka_unit_test_prestate(pg_url_as_is, &pg),
+        };
+
         pg.url = env;
         rc += run_backend(&pg, true);
+        rc += cmocka_run_group_tests_name("postgresql url", url_tests, NULL,
+                                          NULL);
         ran++;
     } else {
         fprintf(stderr, "SKIP postgresql: CHP_TEST_PG_URL is not set\n");

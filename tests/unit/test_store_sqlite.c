@@ -182,6 +182,16 @@ static void test_bad_server_urls(void **state)
         store_open("postgresql://u:p@127.0.0.1:1", &s, errstr, sizeof(errstr)),
         CHP_ERR_INVALID_ARG);
     assert_null(s);
+    /* libpq reads the options; one it does not know is refused up front,
+     * naming db.url (and never the password). */
+    assert_int_equal(store_open("postgresql://u:secret@127.0.0.1:1/d?"
+                                "nosuchoption=1",
+                                &s, errstr, sizeof(errstr)),
+                     CHP_ERR_INVALID_ARG);
+    assert_null(s);
+    assert_non_null(strstr(errstr, "db.url"));
+    assert_non_null(strstr(errstr, "nosuchoption"));
+    assert_null(strstr(errstr, "secret"));
     /* Nothing listens on port 1: a prompt CHP_ERR_DB, not a hang. */
     assert_int_equal(
         store_open("mysql://u:p@127.0.0.1:1/d", &s, errstr, sizeof(errstr)),
