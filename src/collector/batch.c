@@ -291,7 +291,7 @@ cleanup:
 typedef bool(rec_pred_t)(const coll_batch_t *b, const rec_t *r, void *opaque);
 
 /* Replaces b by a batch of the records keep() accepts; partitions keep()
- * accepts none of are kept only if keep_part() says so.  The next offsets
+ * accepts none of are kept only where keep_part[] says so.  The next offsets
  * stay those of the original records. */
 static chp_err_t rebuild(coll_batch_t *b, rec_pred_t *keep, void *opaque,
                          const bool *keep_part, char *errstr,

@@ -104,7 +104,7 @@ static chp_err_t sq_fail(sq_store_t *s, const char *what, char *errstr,
     return CHP_ERR_DB;
 }
 
-/* Statements are prepared on first use: before migrate() the tables they
+/* Statements are prepared on first use: before store_migrate() the tables they
  * name may not exist yet. */
 static chp_err_t stmt(sq_store_t *s, int which, sqlite3_stmt **out,
                       char *errstr, size_t errstr_size)
