@@ -105,6 +105,7 @@ static void coll_fini(collector_t *c)
     if (c->redis)
         dedup_redis_destroy(c->redis);
     store_close(c->store);
+    free(c->stored);
 }
 
 /* What an assignment does: the position from the store. */
