@@ -433,16 +433,16 @@ chp_err_t chp_conf_unknown_key(const char *name, char *errstr,
             best = pre, rest = p;
     }
     if (best)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
-                             "unknown configuration key \"%s\" (did you mean "
-                             "\"%s%s\"?)",
-                             name, best, rest);
+        return chp_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
+                        "unknown configuration key \"%s\" (did you mean "
+                        "\"%s%s\"?)",
+                        name, best, rest);
     if (is_rdkafka_property(name))
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
-                             "unknown configuration key \"%s\" (librdkafka "
-                             "properties take the \"kafka.\" prefix: "
-                             "\"kafka.%s\")",
-                             name, name);
-    return chp_conf_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
-                         "unknown configuration key \"%s\"", name);
+        return chp_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
+                        "unknown configuration key \"%s\" (librdkafka "
+                        "properties take the \"kafka.\" prefix: "
+                        "\"kafka.%s\")",
+                        name, name);
+    return chp_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
+                    "unknown configuration key \"%s\"", name);
 }

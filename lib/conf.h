@@ -7,6 +7,7 @@
 #define CHP_CONF_H
 
 #include "chaperone.h"
+#include "errstr.h"
 
 typedef enum chp_conf_type {
     CHP_CONF_STR,
@@ -124,11 +125,6 @@ typedef struct chp_conf_val {
 
 /* The family whose prefix name starts with, or NULL. */
 const chp_conf_family_t *chp_conf_family_find(const char *name);
-
-/* Fills errstr (if any) and returns err. */
-__attribute__((format(printf, 4, 5))) chp_err_t
-chp_conf_errf(char *errstr, size_t errstr_size, chp_err_t err, const char *fmt,
-              ...);
 
 /* malloc'd copy of s[0..len) plus a NUL, or NULL. */
 char *chp_conf_strndup(const char *s, size_t len);

@@ -53,24 +53,22 @@ static chp_err_t read_value_file(const char *name, const char *path, char **out,
     int fd;
 
     if (!*path)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "\"%s\": @file: needs a path", name);
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "\"%s\": @file: needs a path", name);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_IO,
-                             "\"%s\": @file:%s: %s", name, path,
-                             strerror(errno));
+        return chp_errf(errstr, errstr_size, CHP_ERR_IO, "\"%s\": @file:%s: %s",
+                        name, path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
         st.st_size > SECRET_FILE_MAX) {
         close(fd);
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_IO,
-                             "\"%s\": @file:%s: not a regular file of at "
-                             "most %u bytes",
-                             name, path, SECRET_FILE_MAX);
+        return chp_errf(errstr, errstr_size, CHP_ERR_IO,
+                        "\"%s\": @file:%s: not a regular file of at "
+                        "most %u bytes",
+                        name, path, SECRET_FILE_MAX);
     }
     if (!(buf = malloc((size_t)st.st_size + 1))) {
         close(fd);
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM,
-                             "out of memory");
+        return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
     }
     while (len < (size_t)st.st_size &&
            (n = read(fd, buf + len, (size_t)st.st_size - len)) > 0)
@@ -82,8 +80,8 @@ static chp_err_t read_value_file(const char *name, const char *path, char **out,
     buf[len] = '\0';
     if (memchr(buf, '\0', len)) {
         free(buf);
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                             "\"%s\": @file:%s: holds a NUL byte", name, path);
+        return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                        "\"%s\": @file:%s: holds a NUL byte", name, path);
     }
     *out = buf;
     return CHP_OK;
@@ -101,8 +99,8 @@ chp_err_t chp_conf_value_resolve(const char *name, const char *value,
     /* "@@file:x" is the literal "@file:x". */
     if (value[0] == '@' && !strncmp(value + 1, FILE_PREFIX, FILE_PREFIX_LEN)) {
         if (!(*out = chp_conf_strndup(value + 1, strlen(value + 1))))
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM,
-                                 "out of memory");
+            return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM,
+                            "out of memory");
     }
     return CHP_OK;
 }

@@ -153,15 +153,15 @@ static chp_err_t family_set(chp_conf_t *conf, const chp_conf_family_t *f,
     chp_err_t err;
 
     if (!*rest)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
-                             "unknown configuration key \"%s\": a name "
-                             "must follow the prefix",
-                             name);
+        return chp_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
+                        "unknown configuration key \"%s\": a name "
+                        "must follow the prefix",
+                        name);
     if (f->suffix_is_topic && !chp_conf_topic_name_ok(rest, strlen(rest)))
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "\"%s\": \"%s\" is not a valid Kafka topic "
-                             "name",
-                             name, rest);
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "\"%s\": \"%s\" is not a valid Kafka topic "
+                        "name",
+                        name, rest);
     if (!value) { /* NULL: back to unset, like librdkafka */
         if (kv) {
             size_t at = (size_t)(kv - conf->kv);
@@ -204,7 +204,7 @@ static chp_err_t family_set(chp_conf_t *conf, const chp_conf_family_t *f,
 
 nomem:
     free(v);
-    return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
+    return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
 }
 
 static chp_err_t conf_set(chp_conf_t *conf, const char *name, const char *value,
@@ -244,18 +244,18 @@ static chp_err_t conf_set(chp_conf_t *conf, const char *name, const char *value,
     chp_err_t err;
 
     if (!conf || !name)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "no configuration or key given");
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "no configuration or key given");
     if (!*name)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "empty configuration key");
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "empty configuration key");
     for (const char *c = name; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '=')
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                                 "invalid configuration key \"%s\": no "
-                                 "whitespace, control characters or '=' "
-                                 "allowed",
-                                 name);
+            return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                            "invalid configuration key \"%s\": no "
+                            "whitespace, control characters or '=' "
+                            "allowed",
+                            name);
 
     if ((p = chp_conf_prop_find(name))) {
         size_t idx = prop_index(p);
@@ -264,7 +264,7 @@ static chp_err_t conf_set(chp_conf_t *conf, const char *name, const char *value,
                                    errstr_size);
         if (err) {
             if (err == CHP_ERR_NOMEM)
-                chp_conf_errf(errstr, errstr_size, err, "out of memory");
+                chp_errf(errstr, errstr_size, err, "out of memory");
             return err;
         }
         chp_conf_value_free(p, &conf->vals[idx]);

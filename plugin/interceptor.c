@@ -244,7 +244,8 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
     chp_log_set_level_name(chp_conf_get_str(pc->conf, "log.level"));
     if (conf_is_set(conf, "transactional.id")) { /* set some other way */
         txn_refusal(errstr, errstr_size);
-        chp_err("%s: client %s is NOT audited", errstr, rd_kafka_name(rk));
+        chp_log_error("%s: client %s is NOT audited", errstr,
+                      rd_kafka_name(rk));
         return RD_KAFKA_RESP_ERR__INVALID_ARG;
     }
     if (producer) {
@@ -267,8 +268,8 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
                         errstr_size) != CHP_OK) {
         /* librdkafka only warns and creates the client without us: say at
          * error level that it is not audited. */
-        chp_err("chaperone interceptor: client %s is NOT audited: %s",
-                rd_kafka_name(rk), errstr);
+        chp_log_error("chaperone interceptor: client %s is NOT audited: %s",
+                      rd_kafka_name(rk), errstr);
         plugrk_free(pr);
         return RD_KAFKA_RESP_ERR__FAIL;
     }

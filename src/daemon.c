@@ -87,10 +87,10 @@ static void *watchdog(void *arg)
     /* Whatever blocks (a broker gone, a database that never answers), the
      * process must end: an orchestrator's SIGKILL would come anyway, and
      * committed work is safe while uncommitted work is replayed. */
-    chp_err("%s: shutdown did not finish within %lld ms "
-            "(daemon.shutdown.timeout.ms); exiting now, what was not "
-            "committed is replayed on the next start",
-            bound_name, (long long)bound_ms);
+    chp_log_error("%s: shutdown did not finish within %lld ms "
+                  "(daemon.shutdown.timeout.ms); exiting now, what was not "
+                  "committed is replayed on the next start",
+                  bound_name, (long long)bound_ms);
     _exit(3);
     return NULL;
 }

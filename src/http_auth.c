@@ -379,11 +379,11 @@ static void maybe_reload(http_auth_t *a)
     if (!a->file)
         return;
     if (load_file(a->file, &a->from_file, err, sizeof(err)) != CHP_OK)
-        chp_warn("http: SIGHUP: keeping the %zu token(s) loaded before: %s",
-                 a->from_file.n, err);
+        chp_log_warn("http: SIGHUP: keeping the %zu token(s) loaded before: %s",
+                     a->from_file.n, err);
     else
-        chp_info("http: SIGHUP: %zu token(s) loaded from %s", a->from_file.n,
-                 a->file);
+        chp_log_info("http: SIGHUP: %zu token(s) loaded from %s",
+                     a->from_file.n, a->file);
 }
 
 bool http_auth_allows(http_auth_t *a, const char *method, const char *path,

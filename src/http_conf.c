@@ -44,15 +44,15 @@ http_server_t *http_server_start_conf(const chp_conf_t *conf, const char *what,
     if (http_server_listen(s, address, port ? port : default_port, errstr,
                            errstr_size) != CHP_OK)
         goto fail;
-    chp_info("%s: HTTP%s on %s://%s:%d/ (%s)", what, *cert ? "S" : "",
-             *cert ? "https" : "http", address, http_server_port(s),
-             http_auth_required(auth) ? "bearer-token authentication"
-                                      : "no authentication");
+    chp_log_info("%s: HTTP%s on %s://%s:%d/ (%s)", what, *cert ? "S" : "",
+                 *cert ? "https" : "http", address, http_server_port(s),
+                 http_auth_required(auth) ? "bearer-token authentication"
+                                          : "no authentication");
     /* A token sent in clear text beyond this host can be sniffed. */
     if (!*cert && http_auth_required(auth) && !http_auth_is_loopback(address))
-        chp_warn("%s: bearer tokens travel unencrypted on %s: set "
-                 "\"http.tls.cert.file\" and \"http.tls.key.file\"",
-                 what, address);
+        chp_log_warn("%s: bearer tokens travel unencrypted on %s: set "
+                     "\"http.tls.cert.file\" and \"http.tls.key.file\"",
+                     what, address);
     return s;
 fail:
     http_server_stop(s);

@@ -116,9 +116,9 @@ static int open_store(collector_t *c, char *errstr, size_t errstr_size)
             ops == &store_sqlite_ops)
             return -1;
         health_fail(c->health, "database: %s", coll_one_line(errstr));
-        chp_warn("collector: database not available (retrying in %lld ms): "
-                 "%s",
-                 (long long)backoff, coll_one_line(errstr));
+        chp_log_warn("collector: database not available (retrying in %lld ms): "
+                     "%s",
+                     (long long)backoff, coll_one_line(errstr));
         coll_sleep_ms(backoff, true);
         if (daemon_stopping())
             return -1;
@@ -158,11 +158,11 @@ static void *watchdog(void *arg)
     (void)arg;
     while (nanosleep(&ts, &ts) != 0)
         ;
-    chp_warn("collector: shutdown did not finish within "
-             "daemon.shutdown.timeout.ms=%lld (Kafka or the database "
-             "unreachable); exiting now, the next start resumes from the "
-             "stored offsets",
-             (long long)watchdog_ms);
+    chp_log_warn("collector: shutdown did not finish within "
+                 "daemon.shutdown.timeout.ms=%lld (Kafka or the database "
+                 "unreachable); exiting now, the next start resumes from the "
+                 "stored offsets",
+                 (long long)watchdog_ms);
     _exit(watchdog_code);
     return NULL;
 }
@@ -176,8 +176,8 @@ static void watchdog_start(int64_t timeout_ms, int code)
     if (pthread_create(&t, NULL, watchdog, NULL) == 0)
         pthread_detach(t);
     else
-        chp_warn("collector: cannot start the shutdown watchdog; the "
-                 "shutdown is not bounded");
+        chp_log_warn("collector: cannot start the shutdown watchdog; the "
+                     "shutdown is not bounded");
 }
 
 /* SIGTERM/SIGINT: store what was consumed, retrying for a bounded time.
@@ -200,9 +200,10 @@ static void final_flush(collector_t *c)
             coll_sleep_ms(wait, false);
     }
     if (coll_batch_records(c->batch) > 0) {
-        chp_warn("collector: %zu record(s) not stored at shutdown; they are "
-                 "read again from the stored offsets at the next start",
-                 coll_batch_records(c->batch));
+        chp_log_warn(
+            "collector: %zu record(s) not stored at shutdown; they are "
+            "read again from the stored offsets at the next start",
+            coll_batch_records(c->batch));
         coll_batch_reset(c->batch);
     }
     c->stopping = true;
@@ -301,10 +302,10 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         collector_free(&c);
         return 0;
     }
-    chp_info("collector: storing %s of cluster %s into %s (%s, dedup=%s)",
-             c.audit_topic, c.cluster, c.ops->scheme,
-             chp_conf_get_str(conf, "collector.group.id"),
-             chp_conf_get_str(conf, "dedup"));
+    chp_log_info("collector: storing %s of cluster %s into %s (%s, dedup=%s)",
+                 c.audit_topic, c.cluster, c.ops->scheme,
+                 chp_conf_get_str(conf, "collector.group.id"),
+                 chp_conf_get_str(conf, "dedup"));
 
     run(&c);
     /* From here on the process exits within the bound, whatever is
@@ -314,10 +315,10 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         final_flush(&c);
     collector_free(&c);
     if (c.fatal) {
-        chp_err("collector: fatal error, exiting");
+        chp_log_error("collector: fatal error, exiting");
         return 1;
     }
-    chp_info("collector: stopped");
+    chp_log_info("collector: stopped");
     return 0;
 
 fail:

@@ -86,11 +86,11 @@ static void flush_failed(collector_t *c, char *why)
     health_fail(c->health, "flush: %s", coll_one_line(why));
     metric_set(c->m.retrying, 1);
     metric_set(c->m.backoff_ms, (double)c->backoff_ms);
-    chp_warn("collector: flush of %zu record(s) failed (%llu in a row; "
-             "consumption paused, retrying in %lld ms): %s",
-             coll_batch_records(c->batch),
-             (unsigned long long)c->failures_in_row, (long long)c->backoff_ms,
-             coll_one_line(why));
+    chp_log_warn("collector: flush of %zu record(s) failed (%llu in a row; "
+                 "consumption paused, retrying in %lld ms): %s",
+                 coll_batch_records(c->batch),
+                 (unsigned long long)c->failures_in_row,
+                 (long long)c->backoff_ms, coll_one_line(why));
 }
 
 /* After the commit: with dedup=redis the uuids are marked only once their
@@ -108,9 +108,9 @@ static void mark_in_redis(collector_t *c)
 
     if (n && dedup_redis_mark(c->redis, uuids, n, err, sizeof(err)) != CHP_OK) {
         metric_inc(c->m.redis_mark_failures, 1);
-        chp_warn("collector: cannot mark %zu uuid(s) in Redis (their "
-                 "counts are stored): %s",
-                 n, coll_one_line(err));
+        chp_log_warn("collector: cannot mark %zu uuid(s) in Redis (their "
+                     "counts are stored): %s",
+                     n, coll_one_line(err));
     }
 }
 
@@ -133,9 +133,9 @@ static void retry_done(collector_t *c)
 static void stale(collector_t *c, char *why)
 {
     metric_inc(c->m.stale_batches, 1);
-    chp_warn("collector: dropping a batch of %zu record(s): %s; resuming "
-             "from the stored offsets",
-             coll_batch_records(c->batch), coll_one_line(why));
+    chp_log_warn("collector: dropping a batch of %zu record(s): %s; resuming "
+                 "from the stored offsets",
+                 coll_batch_records(c->batch), coll_one_line(why));
     coll_batch_reset(c->batch);
     c->first_pending_ms = 0;
     metric_set(c->m.pending, 0);
@@ -143,8 +143,8 @@ static void stale(collector_t *c, char *why)
     /* The database answered and the collector follows it again. */
     health_ok(c->health);
     if (coll_consumer_resync(c) != 0)
-        chp_info("collector: stopping before the stored offsets were read "
-                 "again");
+        chp_log_info("collector: stopping before the stored offsets were read "
+                     "again");
 }
 
 int coll_flush(collector_t *c)
@@ -170,7 +170,7 @@ int coll_flush(collector_t *c)
             metric_inc(c->m.dup_store, (double)st.duplicates);
         if (e != CHP_ERR_STATE)
             break;
-        chp_info("collector: %s; filtering again", coll_one_line(err));
+        chp_log_info("collector: %s; filtering again", coll_one_line(err));
     }
     if (e == STORE_ERR_STALE) {
         stale(c, err);
@@ -191,19 +191,19 @@ int coll_flush(collector_t *c)
     metric_inc(c->m.stored, (double)st.messages);
     metric_set(c->m.flush_ms, (double)ms);
     metric_inc(c->m.flush_ms_total, (double)ms);
-    chp_debug("collector: stored %zu message(s) of %zu record(s) as %zu "
-              "row(s) in %lld ms",
-              st.messages, coll_batch_records(c->batch), st.rows,
-              (long long)ms);
+    chp_log_debug("collector: stored %zu message(s) of %zu record(s) as %zu "
+                  "row(s) in %lld ms",
+                  st.messages, coll_batch_records(c->batch), st.rows,
+                  (long long)ms);
     if (coll_batch_committed(c->batch) != CHP_OK)
-        chp_warn("collector: out of memory recording the stored offsets; "
-                 "the next batch will be found stale and read again");
+        chp_log_warn("collector: out of memory recording the stored offsets; "
+                     "the next batch will be found stale and read again");
     c->first_pending_ms = 0;
     metric_set(c->m.pending, 0);
     if (c->retrying)
-        chp_info("collector: flushing again after %llu failed "
-                 "flush(es); consumption resumed",
-                 (unsigned long long)c->failures_in_row);
+        chp_log_info("collector: flushing again after %llu failed "
+                     "flush(es); consumption resumed",
+                     (unsigned long long)c->failures_in_row);
     retry_done(c);
     health_ok(c->health);
     return 0;
@@ -224,8 +224,8 @@ int coll_retention(collector_t *c)
     if (c->ops->retention(c->store, rows_before, uuids_before, err,
                           sizeof(err)) != CHP_OK) {
         metric_inc(c->m.retention_failures, 1);
-        chp_warn("collector: retention failed (tried again later): %s",
-                 coll_one_line(err));
+        chp_log_warn("collector: retention failed (tried again later): %s",
+                     coll_one_line(err));
         return -1;
     }
     return 0;

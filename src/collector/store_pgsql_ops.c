@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "collector/store_pgsql.h"
+#include "errstr.h"
 
 /* ------------------------------------------------------------ ops */
 
@@ -37,8 +38,8 @@ static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
     if ((err = store_url_parse(url, "db.url", &s->url, errstr, errstr_size)))
         goto fail;
     if (!s->url.path[0]) {
-        store_errf(errstr, errstr_size,
-                   "db.url: postgresql:// URL names no database (.../DB)");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "db.url: postgresql:// URL names no database (.../DB)");
         err = CHP_ERR_INVALID_ARG;
         goto fail;
     }

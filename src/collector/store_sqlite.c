@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "collector/store_impl.h"
+#include "errstr.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -97,8 +98,8 @@ typedef struct sq_store {
 static chp_err_t sq_fail(sq_store_t *s, const char *what, char *errstr,
                          size_t errstr_size)
 {
-    store_errf(errstr, errstr_size, "sqlite %s: %s: %s", s->path, what,
-               s->db ? sqlite3_errmsg(s->db) : "not open");
+    chp_errf(errstr, errstr_size, CHP_ERR_DB, "sqlite %s: %s: %s", s->path,
+             what, s->db ? sqlite3_errmsg(s->db) : "not open");
     return CHP_ERR_DB;
 }
 
@@ -230,9 +231,9 @@ static chp_err_t sq_put_uuids(store_t *s, const char *const *uuids, size_t n,
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-            store_errf(errstr, errstr_size,
-                       "dedup: audit message uuid %s is already stored",
-                       uuids[i]);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                     "dedup: audit message uuid %s is already stored",
+                     uuids[i]);
             return CHP_ERR_STATE;
         }
         if (rc != SQLITE_DONE)
@@ -336,11 +337,11 @@ static chp_err_t sq_put_offsets(store_t *s, const char *cluster,
         if ((err = run(sq(s), st, "store offset", errstr, errstr_size)))
             return err;
         if (sqlite3_changes(sq(s)->db) != 1) {
-            store_errf(errstr, errstr_size,
-                       "stale batch: the stored offset of %s [%d] (cluster "
-                       "%s) is no longer %lld",
-                       o[i].topic, (int)o[i].partition, cluster,
-                       (long long)o[i].prev_offset);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                     "stale batch: the stored offset of %s [%d] (cluster "
+                     "%s) is no longer %lld",
+                     o[i].topic, (int)o[i].partition, cluster,
+                     (long long)o[i].prev_offset);
             return STORE_ERR_STALE;
         }
     }
@@ -427,7 +428,7 @@ static chp_err_t sq_open(const char *url, store_t **out, char *errstr,
 
     *out = NULL;
     if (!u || !s) {
-        store_errf(errstr, errstr_size, "sqlite: out of memory");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "sqlite: out of memory");
         goto fail;
     }
     store_base_init(&s->base, &store_sqlite_ops, &sq_driver);
@@ -525,7 +526,7 @@ static chp_err_t sq_query(store_t *s, const char *topic, int64_t from_s,
     int rc;
 
     if (!sk) {
-        store_errf(errstr, errstr_size, "sqlite: out of memory");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "sqlite: out of memory");
         return CHP_ERR_NOMEM;
     }
     if ((err = stmt(sq(s), topic ? Q_QUERY_TOPIC : Q_QUERY_ALL, &st, errstr,

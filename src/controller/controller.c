@@ -66,8 +66,8 @@ static registry_t *load_registry(const chp_conf_t *conf, ctl_kafka_t *k,
                 snprintf(errstr, errstr_size, "%s not visible yet",
                          k->registry_topic);
         }
-        chp_warn("controller: registry %s: %s (retrying in %d ms)",
-                 k->registry_topic, errstr, backoff);
+        chp_log_warn("controller: registry %s: %s (retrying in %d ms)",
+                     k->registry_topic, errstr, backoff);
         health_fail(health, "registry %s: %s", k->registry_topic, errstr);
         /* Serves librdkafka's events (the error callback tells the cause)
          * while waiting, in short steps so SIGTERM is honoured. */
@@ -159,7 +159,7 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     if (!(reg = load_registry(conf, k, health, err, sizeof(err)))) {
         if (daemon_stopping()) {
             rc = 0;
-            chp_info("controller: stopped before the registry was loaded");
+            chp_log_info("controller: stopped before the registry was loaded");
             goto out;
         }
         goto fail;
@@ -168,21 +168,22 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     registry_foreach(reg, REG_BLACKLISTED, count_topic, &blacklisted);
     ctl_set_registry(c, reg);
     atomic_store(&gate.open, true);
-    chp_info("controller: registry %s: %zu audited, %zu blacklisted",
-             k->registry_topic, audited, blacklisted);
-    chp_info("controller: REST API at /topics (auto-detection %s)",
-             auto_detect ? "on" : "off");
+    chp_log_info("controller: registry %s: %zu audited, %zu blacklisted",
+                 k->registry_topic, audited, blacklisted);
+    chp_log_info("controller: REST API at /topics (auto-detection %s)",
+                 auto_detect ? "on" : "off");
 
     while (!daemon_stopping()) {
         if (auto_detect && chp_now_ms() >= next_detect) {
             int n = ctl_detect_run(c, err, sizeof(err));
             if (n < 0) {
-                chp_warn("controller: auto-detection: %s", err);
+                chp_log_warn("controller: auto-detection: %s", err);
                 health_fail(health, "auto-detection: %s", err);
             } else {
                 health_ok(health);
                 if (n > 0)
-                    chp_info("controller: auto-detection added %d topic(s)", n);
+                    chp_log_info("controller: auto-detection added %d topic(s)",
+                                 n);
             }
             next_detect = chp_now_ms() + interval_ms;
         }
@@ -196,15 +197,15 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
             next_probe = chp_now_ms() + 5000;
         }
         if (ctl_kafka_fatal(k, err, sizeof(err))) {
-            chp_err("controller: %s; exiting so a restart can write again",
-                    err);
+            chp_log_error(
+                "controller: %s; exiting so a restart can write again", err);
             goto out;
         }
         /* Serves librdkafka's events; doubles as the loop's sleep. */
         rd_kafka_poll(k->rk, 200);
     }
     rc = 0;
-    chp_info("controller: stopped");
+    chp_log_info("controller: stopped");
 out:
     http_server_stop(http);
     ctl_destroy(c);

@@ -197,10 +197,10 @@ int ctl_change(ctl_t *c, const char *topic, reg_state_t state, char *errstr,
         return -1;
     }
     update_gauges(c);
-    chp_info("controller: %s is now %s", topic,
-             state == REG_AUDITED       ? "audited"
-             : state == REG_BLACKLISTED ? "blacklisted"
-                                        : "forgotten");
+    chp_log_info("controller: %s is now %s", topic,
+                 state == REG_AUDITED       ? "audited"
+                 : state == REG_BLACKLISTED ? "blacklisted"
+                                            : "forgotten");
     return 0;
 }
 

@@ -155,8 +155,8 @@ int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
     err = cnt == 1 ? rd_kafka_topic_result_error(res[0])
                    : RD_KAFKA_RESP_ERR__BAD_MSG;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        chp_info("controller: created the registry topic %s (compacted)",
-                 k->registry_topic);
+        chp_log_info("controller: created the registry topic %s (compacted)",
+                     k->registry_topic);
     } else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         snprintf(errstr, errstr_size, "creating %s: %s", k->registry_topic,
                  cnt == 1 ? rd_kafka_topic_result_error_string(res[0])

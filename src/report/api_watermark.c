@@ -114,7 +114,7 @@ static char *completeness_text(api_t *api, int64_t now)
     size_t n = 0;
 
     if (rep_topics(api->ops, api->s, &names, &n, err, sizeof(err)) != CHP_OK) {
-        chp_warn("api: completeness metrics: %s", err);
+        chp_log_warn("api: completeness metrics: %s", err);
         return NULL;
     }
     rep_prom_header(&b);
@@ -124,7 +124,7 @@ static char *completeness_text(api_t *api, int64_t now)
                      now, api->reference, &g, err, sizeof(err)) == CHP_OK)
             rep_prom_topic(&b, &g, api->max_loss, api->lateness_s, now);
         else
-            chp_warn("api: completeness metrics of %s: %s", names[i], err);
+            chp_log_warn("api: completeness metrics of %s: %s", names[i], err);
         rep_grid_free(&g);
     }
     rep_topics_free(names);

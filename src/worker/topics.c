@@ -107,7 +107,7 @@ int topic_set_from_metadata(rd_kafka_t *rk, const topic_filter_t *f,
 
     memset(out, 0, sizeof(*out));
     if ((err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))) {
-        chp_warn("worker: cannot list topics: %s", rd_kafka_err2str(err));
+        chp_log_warn("worker: cannot list topics: %s", rd_kafka_err2str(err));
         return -1;
     }
     out->names = calloc((size_t)md->topic_cnt + 1, sizeof(*out->names));

@@ -62,8 +62,8 @@ static void refresh_topics(worker_t *w)
                                daemon_timeout_ms(REFRESH_TIMEOUT_MS), err,
                                sizeof(err));
         if (rc < 0)
-            chp_warn("worker: registry %s: %s (keeping the last set)",
-                     w->registry_topic, err);
+            chp_log_warn("worker: registry %s: %s (keeping the last set)",
+                         w->registry_topic, err);
     }
     if (topic_set_from_metadata(w->consumer, w->filter,
                                 w->use_registry ? w->registry : NULL, &now,
@@ -82,14 +82,14 @@ static void refresh_topics(worker_t *w)
     for (size_t i = 0; i < now.n; i++)
         rd_kafka_topic_partition_list_add(sub, now.names[i],
                                           RD_KAFKA_PARTITION_UA);
-    chp_info("worker: auditing %zu topic(s)", now.n);
+    chp_log_info("worker: auditing %zu topic(s)", now.n);
     if (now.n == 0) {
         wtxn_emit_commit(w);
         rd_kafka_unsubscribe(w->consumer);
     } else {
         rd_kafka_resp_err_t e = rd_kafka_subscribe(w->consumer, sub);
         if (e)
-            chp_err("worker: subscribe: %s", rd_kafka_err2str(e));
+            chp_log_error("worker: subscribe: %s", rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(sub);
     topic_set_clear(&w->subscribed);
@@ -219,7 +219,8 @@ static void close_consumer(worker_t *w)
     bool closed = false;
 
     if (error) {
-        chp_warn("worker: consumer close: %s", rd_kafka_error_string(error));
+        chp_log_warn("worker: consumer close: %s",
+                     rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     } else {
         int64_t deadline = chp_now_ms() + daemon_shutdown_left_ms();
@@ -231,8 +232,8 @@ static void close_consumer(worker_t *w)
     if (closed) {
         rd_kafka_destroy(w->consumer);
     } else {
-        chp_warn("worker: the consumer did not close in time; leaving the "
-                 "group to the session timeout");
+        chp_log_warn("worker: the consumer did not close in time; leaving the "
+                     "group to the session timeout");
         rd_kafka_destroy_flags(w->consumer,
                                RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
@@ -311,7 +312,8 @@ static void run_loop(worker_t *w)
             if (!m->err)
                 count_message(w, m);
             else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                chp_warn("worker: consumer: %s", rd_kafka_message_errstr(m));
+                chp_log_warn("worker: consumer: %s",
+                             rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }
         if (w->txn_ready && chp_tracker_due(w->tracker, now)) {
@@ -350,7 +352,7 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
                                           NULL, w.metrics, err, errsz)))
         goto fail;
     http_server_set_health(w.http, w.health);
-    chp_info("worker: initialising transactions as %s", w.txid);
+    chp_log_info("worker: initialising transactions as %s", w.txid);
 
     run_loop(&w);
     /* SIGTERM/SIGINT: finish the emission and commit, within the bound. */
@@ -359,9 +361,9 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
     else if (!w.txn_ready && w.uncommitted == 0 && !w.uncertain)
         rc = 0; /* never got going: nothing counted, nothing to lose */
     else
-        chp_warn("worker: stopping without the last commit; the next start "
-                 "recounts from the committed offsets");
-    chp_info("worker: stopped");
+        chp_log_warn("worker: stopping without the last commit; the next start "
+                     "recounts from the committed offsets");
+    chp_log_info("worker: stopped");
     worker_free(&w);
     return rc;
 

@@ -241,7 +241,8 @@ static void test_log_scrub(void **state)
     fflush(stderr);
     saved = dup(2);
     assert_non_null(freopen(path, "w", stderr));
-    chp_err("connect with Scrub-Me-1234 to mysql://u:Url-Pass-987@h failed");
+    chp_log_error(
+        "connect with Scrub-Me-1234 to mysql://u:Url-Pass-987@h failed");
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
