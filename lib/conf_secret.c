@@ -19,9 +19,9 @@
 /* A secret or a certificate; anything larger is a mistake. */
 #define SECRET_FILE_MAX (64u * 1024)
 
-bool chp_conf_is_secret(const char *name)
+bool chp_conf_is_secret_in(const chp_conf_table_t *ext, const char *name)
 {
-    const chp_conf_prop_t *p = chp_conf_prop_find(name);
+    const chp_conf_prop_t *p = chp_conf_prop_lookup(ext, name, NULL);
     const char *k = name;
 
     if (!name)
@@ -31,7 +31,7 @@ bool chp_conf_is_secret(const char *name)
     /* The plugin's keys carry "chaperone." before ours. */
     if (!strncmp(k, "chaperone.", 10))
         k += 10;
-    if ((p = chp_conf_prop_find(k)))
+    if ((p = chp_conf_prop_lookup(ext, k, NULL)))
         return (p->flags & CHP_CONF_F_SECRET) != 0;
     if (!strncmp(k, "kafka.", 6))
         k += 6;
@@ -39,6 +39,11 @@ bool chp_conf_is_secret(const char *name)
      * sasl.oauthbearer.client.secret, ... and the inline PEM key. */
     return strcasestr(k, "password") || strcasestr(k, "secret") ||
            !strcmp(k, "ssl.key.pem") || !strcmp(k, "sasl.oauthbearer.config");
+}
+
+bool chp_conf_is_secret(const char *name)
+{
+    return chp_conf_is_secret_in(NULL, name);
 }
 
 /* Reads a regular file of at most SECRET_FILE_MAX bytes; O_NONBLOCK so a
@@ -105,14 +110,15 @@ chp_err_t chp_conf_value_resolve(const char *name, const char *value,
     return CHP_OK;
 }
 
-void chp_conf_secret_note(const char *name, const char *value)
+void chp_conf_secret_note(const chp_conf_table_t *ext, const char *name,
+                          const char *value)
 {
-    const chp_conf_prop_t *p = chp_conf_prop_find(name);
+    const chp_conf_prop_t *p = chp_conf_prop_lookup(ext, name, NULL);
     const char *auth, *at, *colon;
 
     if (!value || !*value)
         return;
-    if (chp_conf_is_secret(name)) {
+    if (chp_conf_is_secret_in(ext, name)) {
         chp_log_redact_add(value, strlen(value));
         return;
     }
