@@ -25,6 +25,7 @@
 #include "kafkaconf.h"
 #include "log.h"
 #include "reporter.h"
+#include "conf_keys.h"
 
 #define RETRY_BACKOFF_MS 1000
 
@@ -326,8 +327,9 @@ CHP_EXPORT chp_err_t chp_reporter_new(const chp_conf_t *conf,
         return CHP_ERR_NOMEM;
     }
     pthread_mutex_init(&r->lock, NULL);
-    r->max_pending = (size_t)chp_conf_get_int(conf, "reporter.max.pending");
-    r->topic = strdup(chp_conf_get_str(conf, "audit.topic"));
+    r->max_pending =
+        (size_t)chp_conf_get_int(conf, CHP_KEY_REPORTER_MAX_PENDING);
+    r->topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));
     rd_kafka_conf_set_dr_msg_cb(kc, dr_msg_cb);
     rd_kafka_conf_set_opaque(kc, r);
     if (!r->topic ||

@@ -5,7 +5,10 @@
  * extend the library's table (lib/conf.c) in the configurations the binary
  * makes with conf_daemon_new(); libchaperone and the plugin never see them,
  * so a plugin user setting db.url gets "unknown configuration key".
- * docs/configuration.md lists both tables (tools/confdoc.c). */
+ * docs/configuration.md lists both tables (tools/confdoc.c), and the key
+ * constants (conf_daemon_keys.h) are generated from it (tools/confkeys.c):
+ * data only here, so the generator can link it before anything that uses
+ * the constants is built. */
 #include "conf_daemon.h"
 
 #include "conf_table.h"
@@ -210,8 +213,3 @@ const chp_conf_table_t conf_daemon_table = {
     .props = props,
     .n_props = sizeof(props) / sizeof(props[0]),
 };
-
-chp_conf_t *conf_daemon_new(void)
-{
-    return chp_conf_new_ext(&conf_daemon_table);
-}

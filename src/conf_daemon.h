@@ -9,6 +9,9 @@ extern const chp_conf_table_t conf_daemon_table;
 
 /* A configuration of the library's and the daemons' keys, every key at its
  * default; NULL on ENOMEM.  chp_conf_destroy() frees it. */
-chp_conf_t *conf_daemon_new(void);
+static inline chp_conf_t *conf_daemon_new(void)
+{
+    return chp_conf_new_ext(&conf_daemon_table);
+}
 
 #endif /* CHP_CONF_DAEMON_H */

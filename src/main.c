@@ -16,6 +16,7 @@
 #include "conf_daemon.h"
 #include "http.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 static int cmd_config(chp_conf_t *conf, int argc, char **argv);
 static int cmd_version(chp_conf_t *conf, int argc, char **argv);
@@ -189,7 +190,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "chaperone %s: %s\n", cmd->name, err);
         rc = 2;
     } else {
-        if (chp_log_set_level_name(chp_conf_get_str(conf, "log.level")) != 0)
+        if (chp_log_set_level_name(chp_conf_get_str(conf, CHP_KEY_LOG_LEVEL)) !=
+            0)
             chp_log_set_level(CHP_LOG_INFO);
         rc = cmd->fn(conf, argc, argv);
     }

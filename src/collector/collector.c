@@ -28,6 +28,7 @@
 #include "http.h"
 #include "log.h"
 #include "report/api.h"
+#include "conf_daemon_keys.h"
 
 #define DEFAULT_HTTP_PORT  9002
 #define LAG_EVERY_MS       5000
@@ -102,7 +103,7 @@ static void setup_metrics(collector_t *c)
  * or when asked to stop while waiting. */
 static int open_store(collector_t *c, char *errstr, size_t errstr_size)
 {
-    const char *url = chp_conf_get_str(c->conf, "db.url");
+    const char *url = chp_conf_get_str(c->conf, CHP_KEY_DB_URL);
     int64_t backoff = COLL_BACKOFF_MIN_MS;
     const store_ops_t *ops;
     chp_err_t err;
@@ -266,13 +267,14 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         return usage(argv[1]);
     daemon_signals_install();
     setup_metrics(&c);
-    c.audit_topic = strdup(chp_conf_get_str(conf, "audit.topic"));
-    c.combine_hosts = chp_conf_get_bool(conf, "combine.hosts");
-    c.flush_interval_ms = chp_conf_get_int(conf, "collector.flush.interval.ms");
-    c.flush_max = chp_conf_get_int(conf, "collector.flush.max.messages");
-    c.retry_max_ms = chp_conf_get_int(conf, "collector.retry.max.ms");
+    c.audit_topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));
+    c.combine_hosts = chp_conf_get_bool(conf, CHP_KEY_COMBINE_HOSTS);
+    c.flush_interval_ms =
+        chp_conf_get_int(conf, CHP_KEY_COLLECTOR_FLUSH_INTERVAL_MS);
+    c.flush_max = chp_conf_get_int(conf, CHP_KEY_COLLECTOR_FLUSH_MAX_MESSAGES);
+    c.retry_max_ms = chp_conf_get_int(conf, CHP_KEY_COLLECTOR_RETRY_MAX_MS);
     c.shutdown_timeout_ms =
-        chp_conf_get_int(conf, "daemon.shutdown.timeout.ms");
+        chp_conf_get_int(conf, CHP_KEY_DAEMON_SHUTDOWN_TIMEOUT_MS);
     if (!c.audit_topic || !(c.batch = coll_batch_new(c.combine_hosts))) {
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
@@ -304,8 +306,8 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
     }
     chp_log_info("collector: storing %s of cluster %s into %s (%s, dedup=%s)",
                  c.audit_topic, c.cluster, c.ops->scheme,
-                 chp_conf_get_str(conf, "collector.group.id"),
-                 chp_conf_get_str(conf, "dedup"));
+                 chp_conf_get_str(conf, CHP_KEY_COLLECTOR_GROUP_ID),
+                 chp_conf_get_str(conf, CHP_KEY_DEDUP));
 
     run(&c);
     /* From here on the process exits within the bound, whatever is

@@ -11,6 +11,7 @@
 #include "collector/collector.h"
 #include "kafkaconf.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 /* Undecodable records: one log line, then at most one per interval. */
 #define UNDECODABLE_LOG_EVERY_MS 10000
@@ -234,7 +235,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 int coll_consumer_cluster(collector_t *c)
 {
-    const char *conf = chp_conf_get_str(c->conf, "collector.cluster");
+    const char *conf = chp_conf_get_str(c->conf, CHP_KEY_COLLECTOR_CLUSTER);
     int64_t backoff = COLL_BACKOFF_MIN_MS;
     char *id;
 
@@ -278,7 +279,7 @@ int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
 {
     const char *const defaults[] = {
         "group.id",
-        chp_conf_get_str(c->conf, "collector.group.id"),
+        chp_conf_get_str(c->conf, CHP_KEY_COLLECTOR_GROUP_ID),
         "enable.auto.commit",
         "false",
         "enable.auto.offset.store",

@@ -27,6 +27,7 @@
 #include "collector/dedup_redis.h"
 #include "collector/store_url.h"
 #include "errstr.h"
+#include "conf_daemon_keys.h"
 
 #define CONNECT_TIMEOUT_S 3
 #define COMMAND_TIMEOUT_S 10
@@ -153,7 +154,8 @@ chp_err_t dedup_redis_new(const char *url, int64_t ttl_s, dedup_redis_t **out,
         err = CHP_ERR_NOMEM;
         goto fail;
     }
-    if ((err = store_url_parse(url, "redis.url", &d->url, errstr, errstr_size)))
+    if ((err = store_url_parse(url, CHP_KEY_REDIS_URL, &d->url, errstr,
+                               errstr_size)))
         goto fail;
     err = CHP_ERR_INVALID_ARG;
     if (strcmp(d->url.scheme, "redis") != 0) {

@@ -9,6 +9,7 @@
 #include "collector/collector.h"
 #include "collector/dedup_redis.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 /* ----------------------------------------------------- de-duplication */
 
@@ -32,10 +33,11 @@ static chp_err_t seen_in_redis(void *opaque, const char *const *uuids, size_t n,
 
 int coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size)
 {
-    if (strcmp(chp_conf_get_str(c->conf, "dedup"), "redis"))
+    if (strcmp(chp_conf_get_str(c->conf, CHP_KEY_DEDUP), "redis"))
         return 0;
-    return dedup_redis_new(chp_conf_get_str(c->conf, "redis.url"),
-                           chp_conf_get_int(c->conf, "dedup.ttl.hours") * 3600,
+    return dedup_redis_new(chp_conf_get_str(c->conf, CHP_KEY_REDIS_URL),
+                           chp_conf_get_int(c->conf, CHP_KEY_DEDUP_TTL_HOURS) *
+                               3600,
                            &c->redis, errstr, errstr_size) == CHP_OK
                ? 0
                : -1;
@@ -215,9 +217,9 @@ int coll_retention(collector_t *c)
 {
     int64_t now_s = chp_now_ms() / 1000;
     int64_t rows_before =
-        now_s - chp_conf_get_int(c->conf, "retention.hours") * 3600;
+        now_s - chp_conf_get_int(c->conf, CHP_KEY_RETENTION_HOURS) * 3600;
     int64_t uuids_before =
-        now_s - chp_conf_get_int(c->conf, "dedup.ttl.hours") * 3600;
+        now_s - chp_conf_get_int(c->conf, CHP_KEY_DEDUP_TTL_HOURS) * 3600;
     char err[512];
 
     metric_inc(c->m.retention_runs, 1);

@@ -10,6 +10,7 @@
 
 #include "collector/store_mysql.h"
 #include "errstr.h"
+#include "conf_daemon_keys.h"
 
 /* The rows a flush found are locked (FOR UPDATE), so this upsert only ever
  * updates; unlike UPDATE it rewrites many rows in one statement. */
@@ -106,7 +107,8 @@ static chp_err_t my_open(const char *url, store_t **out, char *errstr,
         return CHP_ERR_NOMEM;
     }
     store_base_init(&s->base, &store_mysql_ops, &store_mysql_driver);
-    if ((err = store_url_parse(url, "db.url", &s->url, errstr, errstr_size)))
+    if ((err = store_url_parse(url, CHP_KEY_DB_URL, &s->url, errstr,
+                               errstr_size)))
         goto fail;
     if (s->url.query[0]) {
         chp_errf(errstr, errstr_size, CHP_ERR_DB,

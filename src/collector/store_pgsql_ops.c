@@ -10,6 +10,7 @@
 
 #include "collector/store_pgsql.h"
 #include "errstr.h"
+#include "conf_daemon_keys.h"
 
 /* ------------------------------------------------------------ ops */
 
@@ -35,7 +36,8 @@ static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
     if (!s)
         return store_pg_oom(errstr, errstr_size);
     store_base_init(&s->base, &store_pgsql_ops, &store_pgsql_driver);
-    if ((err = store_url_parse(url, "db.url", &s->url, errstr, errstr_size)))
+    if ((err = store_url_parse(url, CHP_KEY_DB_URL, &s->url, errstr,
+                               errstr_size)))
         goto fail;
     if (!s->url.path[0]) {
         chp_errf(errstr, errstr_size, CHP_ERR_DB,
@@ -49,9 +51,9 @@ static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
         char name[64], value[256];
         bool more;
 
-        if ((err = store_url_param(&s->url, "db.url", &pos, name, sizeof(name),
-                                   value, sizeof(value), &more, errstr,
-                                   errstr_size)))
+        if ((err = store_url_param(&s->url, CHP_KEY_DB_URL, &pos, name,
+                                   sizeof(name), value, sizeof(value), &more,
+                                   errstr, errstr_size)))
             goto fail;
         if (!more)
             break;

@@ -15,6 +15,7 @@
 
 #include "collector/store_impl.h"
 #include "errstr.h"
+#include "conf_daemon_keys.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -432,7 +433,7 @@ static chp_err_t sq_open(const char *url, store_t **out, char *errstr,
         goto fail;
     }
     store_base_init(&s->base, &store_sqlite_ops, &sq_driver);
-    if ((err = store_url_parse(url, "db.url", u, errstr, errstr_size)))
+    if ((err = store_url_parse(url, CHP_KEY_DB_URL, u, errstr, errstr_size)))
         goto fail;
     memcpy(s->path, u->path, sizeof(s->path));
     err = CHP_ERR_DB;

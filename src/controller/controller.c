@@ -21,6 +21,7 @@
 #include "http.h"
 #include "health.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 static void count_topic(const char *topic, void *opaque)
 {
@@ -126,17 +127,18 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     gate_t gate = {0};
     char err[512];
     size_t audited = 0, blacklisted = 0;
-    bool auto_detect = chp_conf_get_bool(conf, "controller.auto.detect");
+    bool auto_detect = chp_conf_get_bool(conf, CHP_KEY_CONTROLLER_AUTO_DETECT);
     int64_t interval_ms =
-        chp_conf_get_int(conf, "controller.detect.interval.s") * 1000;
+        chp_conf_get_int(conf, CHP_KEY_CONTROLLER_DETECT_INTERVAL_S) * 1000;
     int64_t next_detect = 0, next_probe = 0;
     int rc = 1;
 
     if (argc > 1)
         return usage(argc, argv);
     daemon_signals_install();
-    daemon_shutdown_bound("controller",
-                          chp_conf_get_int(conf, "daemon.shutdown.timeout.ms"));
+    daemon_shutdown_bound(
+        "controller",
+        chp_conf_get_int(conf, CHP_KEY_DAEMON_SHUTDOWN_TIMEOUT_MS));
     if (!(metrics = metrics_new()) ||
         !(health = health_new(metrics, "daemon=\"controller\""))) {
         snprintf(err, sizeof(err), "out of memory");
@@ -150,7 +152,7 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     gate.c = c;
     if (!(http = http_server_start_conf(
               conf, "controller", 9000,
-              (size_t)chp_conf_get_int(conf, "controller.max.body.bytes"),
+              (size_t)chp_conf_get_int(conf, CHP_KEY_CONTROLLER_MAX_BODY_BYTES),
               gated_handle, &gate, metrics, err, sizeof(err))))
         goto fail;
     http_server_set_health(http, health);

@@ -11,6 +11,7 @@
 #include "kafkawatch.h"
 #include "kafkaconf.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 /* Delivery reports carry the write's sequence number as msg_opaque, so a
  * late report of a timed-out write cannot be taken for the current one. */
@@ -47,8 +48,8 @@ ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, health_t *health,
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    k->registry_topic = strdup(chp_conf_get_str(conf, "worker.registry"));
-    k->group_id = strdup(chp_conf_get_str(conf, "worker.group.id"));
+    k->registry_topic = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_REGISTRY));
+    k->group_id = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_GROUP_ID));
     if (!k->registry_topic || !k->group_id) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;

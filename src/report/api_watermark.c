@@ -17,6 +17,7 @@
 #include "report/buf.h"
 #include "report/promcomplete.h"
 #include "report/watermark.h"
+#include "conf_daemon_keys.h"
 
 #define API_METRICS_TTL_S 30
 
@@ -89,7 +90,8 @@ void api_topic_watermark(call_t *c, const char *topic)
     list = v[0] ? v[0] : c->api->pipeline;
     if (*list &&
         rep_split_tiers(list, &tiers, &n_tiers, err, sizeof(err)) != CHP_OK) {
-        api_fail(c, 400, "%s: %s", v[0] ? "tiers" : "report.pipeline", err);
+        api_fail(c, 400, "%s: %s", v[0] ? "tiers" : CHP_KEY_REPORT_PIPELINE,
+                 err);
         return;
     }
     /* The first tier listed is the reference the others must match. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "report/cli.h"
+#include "conf_daemon_keys.h"
 
 static const rep_opt_t *find(const rep_opt_t *opts, size_t n, const char *name,
                              size_t len)
@@ -66,11 +67,11 @@ chp_err_t rep_cli_open(const chp_conf_t *conf, const store_ops_t **ops,
                        store_t **s, char *errstr, size_t errstr_size)
 {
     char why[1024];
-    chp_err_t err =
-        store_open(chp_conf_get_str(conf, "db.url"), ops, s, why, sizeof(why));
+    chp_err_t err = store_open(chp_conf_get_str(conf, CHP_KEY_DB_URL), ops, s,
+                               why, sizeof(why));
 
     if (err != CHP_OK)
         snprintf(errstr, errstr_size, "%s%s",
-                 strncmp(why, "db.url", 6) ? "db.url: " : "", why);
+                 strncmp(why, CHP_KEY_DB_URL, 6) ? "db.url: " : "", why);
     return err;
 }

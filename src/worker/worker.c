@@ -40,6 +40,7 @@
 #include "kafkawatch.h"
 #include "log.h"
 #include "worker/worker.h"
+#include "conf_daemon_keys.h"
 
 /* A refresh blocks the loop: short, so SIGTERM is noticed soon while the
  * cluster does not answer (the next refresh tries again). */
@@ -124,7 +125,7 @@ static void update_lag(worker_t *w)
 static int setup_consumer(worker_t *w, char *errstr, size_t n)
 {
     const char *const defaults[] = {
-        "group.id", chp_conf_get_str(w->conf, "worker.group.id"),
+        "group.id", chp_conf_get_str(w->conf, CHP_KEY_WORKER_GROUP_ID),
         "enable.auto.commit", "false", "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest", "isolation.level", "read_committed",
         "topic.metadata.refresh.interval.ms", "10000",
@@ -151,7 +152,7 @@ static int setup_consumer(worker_t *w, char *errstr, size_t n)
 static void set_txid(worker_t *w)
 {
     char hostname[CHP_NAME_MAX];
-    const char *instance = chp_conf_get_str(w->conf, "worker.instance");
+    const char *instance = chp_conf_get_str(w->conf, CHP_KEY_WORKER_INSTANCE);
 
     if (!instance || !*instance) {
         if (gethostname(hostname, sizeof(hostname) - 1) != 0)
@@ -159,7 +160,7 @@ static void set_txid(worker_t *w)
         instance = hostname;
     }
     snprintf(w->txid, sizeof(w->txid), "%s-%s",
-             chp_conf_get_str(w->conf, "worker.transactional.id.prefix"),
+             chp_conf_get_str(w->conf, CHP_KEY_WORKER_TRANSACTIONAL_ID_PREFIX),
              instance);
 }
 
@@ -332,16 +333,16 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
     int rc = 1;
 
     setup_metrics(&w);
-    w.audit_topic = strdup(chp_conf_get_str(conf, "audit.topic"));
-    w.registry_topic = strdup(chp_conf_get_str(conf, "worker.registry"));
-    w.use_registry = chp_conf_get_bool(conf, "worker.use.registry");
-    w.refresh_ms = chp_conf_get_int(conf, "worker.topics.refresh.ms");
+    w.audit_topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));
+    w.registry_topic = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_REGISTRY));
+    w.use_registry = chp_conf_get_bool(conf, CHP_KEY_WORKER_USE_REGISTRY);
+    w.refresh_ms = chp_conf_get_int(conf, CHP_KEY_WORKER_TOPICS_REFRESH_MS);
     w.registry = registry_new();
     set_txid(&w);
     if (!(w.filter = topic_filter_new(conf, err, errsz)))
         goto fail;
     snprintf(tier, sizeof(tier), "kafka-%s",
-             chp_conf_get_str(conf, "cluster.name"));
+             chp_conf_get_str(conf, CHP_KEY_CLUSTER_NAME));
     if (chp_tracker_new(conf, tier, CHP_TRACKER_F_SINGLE, wtxn_emit_cb, &w,
                         &w.tracker, err, errsz) != CHP_OK)
         goto fail;
@@ -386,8 +387,8 @@ int cmd_worker(chp_conf_t *conf, int argc, char **argv)
         return strcmp(argv[1], "-h") && strcmp(argv[1], "--help") ? 2 : 0;
     }
     daemon_signals_install();
-    daemon_shutdown_bound("worker",
-                          chp_conf_get_int(conf, "daemon.shutdown.timeout.ms"));
+    daemon_shutdown_bound(
+        "worker", chp_conf_get_int(conf, CHP_KEY_DAEMON_SHUTDOWN_TIMEOUT_MS));
     rc = worker_run(conf, NULL, NULL, err, sizeof(err));
     if (rc == 2)
         fprintf(stderr, "chaperone worker: %s\n", err);
