@@ -262,7 +262,7 @@ static int sb_printf(strbuf_t *b, const char *fmt, ...)
     }
 }
 
-int metrics_render(metrics_t *m, char **out, size_t *len)
+chp_err_t metrics_render(metrics_t *m, char **out, size_t *len)
 {
     strbuf_t b = {0};
     const char *last = "";
@@ -281,8 +281,8 @@ int metrics_render(metrics_t *m, char **out, size_t *len)
     }
     pthread_mutex_unlock(&m->lock);
     if (!b.s && sb_printf(&b, "%s", "") != 0)
-        return -1;
+        return CHP_ERR_NOMEM;
     *out = b.s;
     *len = b.len;
-    return 0;
+    return CHP_OK;
 }
