@@ -299,7 +299,10 @@ CHP_EXPORT chp_err_t chp_conf_load_buf(chp_conf_t *conf, const char *buf,
                                        char *errstr, size_t errstr_size);
 
 /** Typed getters.  The key must exist in the table with that type;
- *  otherwise the string getter returns NULL and the others 0/false. */
+ *  otherwise (an unknown key, a getter of the wrong type, a NULL argument)
+ *  the error is logged naming the key and the string getter returns ""
+ *  (never NULL), the others 0/false.  A prefix-family key ("kafka.acks")
+ *  answers its value, or NULL while it is not set. */
 CHP_EXPORT const char *chp_conf_get_str(const chp_conf_t *conf,
                                         const char *name);
 CHP_EXPORT int64_t chp_conf_get_int(const chp_conf_t *conf, const char *name);

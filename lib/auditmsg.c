@@ -17,6 +17,7 @@
 #include "auditmsg.h"
 #include "auditmsg_field.h"
 #include "conf.h"
+#include "errstr.h"
 
 /* Compact, fixed key order, and 17 significant digits so that every double
  * reads back bit-identical. */
@@ -253,26 +254,26 @@ static chp_err_t decode_int(const json_t *v, const field_t *f, int64_t lo,
         double d = json_real_value(v);
 
         if (!isfinite(d) || d != floor(d))
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "field \"%s\": expected an integer, got %.15g",
-                                 f->name, d);
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "field \"%s\": expected an integer, got %.15g",
+                            f->name, d);
         /* [-2^63, 2^63) is exactly the doubles that convert to int64. */
         if (d < -0x1p63 || d >= 0x1p63)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                                 "field \"%s\": %.15g is out of range [%" PRId64
-                                 ", %" PRId64 "]",
-                                 f->name, d, lo, hi);
+            return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                            "field \"%s\": %.15g is out of range [%" PRId64
+                            ", %" PRId64 "]",
+                            f->name, d, lo, hi);
         x = (int64_t)d;
     } else {
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                             "field \"%s\": expected an integer, got %s",
-                             f->name, type_name(v));
+        return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                        "field \"%s\": expected an integer, got %s", f->name,
+                        type_name(v));
     }
     if (x < lo || x > hi)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                             "field \"%s\": %" PRId64
-                             " is out of range [%" PRId64 ", %" PRId64 "]",
-                             f->name, x, lo, hi);
+        return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                        "field \"%s\": %" PRId64 " is out of range [%" PRId64
+                        ", %" PRId64 "]",
+                        f->name, x, lo, hi);
     *out = x;
     return CHP_OK;
 }
@@ -283,19 +284,18 @@ static chp_err_t decode_string(const json_t *v, const field_t *f, char *dst,
     size_t n, cap = str_cap(f);
 
     if (!json_is_string(v))
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                             "field \"%s\": expected a string, got %s", f->name,
-                             type_name(v));
+        return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                        "field \"%s\": expected a string, got %s", f->name,
+                        type_name(v));
     /* No embedded NUL is possible: we do not pass JSON_ALLOW_NUL. */
     n = json_string_length(v);
     if (n >= cap)
-        return chp_conf_errf(
-            errstr, errstr_size, CHP_ERR_RANGE,
-            "field \"%s\": %zu bytes long, at most %zu allowed", f->name, n,
-            cap - 1);
+        return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                        "field \"%s\": %zu bytes long, at most %zu allowed",
+                        f->name, n, cap - 1);
     if (n == 0 && f->required)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                             "field \"%s\": must not be empty", f->name);
+        return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                        "field \"%s\": must not be empty", f->name);
     memcpy(dst, json_string_value(v), n);
     dst[n] = '\0';
     return CHP_OK;
@@ -310,20 +310,20 @@ static chp_err_t decode_sketch(const json_t *v, const field_t *f,
     chp_err_t err;
 
     if (!json_is_string(v))
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                             "field \"%s\": expected a string, got %s", f->name,
-                             type_name(v));
+        return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                        "field \"%s\": expected a string, got %s", f->name,
+                        type_name(v));
     sk = chp_sketch_new();
     if (!sk)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM,
-                             "field \"%s\": out of memory", f->name);
+        return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM,
+                        "field \"%s\": out of memory", f->name);
     err = chp_sketch_decode(sk, json_string_value(v), json_string_length(v),
                             why, sizeof(why));
     if (err != CHP_OK) {
         chp_sketch_destroy(sk);
-        return chp_conf_errf(errstr, errstr_size,
-                             err == CHP_ERR_NOMEM ? err : CHP_ERR_PARSE,
-                             "field \"%s\": %s", f->name, why);
+        return chp_errf(errstr, errstr_size,
+                        err == CHP_ERR_NOMEM ? err : CHP_ERR_PARSE,
+                        "field \"%s\": %s", f->name, why);
     }
     *out = sk;
     return CHP_OK;
@@ -341,9 +341,8 @@ static chp_err_t decode_field(const json_t *root, const field_t *f,
      * turns NaN into null), so it means "absent". */
     if (!v || json_is_null(v)) {
         if (f->required)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_PARSE,
-                                 "field \"%s\": required field missing",
-                                 f->name);
+            return chp_errf(errstr, errstr_size, CHP_ERR_PARSE,
+                            "field \"%s\": required field missing", f->name);
         return CHP_OK;
     }
 
@@ -369,9 +368,9 @@ static chp_err_t decode_field(const json_t *root, const field_t *f,
         return err;
     case F_LATENCY:
         if (!json_is_number(v))
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "field \"%s\": expected a number, got %s",
-                                 f->name, type_name(v));
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "field \"%s\": expected a number, got %s", f->name,
+                            type_name(v));
         *AT(m, f, double) = json_number_value(v);
         return CHP_OK;
     case F_SKETCH:
@@ -390,16 +389,16 @@ static chp_err_t check_time_end(const json_t *root, chp_auditmsg_t *m,
 
     if (!v || json_is_null(v)) {
         if (m->time_begin > TIME_LIMIT_S - CHP_BUCKET_SECONDS_DEFAULT)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                                 "field \"timeEndInSec\": missing, and "
-                                 "timeBeginInSec + %d is out of range",
-                                 CHP_BUCKET_SECONDS_DEFAULT);
+            return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                            "field \"timeEndInSec\": missing, and "
+                            "timeBeginInSec + %d is out of range",
+                            CHP_BUCKET_SECONDS_DEFAULT);
         m->time_end = m->time_begin + CHP_BUCKET_SECONDS_DEFAULT;
     } else if (m->time_end < m->time_begin) {
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                             "field \"timeEndInSec\": %" PRId64
-                             " is before timeBeginInSec %" PRId64,
-                             m->time_end, m->time_begin);
+        return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                        "field \"timeEndInSec\": %" PRId64
+                        " is before timeBeginInSec %" PRId64,
+                        m->time_end, m->time_begin);
     }
     return CHP_OK;
 }
@@ -412,8 +411,8 @@ chp_err_t chp_auditmsg_decode_full(chp_auditmsg_t *m, const char *json,
     chp_err_t err = CHP_OK;
 
     if (!m || (!json && len > 0))
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "audit message: no message or no input");
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "audit message: no message or no input");
     chp_auditmsg_clear(m);
     if (!json)
         json = "";
@@ -425,16 +424,16 @@ chp_err_t chp_auditmsg_decode_full(chp_auditmsg_t *m, const char *json,
         err = json_error_code(&jerr) == json_error_out_of_memory
                   ? CHP_ERR_NOMEM
                   : CHP_ERR_PARSE;
-        chp_conf_errf(errstr, errstr_size, err,
-                      "audit message: invalid JSON at line %d, column %d "
-                      "(byte %d): %s",
-                      jerr.line, jerr.column, jerr.position, jerr.text);
+        chp_errf(errstr, errstr_size, err,
+                 "audit message: invalid JSON at line %d, column %d "
+                 "(byte %d): %s",
+                 jerr.line, jerr.column, jerr.position, jerr.text);
         goto cleanup;
     }
     if (!json_is_object(root)) {
-        err = chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                            "audit message: expected a JSON object, got %s",
-                            type_name(root));
+        err = chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                       "audit message: expected a JSON object, got %s",
+                       type_name(root));
         goto cleanup;
     }
     for (size_t i = 0; i < N_FIELDS; i++) {
@@ -456,8 +455,8 @@ CHP_EXPORT chp_err_t chp_auditmsg_decode(chp_auditmsg_t *m, const char *json,
                                          size_t errstr_size)
 {
     if (!m || (!json && len > 0))
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "audit message: no message or no input");
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "audit message: no message or no input");
     chp_auditmsg_clear(m);
     if (chp_auditmsg_decode_fast(m, json, len))
         return CHP_OK;

@@ -1,12 +1,17 @@
-/* conf.h - the configuration property table (private).
+/* conf.h - the configuration property tables (private).
  *
  * The public side (chp_conf_set/get/load/dump) is in chaperone.h; this
- * header exposes the table itself so that tests, the docs generator and the
- * components can ask what a key is and which component it applies to. */
+ * header exposes the tables themselves so that tests, the docs generator
+ * and the components can ask what a key is and which component it applies
+ * to.  Two tables: the library's (lib/conf.c: what libchaperone and the
+ * plugin read) and the daemons' (src/conf_daemon.c), which only a
+ * configuration made with chp_conf_new_ext() knows; chp_conf_new() refuses
+ * the daemons' keys as unknown. */
 #ifndef CHP_CONF_H
 #define CHP_CONF_H
 
 #include "chaperone.h"
+#include "errstr.h"
 
 typedef enum chp_conf_type {
     CHP_CONF_STR,
@@ -29,6 +34,7 @@ enum {
 /* The section of docs/configuration.md a key is listed in. */
 typedef enum chp_conf_group {
     CHP_CONF_GROUP_COMMON,
+    CHP_CONF_GROUP_DAEMONS, /* common to the daemons */
     CHP_CONF_GROUP_WORKER,
     CHP_CONF_GROUP_CONTROLLER,
     CHP_CONF_GROUP_COLLECTOR,
@@ -76,17 +82,46 @@ typedef struct chp_conf_family {
     const char *desc;
 } chp_conf_family_t;
 
-/* The whole table, in documentation order; *n gets its length. */
+/* One table of keys and prefix families, in documentation order. */
+typedef struct chp_conf_table {
+    const char *title; /* the docs' name for it */
+    const char *intro; /* one paragraph for the docs */
+    const chp_conf_prop_t *props;
+    size_t n_props;
+    const chp_conf_family_t *families;
+    size_t n_families;
+} chp_conf_table_t;
+
+/* The library's table (lib/conf.c). */
+const chp_conf_table_t *chp_conf_lib_table(void);
+
+/* A configuration of the library's keys plus those of ext (NULL: none, as
+ * chp_conf_new()); ext must outlive it.  chp_conf_dup() keeps ext. */
+chp_conf_t *chp_conf_new_ext(const chp_conf_table_t *ext);
+
+/* The extension table conf was made with, or NULL. */
+const chp_conf_table_t *chp_conf_ext(const chp_conf_t *conf);
+
+/* The library table's entries, in documentation order; *n gets their
+ * number. */
 const chp_conf_prop_t *chp_conf_props(size_t *n);
 
-/* The prefix families, in documentation (and dump) order. */
+/* The library table's prefix families, in documentation (and dump) order. */
 const chp_conf_family_t *chp_conf_families(size_t *n);
 
-/* The table entry of name, or NULL (prefix-family keys have none). */
+/* The entry of name in the library table, then in ext (may be NULL), or
+ * NULL (prefix-family keys have none); *slot (if not NULL) gets its index
+ * in a configuration's values: library entries first, then ext's. */
+const chp_conf_prop_t *chp_conf_prop_lookup(const chp_conf_table_t *ext,
+                                            const char *name, size_t *slot);
+
+/* chp_conf_prop_lookup(NULL, name, NULL): the library's keys only. */
 const chp_conf_prop_t *chp_conf_prop_find(const char *name);
 
-/* Components the key applies to, prefix families included; 0 if unknown. */
-unsigned chp_conf_scope(const char *name);
+/* Components the key applies to, prefix families included; 0 if unknown
+ * (to the library table, then ext). */
+unsigned chp_conf_scope_in(const chp_conf_table_t *ext, const char *name);
+unsigned chp_conf_scope(const char *name); /* library table only */
 
 /* Exchanges the contents of two configurations (all-or-nothing loads). */
 void chp_conf_swap(chp_conf_t *a, chp_conf_t *b);
@@ -107,7 +142,11 @@ void chp_conf_foreach_out_of_scope(const chp_conf_t *conf, unsigned scope,
  * "chaperone." prefix), names holding "password" or "secret", ssl.key.pem
  * and sasl.oauthbearer.config.  chp_conf_dump redacts them and their
  * values are scrubbed from log lines once set. */
-bool chp_conf_is_secret(const char *name);
+bool chp_conf_is_secret_in(const chp_conf_table_t *ext, const char *name);
+bool chp_conf_is_secret(const char *name); /* library table only */
+
+/* The Markdown reference of the library's keys, then ext's (NULL: none). */
+void chp_conf_markdown(FILE *fp, const chp_conf_table_t *ext);
 
 /* ------------------------------------------------------------------------
  * Shared by lib/conf*.c only.
@@ -122,13 +161,10 @@ typedef struct chp_conf_val {
     bool set; /* explicitly set, not the default */
 } chp_conf_val_t;
 
-/* The family whose prefix name starts with, or NULL. */
-const chp_conf_family_t *chp_conf_family_find(const char *name);
-
-/* Fills errstr (if any) and returns err. */
-__attribute__((format(printf, 4, 5))) chp_err_t
-chp_conf_errf(char *errstr, size_t errstr_size, chp_err_t err, const char *fmt,
-              ...);
+/* The family whose prefix name starts with (library table, then ext),
+ * or NULL. */
+const chp_conf_family_t *chp_conf_family_lookup(const chp_conf_table_t *ext,
+                                                const char *name);
 
 /* malloc'd copy of s[0..len) plus a NUL, or NULL. */
 char *chp_conf_strndup(const char *s, size_t len);
@@ -149,8 +185,8 @@ chp_err_t chp_conf_check_string(const char *key, unsigned flags,
 bool chp_conf_topic_name_ok(const char *s, size_t len);
 
 /* The CHP_ERR_UNKNOWN_KEY message, with a suggestion when one is close. */
-chp_err_t chp_conf_unknown_key(const char *name, char *errstr,
-                               size_t errstr_size);
+chp_err_t chp_conf_unknown_key(const chp_conf_table_t *ext, const char *name,
+                               char *errstr, size_t errstr_size);
 
 /* "@file:/path": *out gets the file's content (trailing newlines
  * dropped); "@@file:..." the literal "@file:..."; anything else leaves
@@ -159,6 +195,7 @@ chp_err_t chp_conf_value_resolve(const char *name, const char *value,
                                  char **out, char *errstr, size_t errstr_size);
 
 /* Registers value with the log scrubber when name is secret. */
-void chp_conf_secret_note(const char *name, const char *value);
+void chp_conf_secret_note(const chp_conf_table_t *ext, const char *name,
+                          const char *value);
 
 #endif /* CHP_CONF_H */

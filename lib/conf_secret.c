@@ -19,9 +19,9 @@
 /* A secret or a certificate; anything larger is a mistake. */
 #define SECRET_FILE_MAX (64u * 1024)
 
-bool chp_conf_is_secret(const char *name)
+bool chp_conf_is_secret_in(const chp_conf_table_t *ext, const char *name)
 {
-    const chp_conf_prop_t *p = chp_conf_prop_find(name);
+    const chp_conf_prop_t *p = chp_conf_prop_lookup(ext, name, NULL);
     const char *k = name;
 
     if (!name)
@@ -31,7 +31,7 @@ bool chp_conf_is_secret(const char *name)
     /* The plugin's keys carry "chaperone." before ours. */
     if (!strncmp(k, "chaperone.", 10))
         k += 10;
-    if ((p = chp_conf_prop_find(k)))
+    if ((p = chp_conf_prop_lookup(ext, k, NULL)))
         return (p->flags & CHP_CONF_F_SECRET) != 0;
     if (!strncmp(k, "kafka.", 6))
         k += 6;
@@ -39,6 +39,11 @@ bool chp_conf_is_secret(const char *name)
      * sasl.oauthbearer.client.secret, ... and the inline PEM key. */
     return strcasestr(k, "password") || strcasestr(k, "secret") ||
            !strcmp(k, "ssl.key.pem") || !strcmp(k, "sasl.oauthbearer.config");
+}
+
+bool chp_conf_is_secret(const char *name)
+{
+    return chp_conf_is_secret_in(NULL, name);
 }
 
 /* Reads a regular file of at most SECRET_FILE_MAX bytes; O_NONBLOCK so a
@@ -53,24 +58,22 @@ static chp_err_t read_value_file(const char *name, const char *path, char **out,
     int fd;
 
     if (!*path)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "\"%s\": @file: needs a path", name);
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "\"%s\": @file: needs a path", name);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_IO,
-                             "\"%s\": @file:%s: %s", name, path,
-                             strerror(errno));
+        return chp_errf(errstr, errstr_size, CHP_ERR_IO, "\"%s\": @file:%s: %s",
+                        name, path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
         st.st_size > SECRET_FILE_MAX) {
         close(fd);
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_IO,
-                             "\"%s\": @file:%s: not a regular file of at "
-                             "most %u bytes",
-                             name, path, SECRET_FILE_MAX);
+        return chp_errf(errstr, errstr_size, CHP_ERR_IO,
+                        "\"%s\": @file:%s: not a regular file of at "
+                        "most %u bytes",
+                        name, path, SECRET_FILE_MAX);
     }
     if (!(buf = malloc((size_t)st.st_size + 1))) {
         close(fd);
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM,
-                             "out of memory");
+        return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
     }
     while (len < (size_t)st.st_size &&
            (n = read(fd, buf + len, (size_t)st.st_size - len)) > 0)
@@ -82,8 +85,8 @@ static chp_err_t read_value_file(const char *name, const char *path, char **out,
     buf[len] = '\0';
     if (memchr(buf, '\0', len)) {
         free(buf);
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                             "\"%s\": @file:%s: holds a NUL byte", name, path);
+        return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                        "\"%s\": @file:%s: holds a NUL byte", name, path);
     }
     *out = buf;
     return CHP_OK;
@@ -101,20 +104,21 @@ chp_err_t chp_conf_value_resolve(const char *name, const char *value,
     /* "@@file:x" is the literal "@file:x". */
     if (value[0] == '@' && !strncmp(value + 1, FILE_PREFIX, FILE_PREFIX_LEN)) {
         if (!(*out = chp_conf_strndup(value + 1, strlen(value + 1))))
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM,
-                                 "out of memory");
+            return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM,
+                            "out of memory");
     }
     return CHP_OK;
 }
 
-void chp_conf_secret_note(const char *name, const char *value)
+void chp_conf_secret_note(const chp_conf_table_t *ext, const char *name,
+                          const char *value)
 {
-    const chp_conf_prop_t *p = chp_conf_prop_find(name);
+    const chp_conf_prop_t *p = chp_conf_prop_lookup(ext, name, NULL);
     const char *auth, *at, *colon;
 
     if (!value || !*value)
         return;
-    if (chp_conf_is_secret(name)) {
+    if (chp_conf_is_secret_in(ext, name)) {
         chp_log_redact_add(value, strlen(value));
         return;
     }

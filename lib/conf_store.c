@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "log.h"
 
 typedef struct conf_kv {
     char *name; /* full key, prefix included */
@@ -15,47 +16,51 @@ typedef struct conf_kv {
 } conf_kv_t;
 
 struct chp_conf {
+    const chp_conf_table_t *ext; /* the daemons' table, or NULL */
     conf_kv_t *kv; /* prefix-family keys, in the order first set */
     size_t kv_cnt, kv_cap;
     size_t n_vals;
-    chp_conf_val_t vals[]; /* one per table entry, same order */
+    chp_conf_val_t vals[]; /* library entries, then ext's, same order */
 };
 
 /* --------------------------------------------------------- lifecycle */
 
-/* Index of a table entry, which is also its slot in vals[]. */
-static size_t prop_index(const chp_conf_prop_t *p)
+/* The table entry of slot i of vals[]: library entries, then ext's. */
+static const chp_conf_prop_t *slot_prop(const chp_conf_t *conf, size_t i)
 {
     size_t n;
+    const chp_conf_prop_t *lib = chp_conf_props(&n);
 
-    return (size_t)(p - chp_conf_props(&n));
+    return i < n ? &lib[i] : &conf->ext->props[i - n];
 }
 
-static chp_conf_t *conf_alloc(void)
+static chp_conf_t *conf_alloc(const chp_conf_table_t *ext)
 {
     size_t n;
     chp_conf_t *conf;
 
     chp_conf_props(&n);
+    if (ext)
+        n += ext->n_props;
     if (!(conf = calloc(1, sizeof(*conf) + n * sizeof(conf->vals[0]))))
         return NULL;
+    conf->ext = ext;
     conf->n_vals = n;
     return conf;
 }
 
-CHP_EXPORT chp_conf_t *chp_conf_new(void)
+chp_conf_t *chp_conf_new_ext(const chp_conf_table_t *ext)
 {
-    size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-    chp_conf_t *conf = conf_alloc();
+    chp_conf_t *conf = conf_alloc(ext);
 
     if (!conf)
         return NULL;
     /* Defaults go through the same parser as user values: one source of
      * truth, and a bad default in the table fails every test at once. */
-    for (size_t i = 0; i < n; i++) {
-        if (chp_conf_value_parse(&props[i], props[i].defval, &conf->vals[i],
-                                 NULL, 0) != CHP_OK) {
+    for (size_t i = 0; i < conf->n_vals; i++) {
+        const chp_conf_prop_t *p = slot_prop(conf, i);
+        if (chp_conf_value_parse(p, p->defval, &conf->vals[i], NULL, 0) !=
+            CHP_OK) {
             chp_conf_destroy(conf);
             return NULL;
         }
@@ -63,15 +68,22 @@ CHP_EXPORT chp_conf_t *chp_conf_new(void)
     return conf;
 }
 
+CHP_EXPORT chp_conf_t *chp_conf_new(void)
+{
+    return chp_conf_new_ext(NULL);
+}
+
+const chp_conf_table_t *chp_conf_ext(const chp_conf_t *conf)
+{
+    return conf ? conf->ext : NULL;
+}
+
 CHP_EXPORT void chp_conf_destroy(chp_conf_t *conf)
 {
-    size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-
     if (!conf)
         return;
     for (size_t i = 0; i < conf->n_vals; i++)
-        chp_conf_value_free(&props[i], &conf->vals[i]);
+        chp_conf_value_free(slot_prop(conf, i), &conf->vals[i]);
     for (size_t i = 0; i < conf->kv_cnt; i++) {
         free(conf->kv[i].name);
         free(conf->kv[i].value);
@@ -82,15 +94,13 @@ CHP_EXPORT void chp_conf_destroy(chp_conf_t *conf)
 
 CHP_EXPORT chp_conf_t *chp_conf_dup(const chp_conf_t *conf)
 {
-    size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
     chp_conf_t *d;
 
-    if (!conf || !(d = conf_alloc()))
+    if (!conf || !(d = conf_alloc(conf->ext)))
         return NULL;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < d->n_vals; i++) {
         d->vals[i] = conf->vals[i];
-        if (props[i].type != CHP_CONF_STR)
+        if (slot_prop(d, i)->type != CHP_CONF_STR)
             continue;
         d->vals[i].str =
             chp_conf_strndup(conf->vals[i].str, strlen(conf->vals[i].str));
@@ -121,6 +131,7 @@ fail:
 
 void chp_conf_swap(chp_conf_t *a, chp_conf_t *b)
 {
+    /* Only between a configuration and its chp_conf_dup(): same tables. */
     conf_kv_t *kv = a->kv;
     size_t cnt = a->kv_cnt, cap = a->kv_cap;
 
@@ -153,15 +164,15 @@ static chp_err_t family_set(chp_conf_t *conf, const chp_conf_family_t *f,
     chp_err_t err;
 
     if (!*rest)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
-                             "unknown configuration key \"%s\": a name "
-                             "must follow the prefix",
-                             name);
+        return chp_errf(errstr, errstr_size, CHP_ERR_UNKNOWN_KEY,
+                        "unknown configuration key \"%s\": a name "
+                        "must follow the prefix",
+                        name);
     if (f->suffix_is_topic && !chp_conf_topic_name_ok(rest, strlen(rest)))
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "\"%s\": \"%s\" is not a valid Kafka topic "
-                             "name",
-                             name, rest);
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "\"%s\": \"%s\" is not a valid Kafka topic "
+                        "name",
+                        name, rest);
     if (!value) { /* NULL: back to unset, like librdkafka */
         if (kv) {
             size_t at = (size_t)(kv - conf->kv);
@@ -204,7 +215,7 @@ static chp_err_t family_set(chp_conf_t *conf, const chp_conf_family_t *f,
 
 nomem:
     free(v);
-    return chp_conf_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
+    return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
 }
 
 static chp_err_t conf_set(chp_conf_t *conf, const char *name, const char *value,
@@ -227,7 +238,7 @@ CHP_EXPORT chp_err_t chp_conf_set(chp_conf_t *conf, const char *name,
         value = resolved;
     err = conf_set(conf, name, value, errstr, errstr_size);
     if (err == CHP_OK)
-        chp_conf_secret_note(name, value);
+        chp_conf_secret_note(conf->ext, name, value);
     if (resolved) {
         memset(resolved, 0, strlen(resolved));
         free(resolved);
@@ -241,30 +252,30 @@ static chp_err_t conf_set(chp_conf_t *conf, const char *name, const char *value,
     const chp_conf_prop_t *p;
     const chp_conf_family_t *f;
     chp_conf_val_t v;
+    size_t idx;
     chp_err_t err;
 
     if (!conf || !name)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "no configuration or key given");
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "no configuration or key given");
     if (!*name)
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                             "empty configuration key");
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "empty configuration key");
     for (const char *c = name; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '=')
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                                 "invalid configuration key \"%s\": no "
-                                 "whitespace, control characters or '=' "
-                                 "allowed",
-                                 name);
+            return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                            "invalid configuration key \"%s\": no "
+                            "whitespace, control characters or '=' "
+                            "allowed",
+                            name);
 
-    if ((p = chp_conf_prop_find(name))) {
-        size_t idx = prop_index(p);
+    if ((p = chp_conf_prop_lookup(conf->ext, name, &idx))) {
         /* NULL: back to the default, like librdkafka. */
         err = chp_conf_value_parse(p, value ? value : p->defval, &v, errstr,
                                    errstr_size);
         if (err) {
             if (err == CHP_ERR_NOMEM)
-                chp_conf_errf(errstr, errstr_size, err, "out of memory");
+                chp_errf(errstr, errstr_size, err, "out of memory");
             return err;
         }
         chp_conf_value_free(p, &conf->vals[idx]);
@@ -272,21 +283,39 @@ static chp_err_t conf_set(chp_conf_t *conf, const char *name, const char *value,
         conf->vals[idx] = v;
         return CHP_OK;
     }
-    if ((f = chp_conf_family_find(name)))
+    if ((f = chp_conf_family_lookup(conf->ext, name)))
         return family_set(conf, f, name, value, errstr, errstr_size);
-    return chp_conf_unknown_key(name, errstr, errstr_size);
+    return chp_conf_unknown_key(conf->ext, name, errstr, errstr_size);
 }
 
 /* ------------------------------------------------------------------ get */
 
+/* The value of table key name when its type is one of types (a mask of
+ * 1 << CHP_CONF_*).  An unknown key or a getter of the wrong type is a bug
+ * of the caller that must not pass silently: it is logged, naming the
+ * key, and NULL returned (the getters then answer "", 0 or false).
+ * Prefix-family keys have no table value: NULL without a word. */
 static const chp_conf_val_t *val_get(const chp_conf_t *conf, const char *name,
-                                     chp_conf_type_t type)
+                                     unsigned types, const char *getter)
 {
-    const chp_conf_prop_t *p = conf ? chp_conf_prop_find(name) : NULL;
+    const chp_conf_prop_t *p;
+    size_t slot;
 
-    if (!p || p->type != type)
+    if (!conf || !name) {
+        chp_log_error("%s: no configuration or key given", getter);
         return NULL;
-    return &conf->vals[prop_index(p)];
+    }
+    if (!(p = chp_conf_prop_lookup(conf->ext, name, &slot))) {
+        if (!chp_conf_family_lookup(conf->ext, name))
+            chp_log_error("%s: unknown configuration key \"%s\"", getter, name);
+        return NULL;
+    }
+    if (!((1u << p->type) & types)) {
+        chp_log_error("%s: configuration key \"%s\" is not of this type",
+                      getter, name);
+        return NULL;
+    }
+    return &conf->vals[slot];
 }
 
 CHP_EXPORT const char *chp_conf_get_str(const chp_conf_t *conf,
@@ -295,45 +324,52 @@ CHP_EXPORT const char *chp_conf_get_str(const chp_conf_t *conf,
     const chp_conf_val_t *v;
     const conf_kv_t *kv;
 
-    if (!conf || !name)
-        return NULL;
-    if ((v = val_get(conf, name, CHP_CONF_STR)) ||
-        (v = val_get(conf, name, CHP_CONF_ENUM)))
+    v = val_get(conf, name, 1u << CHP_CONF_STR | 1u << CHP_CONF_ENUM,
+                "chp_conf_get_str");
+    if (v)
         return v->str;
-    /* Prefix-family keys answer too: "kafka.acks" -> its value, if set. */
-    kv = kv_find(conf, name);
-    return kv ? kv->value : NULL;
+    /* Prefix-family keys answer too: "kafka.acks" -> its value, or NULL
+     * while unset. */
+    if (conf && name && chp_conf_family_lookup(conf->ext, name) &&
+        !chp_conf_prop_lookup(conf->ext, name, NULL)) {
+        kv = kv_find(conf, name);
+        return kv ? kv->value : NULL;
+    }
+    return "";
 }
 
 CHP_EXPORT int64_t chp_conf_get_int(const chp_conf_t *conf, const char *name)
 {
-    const chp_conf_val_t *v = val_get(conf, name, CHP_CONF_INT);
+    const chp_conf_val_t *v =
+        val_get(conf, name, 1u << CHP_CONF_INT, "chp_conf_get_int");
 
     return v ? v->i : 0;
 }
 
 CHP_EXPORT bool chp_conf_get_bool(const chp_conf_t *conf, const char *name)
 {
-    const chp_conf_val_t *v = val_get(conf, name, CHP_CONF_BOOL);
+    const chp_conf_val_t *v =
+        val_get(conf, name, 1u << CHP_CONF_BOOL, "chp_conf_get_bool");
 
     return v ? v->i != 0 : false;
 }
 
 CHP_EXPORT double chp_conf_get_double(const chp_conf_t *conf, const char *name)
 {
-    const chp_conf_val_t *v = val_get(conf, name, CHP_CONF_DOUBLE);
+    const chp_conf_val_t *v =
+        val_get(conf, name, 1u << CHP_CONF_DOUBLE, "chp_conf_get_double");
 
     return v ? v->d : 0.0;
 }
 
 CHP_EXPORT bool chp_conf_is_set(const chp_conf_t *conf, const char *name)
 {
-    const chp_conf_prop_t *p;
+    size_t slot;
 
     if (!conf || !name)
         return false;
-    if ((p = chp_conf_prop_find(name)))
-        return conf->vals[prop_index(p)].set;
+    if (chp_conf_prop_lookup(conf->ext, name, &slot))
+        return conf->vals[slot].set;
     return kv_find(conf, name) != NULL;
 }
 
@@ -362,14 +398,11 @@ void chp_conf_foreach_out_of_scope(const chp_conf_t *conf, unsigned scope,
                                    void (*cb)(const char *name, void *opaque),
                                    void *opaque)
 {
-    size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-
-    for (size_t i = 0; i < n; i++)
-        if (conf->vals[i].set && !(props[i].scope & scope))
-            cb(props[i].name, opaque);
+    for (size_t i = 0; i < conf->n_vals; i++)
+        if (conf->vals[i].set && !(slot_prop(conf, i)->scope & scope))
+            cb(slot_prop(conf, i)->name, opaque);
     for (size_t i = 0; i < conf->kv_cnt; i++)
-        if (!(chp_conf_scope(conf->kv[i].name) & scope))
+        if (!(chp_conf_scope_in(conf->ext, conf->kv[i].name) & scope))
             cb(conf->kv[i].name, opaque);
 }
 
@@ -406,15 +439,14 @@ static void put_url(FILE *fp, const char *url)
 
 CHP_EXPORT void chp_conf_dump(const chp_conf_t *conf, FILE *fp)
 {
-    size_t n, nf;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
+    size_t nf;
     const chp_conf_family_t *families = chp_conf_families(&nf);
     char buf[32];
 
     if (!conf || !fp)
         return;
-    for (size_t i = 0; i < n; i++) {
-        const chp_conf_prop_t *p = &props[i];
+    for (size_t i = 0; i < conf->n_vals; i++) {
+        const chp_conf_prop_t *p = slot_prop(conf, i);
         const chp_conf_val_t *v = &conf->vals[i];
         fprintf(fp, "%s=", p->name);
         switch (p->type) {
@@ -448,7 +480,7 @@ CHP_EXPORT void chp_conf_dump(const chp_conf_t *conf, FILE *fp)
             if (strncmp(kv->name, pre, plen))
                 continue;
             fprintf(fp, "%s=", kv->name);
-            if (chp_conf_is_secret(kv->name))
+            if (chp_conf_is_secret_in(conf->ext, kv->name))
                 fputs("[redacted]", fp);
             else
                 put_escaped(fp, kv->value, strlen(kv->value));

@@ -17,19 +17,6 @@
 #define F_LIST     CHP_CONF_F_LIST
 #define F_TOPIC    CHP_CONF_F_TOPIC
 
-chp_err_t chp_conf_errf(char *errstr, size_t errstr_size, chp_err_t err,
-                        const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errstr && errstr_size > 0) {
-        va_start(ap, fmt);
-        vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
-
 char *chp_conf_strndup(const char *s, size_t len)
 {
     char *p = malloc(len + 1);
@@ -200,19 +187,19 @@ chp_err_t chp_conf_check_string(const char *key, unsigned flags,
     for (size_t i = 0; i < len; i++)
         if (((unsigned char)value[i] < 0x20 && value[i] != '\t') ||
             value[i] == 0x7f)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "\"%s\": control characters are not "
-                                 "allowed",
-                                 key);
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "\"%s\": control characters are not "
+                            "allowed",
+                            key);
     if (!(flags & F_LIST)) {
         if ((flags & F_TOPIC) && !chp_conf_topic_name_ok(value, len))
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "\"%s\": expected a Kafka topic name (1 to "
-                                 "249 of a-z A-Z 0-9 . _ -), got \"%.*s%s\"",
-                                 key, QV(value));
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "\"%s\": expected a Kafka topic name (1 to "
+                            "249 of a-z A-Z 0-9 . _ -), got \"%.*s%s\"",
+                            key, QV(value));
         if ((flags & F_NONEMPTY) && len == 0)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "\"%s\": must not be empty", key);
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "\"%s\": must not be empty", key);
         if (!(*out = chp_conf_strndup(value, len)))
             return CHP_ERR_NOMEM;
         return CHP_OK;
@@ -239,10 +226,10 @@ chp_err_t chp_conf_check_string(const char *key, unsigned flags,
             continue;
         if ((flags & F_TOPIC) && !chp_conf_topic_name_ok(b, ilen)) {
             free(norm);
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "\"%s\": expected Kafka topic names (1 to "
-                                 "249 of a-z A-Z 0-9 . _ -), got \"%.*s\"",
-                                 key, ilen > 64 ? 64 : (int)ilen, b);
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "\"%s\": expected Kafka topic names (1 to "
+                            "249 of a-z A-Z 0-9 . _ -), got \"%.*s\"",
+                            key, ilen > 64 ? 64 : (int)ilen, b);
         }
         if (o)
             norm[o++] = ',';
@@ -253,14 +240,14 @@ chp_err_t chp_conf_check_string(const char *key, unsigned flags,
     norm[o] = '\0';
     if ((flags & F_NONEMPTY) && n_items == 0) {
         free(norm);
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                             "\"%s\": must not be empty", key);
+        return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                        "\"%s\": must not be empty", key);
     }
     if (max_items > 0 && n_items > (size_t)max_items) {
         free(norm);
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                             "\"%s\": %zu items, at most %" PRId64 " allowed",
-                             key, n_items, max_items);
+        return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                        "\"%s\": %zu items, at most %" PRId64 " allowed", key,
+                        n_items, max_items);
     }
     *out = norm;
     return CHP_OK;
@@ -281,36 +268,35 @@ chp_err_t chp_conf_value_parse(const chp_conf_prop_t *p, const char *value,
     case CHP_CONF_INT:
         r = parse_int(value, &v->i);
         if (r < 0)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "\"%s\": expected an integer, got \"%.*s%s\"",
-                                 p->name, QV(value));
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "\"%s\": expected an integer, got \"%.*s%s\"",
+                            p->name, QV(value));
         if (r > 0 || v->i < p->imin || v->i > p->imax)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                                 "\"%s\": %.*s%s is out of range [%" PRId64
-                                 "..%" PRId64 "]",
-                                 p->name, QV(value), p->imin, p->imax);
+            return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                            "\"%s\": %.*s%s is out of range [%" PRId64
+                            "..%" PRId64 "]",
+                            p->name, QV(value), p->imin, p->imax);
         return CHP_OK;
     case CHP_CONF_DOUBLE: {
         char lo[32], hi[32];
         if (!parse_double(value, &v->d))
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "\"%s\": expected a number, got \"%.*s%s\"",
-                                 p->name, QV(value));
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "\"%s\": expected a number, got \"%.*s%s\"",
+                            p->name, QV(value));
         if (!isfinite(v->d) || v->d < p->dmin || v->d > p->dmax)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                                 "\"%s\": %.*s%s is out of range [%s..%s]",
-                                 p->name, QV(value),
-                                 chp_conf_format_double(p->dmin, lo, 32),
-                                 chp_conf_format_double(p->dmax, hi, 32));
+            return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                            "\"%s\": %.*s%s is out of range [%s..%s]", p->name,
+                            QV(value), chp_conf_format_double(p->dmin, lo, 32),
+                            chp_conf_format_double(p->dmax, hi, 32));
         return CHP_OK;
     }
     case CHP_CONF_BOOL:
         r = parse_bool(value);
         if (r < 0)
-            return chp_conf_errf(errstr, errstr_size, CHP_ERR_TYPE,
-                                 "\"%s\": expected true or false (or yes/no, "
-                                 "1/0), got \"%.*s%s\"",
-                                 p->name, QV(value));
+            return chp_errf(errstr, errstr_size, CHP_ERR_TYPE,
+                            "\"%s\": expected true or false (or yes/no, "
+                            "1/0), got \"%.*s%s\"",
+                            p->name, QV(value));
         v->i = r;
         return CHP_OK;
     case CHP_CONF_ENUM: {
@@ -330,13 +316,13 @@ chp_err_t chp_conf_value_parse(const chp_conf_prop_t *p, const char *value,
                 break;
             o += (size_t)w;
         }
-        return chp_conf_errf(errstr, errstr_size, CHP_ERR_RANGE,
-                             "\"%s\": expected one of %s; got \"%.*s%s\"",
-                             p->name, allowed, QV(value));
+        return chp_errf(errstr, errstr_size, CHP_ERR_RANGE,
+                        "\"%s\": expected one of %s; got \"%.*s%s\"", p->name,
+                        allowed, QV(value));
     }
     }
-    return chp_conf_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
-                         "\"%s\": unsupported type", p->name);
+    return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                    "\"%s\": unsupported type", p->name);
 }
 
 void chp_conf_value_free(const chp_conf_prop_t *p, chp_conf_val_t *v)

@@ -1,5 +1,8 @@
 /* err.c - error names and the library version. */
-#include "chaperone.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "errstr.h"
 
 static const char *const err_names[CHP_ERR__COUNT] = {
     [CHP_OK] = "success",
@@ -27,4 +30,17 @@ CHP_EXPORT const char *chp_err_str(chp_err_t err)
 CHP_EXPORT const char *chp_version(void)
 {
     return CHP_VERSION_STR;
+}
+
+chp_err_t chp_errf(char *errstr, size_t errstr_size, chp_err_t err,
+                   const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errstr && errstr_size > 0) {
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+    }
+    return err;
 }

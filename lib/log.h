@@ -28,9 +28,9 @@ void chp_log_redact_add(const char *secret, size_t len);
  * room) in place. */
 void chp_log_redact(char *line, size_t size);
 
-#define chp_err(...)   chp_log(CHP_LOG_ERROR, __VA_ARGS__)
-#define chp_warn(...)  chp_log(CHP_LOG_WARN, __VA_ARGS__)
-#define chp_info(...)  chp_log(CHP_LOG_INFO, __VA_ARGS__)
-#define chp_debug(...) chp_log(CHP_LOG_DEBUG, __VA_ARGS__)
+#define chp_log_error(...) chp_log(CHP_LOG_ERROR, __VA_ARGS__)
+#define chp_log_warn(...)  chp_log(CHP_LOG_WARN, __VA_ARGS__)
+#define chp_log_info(...)  chp_log(CHP_LOG_INFO, __VA_ARGS__)
+#define chp_log_debug(...) chp_log(CHP_LOG_DEBUG, __VA_ARGS__)
 
 #endif

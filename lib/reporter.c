@@ -25,6 +25,7 @@
 #include "kafkaconf.h"
 #include "log.h"
 #include "reporter.h"
+#include "conf_keys.h"
 
 #define RETRY_BACKOFF_MS 1000
 
@@ -120,9 +121,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
     if (m->err) {
         atomic_fetch_add(&r->failed, 1);
-        chp_warn("audit message for topic %.*s not delivered to %s: %s; "
-                 "will retry",
-                 (int)p->key_len, p->key, r->topic, rd_kafka_err2str(m->err));
+        chp_log_warn("audit message for topic %.*s not delivered to %s: %s; "
+                     "will retry",
+                     (int)p->key_len, p->key, r->topic,
+                     rd_kafka_err2str(m->err));
         pthread_mutex_lock(&r->lock);
         r->last_failure_ms = chp_now_ms();
         retry_push(r, p);
@@ -187,9 +189,9 @@ static void drop(chp_reporter_t *r, uint64_t carried, const char *topic,
 {
     atomic_fetch_add(&r->dropped, 1);
     atomic_fetch_add(&r->unreported, carried + 1);
-    chp_err("%s: dropped an audit message for topic %s (counted in "
-            "auditDroppedCount of the next one)",
-            why, topic);
+    chp_log_error("%s: dropped an audit message for topic %s (counted in "
+                  "auditDroppedCount of the next one)",
+                  why, topic);
 }
 
 /* Makes room under reporter.max.pending: the oldest queued retry goes
@@ -233,7 +235,7 @@ static pend_t *pend_new(chp_reporter_t *r, const chp_auditmsg_t *m,
     if (chp_auditmsg_encode(&copy, &p->val, &p->val_len) != CHP_OK) {
         atomic_fetch_add(&r->unreported, p->carried);
         free(p);
-        chp_err("cannot encode audit message for topic %s", m->topic);
+        chp_log_error("cannot encode audit message for topic %s", m->topic);
         *err = CHP_ERR_INVALID_ARG;
         return NULL;
     }
@@ -325,8 +327,9 @@ CHP_EXPORT chp_err_t chp_reporter_new(const chp_conf_t *conf,
         return CHP_ERR_NOMEM;
     }
     pthread_mutex_init(&r->lock, NULL);
-    r->max_pending = (size_t)chp_conf_get_int(conf, "reporter.max.pending");
-    r->topic = strdup(chp_conf_get_str(conf, "audit.topic"));
+    r->max_pending =
+        (size_t)chp_conf_get_int(conf, CHP_KEY_REPORTER_MAX_PENDING);
+    r->topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));
     rd_kafka_conf_set_dr_msg_cb(kc, dr_msg_cb);
     rd_kafka_conf_set_opaque(kc, r);
     if (!r->topic ||
@@ -360,9 +363,9 @@ CHP_EXPORT void chp_reporter_destroy(chp_reporter_t *r, int timeout_ms)
     atomic_store(&r->stop, true);
     pthread_join(r->thread, NULL);
     if ((left = pending(r)) > 0)
-        chp_err("reporter: %zu audit message(s) not delivered to %s at "
-                "shutdown",
-                left, r->topic);
+        chp_log_error("reporter: %zu audit message(s) not delivered to %s at "
+                      "shutdown",
+                      left, r->topic);
     atomic_fetch_add(&r->dropped, left);
     /* Purge in-flight messages so their delivery reports free them. */
     rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

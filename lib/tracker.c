@@ -28,6 +28,7 @@
 #include "topicmap.h"
 #include "tracker.h"
 #include "tracker_impl.h"
+#include "conf_keys.h"
 
 static atomic_uint next_shard_id;
 
@@ -304,7 +305,7 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
                                      size_t errstr_size)
 {
     chp_tracker_t *t;
-    const char *fields = chp_conf_get_str(conf, "timestamp.fields");
+    const char *fields = chp_conf_get_str(conf, CHP_KEY_TIMESTAMP_FIELDS);
     const char *s;
     chp_err_t err;
     char sub[256];
@@ -331,28 +332,29 @@ CHP_EXPORT chp_err_t chp_tracker_new(const chp_conf_t *conf,
     t->cb = cb;
     t->opaque = opaque;
     t->single = (flags & CHP_TRACKER_F_SINGLE) != 0;
-    t->width_s = (int32_t)chp_conf_get_int(conf, "bucket.seconds");
-    t->interval_ms = chp_conf_get_int(conf, "report.interval.ms");
-    t->max_open = (size_t)chp_conf_get_int(conf, "max.open.buckets");
+    t->width_s = (int32_t)chp_conf_get_int(conf, CHP_KEY_BUCKET_SECONDS);
+    t->interval_ms = chp_conf_get_int(conf, CHP_KEY_REPORT_INTERVAL_MS);
+    t->max_open = (size_t)chp_conf_get_int(conf, CHP_KEY_MAX_OPEN_BUCKETS);
     atomic_store(&t->last_emit_ms, chp_now_ms());
 
-    s = chp_conf_get_str(conf, "tier");
+    s = chp_conf_get_str(conf, CHP_KEY_TIER);
     copy_name(t->tier, s && *s ? s : default_tier);
-    copy_name(t->datacenter, chp_conf_get_str(conf, "datacenter"));
-    s = chp_conf_get_str(conf, "hostname");
+    copy_name(t->datacenter, chp_conf_get_str(conf, CHP_KEY_DATACENTER));
+    s = chp_conf_get_str(conf, CHP_KEY_HOSTNAME);
     if (s && *s) {
         copy_name(t->hostname, s);
     } else if (gethostname(t->hostname, sizeof(t->hostname) - 1) != 0) {
         copy_name(t->hostname, "unknown");
     }
 
-    if ((err = chp_tsx_new(chp_conf_get_str(conf, "timestamp"), fields,
+    if ((err = chp_tsx_new(chp_conf_get_str(conf, CHP_KEY_TIMESTAMP), fields,
                            &t->default_tsx, sub, sizeof(sub))) != CHP_OK) {
         snprintf(errstr, errstr_size, "\"timestamp\": %s", sub);
         goto fail;
     }
-    if ((err = chp_topicmap_new(chp_conf_get_str(conf, "topic.map.strip.regex"),
-                                &t->map, errstr, errstr_size)) != CHP_OK)
+    if ((err = chp_topicmap_new(
+             chp_conf_get_str(conf, CHP_KEY_TOPIC_MAP_STRIP_REGEX), &t->map,
+             errstr, errstr_size)) != CHP_OK)
         goto fail;
     ctx[0] = t;
     ctx[3] = &subsize;

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "tsx.h"
+#include "errstr.h"
 
 enum chp_tsx_kind {
     CHP_TSX_RULE_JSON,
@@ -30,20 +31,6 @@ struct chp_tsx {
 /* ------------------------------------------------------------------------
  * Rule sets
  * ------------------------------------------------------------------------ */
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errstr || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 static bool is_space(char c)
 {
@@ -71,10 +58,9 @@ static chp_err_t parse_rule(chp_tsx_t *tsx, const char *s, size_t n,
     size_t i = tsx->n_rules;
 
     if (i == CHP_TSX_MAX_RULES) {
-        set_err(errstr, errstr_size,
-                "timestamp rule \"%.*s\": more than %d rules", (int)n, s,
-                CHP_TSX_MAX_RULES);
-        return CHP_ERR_INVALID_ARG;
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "timestamp rule \"%.*s\": more than %d rules", (int)n,
+                        s, CHP_TSX_MAX_RULES);
     }
     if (word_is(s, n, "json")) {
         tsx->rules[i].kind = CHP_TSX_RULE_JSON;
@@ -88,26 +74,26 @@ static chp_err_t parse_rule(chp_tsx_t *tsx, const char *s, size_t n,
 
         trim(&h, &he);
         if (h == he) {
-            set_err(errstr, errstr_size,
-                    "timestamp rule \"%.*s\": empty header name", (int)n, s);
-            return CHP_ERR_INVALID_ARG;
+            return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                            "timestamp rule \"%.*s\": empty header name",
+                            (int)n, s);
         }
         if ((size_t)(he - h) >= CHP_TSX_NAME_MAX) {
-            set_err(errstr, errstr_size,
-                    "timestamp rule \"%.*s\": header name longer than %d "
-                    "bytes",
-                    (int)n, s, CHP_TSX_NAME_MAX - 1);
-            return CHP_ERR_INVALID_ARG;
+            return chp_errf(
+                errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                "timestamp rule \"%.*s\": header name longer than %d "
+                "bytes",
+                (int)n, s, CHP_TSX_NAME_MAX - 1);
         }
         tsx->rules[i].kind = CHP_TSX_RULE_HEADER;
         memcpy(tsx->rules[i].header, h, (size_t)(he - h));
         tsx->rules[i].header[he - h] = '\0';
     } else {
-        set_err(errstr, errstr_size,
-                "unknown timestamp rule \"%.*s\" (expected json, kafka, "
-                "header:NAME or now)",
-                (int)n, s);
-        return CHP_ERR_INVALID_ARG;
+        return chp_errf(
+            errstr, errstr_size, CHP_ERR_INVALID_ARG,
+            "unknown timestamp rule \"%.*s\" (expected json, kafka, "
+            "header:NAME or now)",
+            (int)n, s);
     }
     tsx->n_rules++;
     return CHP_OK;
@@ -119,26 +105,23 @@ static chp_err_t parse_field(chp_tsx_t *tsx, const char *s, size_t n,
     size_t i = tsx->n_fields;
 
     if (i == CHP_TSX_MAX_FIELDS) {
-        set_err(errstr, errstr_size,
-                "timestamp field \"%.*s\": more than %d fields", (int)n, s,
-                CHP_TSX_MAX_FIELDS);
-        return CHP_ERR_INVALID_ARG;
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "timestamp field \"%.*s\": more than %d fields", (int)n,
+                        s, CHP_TSX_MAX_FIELDS);
     }
     if (n >= CHP_TSX_NAME_MAX) {
-        set_err(errstr, errstr_size,
-                "timestamp field \"%.*s\": longer than %d bytes", (int)n, s,
-                CHP_TSX_NAME_MAX - 1);
-        return CHP_ERR_INVALID_ARG;
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "timestamp field \"%.*s\": longer than %d bytes",
+                        (int)n, s, CHP_TSX_NAME_MAX - 1);
     }
     /* Such a name could only match a key written with escapes, which the
      * scanner never decodes: refuse it instead of silently never matching. */
     for (size_t j = 0; j < n; j++) {
         if (s[j] == '"' || s[j] == '\\' || (unsigned char)s[j] < 0x20) {
-            set_err(errstr, errstr_size,
-                    "timestamp field \"%.*s\": quotes, backslashes and "
-                    "control characters are not supported",
-                    (int)n, s);
-            return CHP_ERR_INVALID_ARG;
+            return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                            "timestamp field \"%.*s\": quotes, backslashes and "
+                            "control characters are not supported",
+                            (int)n, s);
         }
     }
     memcpy(tsx->fields[i], s, n);
@@ -163,8 +146,8 @@ static chp_err_t parse_list(chp_tsx_t *tsx, const char *list, const char *what,
 
         trim(&a, &b);
         if (a == b) {
-            set_err(errstr, errstr_size, "empty %s list", what);
-            return CHP_ERR_INVALID_ARG;
+            return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                            "empty %s list", what);
         }
     }
     for (;; pos++) {
@@ -175,9 +158,9 @@ static chp_err_t parse_list(chp_tsx_t *tsx, const char *list, const char *what,
 
         trim(&a, &e);
         if (a == e) {
-            set_err(errstr, errstr_size, "empty %s at position %d in \"%s\"",
-                    what, pos, list);
-            return CHP_ERR_INVALID_ARG;
+            return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                            "empty %s at position %d in \"%s\"", what, pos,
+                            list);
         }
         err = fn(tsx, a, (size_t)(e - a), errstr, errstr_size);
         if (err != CHP_OK)
@@ -196,14 +179,13 @@ CHP_EXPORT chp_err_t chp_tsx_new(const char *rules, const char *json_fields,
     chp_err_t err;
 
     if (!out) {
-        set_err(errstr, errstr_size, "chp_tsx_new: out is NULL");
-        return CHP_ERR_INVALID_ARG;
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "chp_tsx_new: out is NULL");
     }
     *out = NULL;
     tsx = calloc(1, sizeof(*tsx));
     if (!tsx) {
-        set_err(errstr, errstr_size, "out of memory");
-        return CHP_ERR_NOMEM;
+        return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
     }
     err = parse_list(tsx, rules ? rules : CHP_TSX_DEFAULT_RULES,
                      "timestamp rule", parse_rule, errstr, errstr_size);

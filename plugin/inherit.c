@@ -74,13 +74,14 @@ chp_err_t chp_plugin_inherit(const rd_kafka_conf_t *client, chp_conf_t *dst,
             err = CHP_ERR_INVALID_ARG;
             goto out;
         }
-        chp_debug("chaperone interceptor: audit producer inherits %s", name);
+        chp_log_debug("chaperone interceptor: audit producer inherits %s",
+                      name);
         copied++;
     }
     if (copied)
-        chp_info("chaperone interceptor: audit producer uses the client's "
-                 "%d security setting(s)",
-                 copied);
+        chp_log_info("chaperone interceptor: audit producer uses the client's "
+                     "%d security setting(s)",
+                     copied);
 out:
     if (cur)
         rd_kafka_conf_dump_free(cur, ncur);

@@ -38,6 +38,7 @@
 #include "topicmap.h"
 #include "rdk.h"
 #include "tracker.h"
+#include "conf_keys.h"
 
 #define PREFIX           "chaperone."
 #define PREFIX_LEN       (sizeof(PREFIX) - 1)
@@ -90,22 +91,22 @@ static chp_err_t validate(plugconf_t *pc, const char *key, const char *val,
 {
     char sub[256];
 
-    if (!strcmp(key, "timestamp") || !strcmp(key, "timestamp.fields") ||
+    if (!strcmp(key, "timestamp") || !strcmp(key, CHP_KEY_TIMESTAMP_FIELDS) ||
         !strncmp(key, "timestamp.topic.", 16)) {
         chp_tsx_t *tsx = NULL;
-        const char *rules = !strcmp(key, "timestamp.fields")
-                                ? chp_conf_get_str(pc->conf, "timestamp")
+        const char *rules = !strcmp(key, CHP_KEY_TIMESTAMP_FIELDS)
+                                ? chp_conf_get_str(pc->conf, CHP_KEY_TIMESTAMP)
                                 : val;
         const char *fields =
-            !strcmp(key, "timestamp.fields")
+            !strcmp(key, CHP_KEY_TIMESTAMP_FIELDS)
                 ? val
-                : chp_conf_get_str(pc->conf, "timestamp.fields");
+                : chp_conf_get_str(pc->conf, CHP_KEY_TIMESTAMP_FIELDS);
         if (chp_tsx_new(rules, fields, &tsx, sub, sizeof(sub)) != CHP_OK) {
             snprintf(errstr, errstr_size, "%s%s: %s", PREFIX, key, sub);
             return CHP_ERR_INVALID_ARG;
         }
         chp_tsx_destroy(tsx);
-    } else if (!strcmp(key, "topic.map.strip.regex")) {
+    } else if (!strcmp(key, CHP_KEY_TOPIC_MAP_STRIP_REGEX)) {
         chp_topicmap_t *m = NULL;
         if (chp_topicmap_new(val, &m, sub, sizeof(sub)) != CHP_OK) {
             snprintf(errstr, errstr_size, "%s%s: %s", PREFIX, key, sub);
@@ -241,10 +242,11 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
     char tier[CHP_NAME_MAX], group[CHP_NAME_MAX], bootstrap[1024];
     bool producer = rd_kafka_type(rk) == RD_KAFKA_PRODUCER;
 
-    chp_log_set_level_name(chp_conf_get_str(pc->conf, "log.level"));
+    chp_log_set_level_name(chp_conf_get_str(pc->conf, CHP_KEY_LOG_LEVEL));
     if (conf_is_set(conf, "transactional.id")) { /* set some other way */
         txn_refusal(errstr, errstr_size);
-        chp_err("%s: client %s is NOT audited", errstr, rd_kafka_name(rk));
+        chp_log_error("%s: client %s is NOT audited", errstr,
+                      rd_kafka_name(rk));
         return RD_KAFKA_RESP_ERR__INVALID_ARG;
     }
     if (producer) {
@@ -267,8 +269,8 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
                         errstr_size) != CHP_OK) {
         /* librdkafka only warns and creates the client without us: say at
          * error level that it is not audited. */
-        chp_err("chaperone interceptor: client %s is NOT audited: %s",
-                rd_kafka_name(rk), errstr);
+        chp_log_error("chaperone interceptor: client %s is NOT audited: %s",
+                      rd_kafka_name(rk), errstr);
         plugrk_free(pr);
         return RD_KAFKA_RESP_ERR__FAIL;
     }

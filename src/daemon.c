@@ -87,10 +87,10 @@ static void *watchdog(void *arg)
     /* Whatever blocks (a broker gone, a database that never answers), the
      * process must end: an orchestrator's SIGKILL would come anyway, and
      * committed work is safe while uncommitted work is replayed. */
-    chp_err("%s: shutdown did not finish within %lld ms "
-            "(daemon.shutdown.timeout.ms); exiting now, what was not "
-            "committed is replayed on the next start",
-            bound_name, (long long)bound_ms);
+    chp_log_error("%s: shutdown did not finish within %lld ms "
+                  "(daemon.shutdown.timeout.ms); exiting now, what was not "
+                  "committed is replayed on the next start",
+                  bound_name, (long long)bound_ms);
     _exit(3);
     return NULL;
 }
@@ -262,7 +262,7 @@ static int sb_printf(strbuf_t *b, const char *fmt, ...)
     }
 }
 
-int metrics_render(metrics_t *m, char **out, size_t *len)
+chp_err_t metrics_render(metrics_t *m, char **out, size_t *len)
 {
     strbuf_t b = {0};
     const char *last = "";
@@ -281,8 +281,8 @@ int metrics_render(metrics_t *m, char **out, size_t *len)
     }
     pthread_mutex_unlock(&m->lock);
     if (!b.s && sb_printf(&b, "%s", "") != 0)
-        return -1;
+        return CHP_ERR_NOMEM;
     *out = b.s;
     *len = b.len;
-    return 0;
+    return CHP_OK;
 }

@@ -58,8 +58,9 @@ void metric_inc(metric_t *x, double by);
 void metric_set(metric_t *x, double v);
 double metric_get(const metric_t *x);
 
-/* Prometheus text exposition format; caller frees *out. */
-int metrics_render(metrics_t *m, char **out, size_t *len);
+/* Prometheus text exposition format; caller frees *out.  CHP_OK, or
+ * CHP_ERR_NOMEM. */
+chp_err_t metrics_render(metrics_t *m, char **out, size_t *len);
 
 /* ------------------------------------------------------------ HTTP */
 

@@ -295,7 +295,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
-    chp_debug("http: %s", msg);
+    chp_log_debug("http: %s", msg);
 }
 
 http_server_t *http_server_new(size_t max_body, http_handler_t *handler,

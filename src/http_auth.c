@@ -16,6 +16,7 @@
 #include "http.h"
 #include "http_auth.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 /* A token file larger than this is not a token file. */
 #define TOKEN_FILE_MAX (1u << 20)
@@ -179,10 +180,10 @@ bool http_auth_is_loopback(const char *address)
 http_auth_t *http_auth_new(const chp_conf_t *conf, char *errstr,
                            size_t errstr_size)
 {
-    const char *token = chp_conf_get_str(conf, "http.auth.token");
-    const char *file = chp_conf_get_str(conf, "http.auth.token.file");
-    const char *address = chp_conf_get_str(conf, "http.address");
-    bool disable = chp_conf_get_bool(conf, "http.auth.disable");
+    const char *token = chp_conf_get_str(conf, CHP_KEY_HTTP_AUTH_TOKEN);
+    const char *file = chp_conf_get_str(conf, CHP_KEY_HTTP_AUTH_TOKEN_FILE);
+    const char *address = chp_conf_get_str(conf, CHP_KEY_HTTP_ADDRESS);
+    bool disable = chp_conf_get_bool(conf, CHP_KEY_HTTP_AUTH_DISABLE);
     http_auth_t *a;
     const char *why;
 
@@ -379,11 +380,11 @@ static void maybe_reload(http_auth_t *a)
     if (!a->file)
         return;
     if (load_file(a->file, &a->from_file, err, sizeof(err)) != CHP_OK)
-        chp_warn("http: SIGHUP: keeping the %zu token(s) loaded before: %s",
-                 a->from_file.n, err);
+        chp_log_warn("http: SIGHUP: keeping the %zu token(s) loaded before: %s",
+                     a->from_file.n, err);
     else
-        chp_info("http: SIGHUP: %zu token(s) loaded from %s", a->from_file.n,
-                 a->file);
+        chp_log_info("http: SIGHUP: %zu token(s) loaded from %s",
+                     a->from_file.n, a->file);
 }
 
 bool http_auth_allows(http_auth_t *a, const char *method, const char *path,

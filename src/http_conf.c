@@ -6,6 +6,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 http_server_t *http_server_start_conf(const chp_conf_t *conf, const char *what,
                                       int default_port, size_t max_body,
@@ -13,10 +14,10 @@ http_server_t *http_server_start_conf(const chp_conf_t *conf, const char *what,
                                       metrics_t *metrics, char *errstr,
                                       size_t errstr_size)
 {
-    const char *address = chp_conf_get_str(conf, "http.address");
-    const char *cert = chp_conf_get_str(conf, "http.tls.cert.file");
-    const char *key = chp_conf_get_str(conf, "http.tls.key.file");
-    int port = (int)chp_conf_get_int(conf, "http.port");
+    const char *address = chp_conf_get_str(conf, CHP_KEY_HTTP_ADDRESS);
+    const char *cert = chp_conf_get_str(conf, CHP_KEY_HTTP_TLS_CERT_FILE);
+    const char *key = chp_conf_get_str(conf, CHP_KEY_HTTP_TLS_KEY_FILE);
+    int port = (int)chp_conf_get_int(conf, CHP_KEY_HTTP_PORT);
     http_server_t *s = NULL;
     http_auth_t *auth;
     char sub[512];
@@ -44,15 +45,15 @@ http_server_t *http_server_start_conf(const chp_conf_t *conf, const char *what,
     if (http_server_listen(s, address, port ? port : default_port, errstr,
                            errstr_size) != CHP_OK)
         goto fail;
-    chp_info("%s: HTTP%s on %s://%s:%d/ (%s)", what, *cert ? "S" : "",
-             *cert ? "https" : "http", address, http_server_port(s),
-             http_auth_required(auth) ? "bearer-token authentication"
-                                      : "no authentication");
+    chp_log_info("%s: HTTP%s on %s://%s:%d/ (%s)", what, *cert ? "S" : "",
+                 *cert ? "https" : "http", address, http_server_port(s),
+                 http_auth_required(auth) ? "bearer-token authentication"
+                                          : "no authentication");
     /* A token sent in clear text beyond this host can be sniffed. */
     if (!*cert && http_auth_required(auth) && !http_auth_is_loopback(address))
-        chp_warn("%s: bearer tokens travel unencrypted on %s: set "
-                 "\"http.tls.cert.file\" and \"http.tls.key.file\"",
-                 what, address);
+        chp_log_warn("%s: bearer tokens travel unencrypted on %s: set "
+                     "\"http.tls.cert.file\" and \"http.tls.key.file\"",
+                     what, address);
     return s;
 fail:
     http_server_stop(s);
@@ -62,8 +63,8 @@ fail:
 chp_err_t http_conf_check(const chp_conf_t *conf, char *errstr,
                           size_t errstr_size)
 {
-    const char *cert = chp_conf_get_str(conf, "http.tls.cert.file");
-    const char *key = chp_conf_get_str(conf, "http.tls.key.file");
+    const char *cert = chp_conf_get_str(conf, CHP_KEY_HTTP_TLS_CERT_FILE);
+    const char *key = chp_conf_get_str(conf, CHP_KEY_HTTP_TLS_KEY_FILE);
     http_auth_t *auth = http_auth_new(conf, errstr, errstr_size);
     char sub[512];
     size_t len;
@@ -82,7 +83,8 @@ chp_err_t http_conf_check(const chp_conf_t *conf, char *errstr,
         const char *path = i ? key : cert;
         if (!(buf = http_read_file(path, &len, sub, sizeof(sub)))) {
             snprintf(errstr, errstr_size, "\"%s\": %s",
-                     i ? "http.tls.key.file" : "http.tls.cert.file", sub);
+                     i ? CHP_KEY_HTTP_TLS_KEY_FILE : CHP_KEY_HTTP_TLS_CERT_FILE,
+                     sub);
             return CHP_ERR_IO;
         }
         memset(buf, 0, len);

@@ -48,8 +48,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         snprintf(last, sizeof(last), "%s",
                  e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? last_reason : "");
         pthread_mutex_unlock(&last_lock);
-        chp_err("%s: cannot reach Kafka: %s%s%s%s", watch_who, reason,
-                *last ? " (last: " : "", last, *last ? ")" : "");
+        chp_log_error("%s: cannot reach Kafka: %s%s%s%s", watch_who, reason,
+                      *last ? " (last: " : "", last, *last ? ")" : "");
         if (watch_health)
             health_fail(watch_health, "cannot reach Kafka: %s%s%s%s", reason,
                         *last ? " (last: " : "", last, *last ? ")" : "");
@@ -61,7 +61,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         }
         /* Disconnections of idle connections and the like: librdkafka
          * reconnects by itself. */
-        chp_warn("%s: Kafka: %s", watch_who, reason);
+        chp_log_warn("%s: Kafka: %s", watch_who, reason);
     }
 }
 

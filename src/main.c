@@ -13,8 +13,10 @@
 #include "buildinfo.h"
 #include "commands.h"
 #include "conf.h"
+#include "conf_daemon.h"
 #include "http.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 static int cmd_config(chp_conf_t *conf, int argc, char **argv);
 static int cmd_version(chp_conf_t *conf, int argc, char **argv);
@@ -61,7 +63,7 @@ static void usage(FILE *fp)
 static int cmd_config(chp_conf_t *conf, int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--markdown")) {
-        chp_conf_dump_markdown(stdout);
+        chp_conf_markdown(stdout, &conf_daemon_table);
         return 0;
     }
     chp_conf_dump(conf, stdout);
@@ -96,7 +98,8 @@ static void warn_secret_on_cmdline(const char *kv)
         ;
     while (len && (key[len - 1] == ' ' || key[len - 1] == '\t'))
         key[--len] = '\0';
-    if (*v && strncmp(v, "@file:", 6) && chp_conf_is_secret(key))
+    if (*v && strncmp(v, "@file:", 6) &&
+        chp_conf_is_secret_in(&conf_daemon_table, key))
         fprintf(stderr,
                 "chaperone: warning: \"%s\" given on the command line is "
                 "visible to every user of this host; use -X %s=@file:/path "
@@ -170,7 +173,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!(conf = chp_conf_new())) {
+    if (!(conf = conf_daemon_new())) {
         fprintf(stderr, "chaperone: out of memory\n");
         return 1;
     }
@@ -187,7 +190,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "chaperone %s: %s\n", cmd->name, err);
         rc = 2;
     } else {
-        if (chp_log_set_level_name(chp_conf_get_str(conf, "log.level")) != 0)
+        if (chp_log_set_level_name(chp_conf_get_str(conf, CHP_KEY_LOG_LEVEL)) !=
+            0)
             chp_log_set_level(CHP_LOG_INFO);
         rc = cmd->fn(conf, argc, argv);
     }

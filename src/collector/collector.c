@@ -28,6 +28,7 @@
 #include "http.h"
 #include "log.h"
 #include "report/api.h"
+#include "conf_daemon_keys.h"
 
 #define DEFAULT_HTTP_PORT  9002
 #define LAG_EVERY_MS       5000
@@ -102,7 +103,7 @@ static void setup_metrics(collector_t *c)
  * or when asked to stop while waiting. */
 static int open_store(collector_t *c, char *errstr, size_t errstr_size)
 {
-    const char *url = chp_conf_get_str(c->conf, "db.url");
+    const char *url = chp_conf_get_str(c->conf, CHP_KEY_DB_URL);
     int64_t backoff = COLL_BACKOFF_MIN_MS;
     store_kind_t kind;
     chp_err_t err;
@@ -114,9 +115,9 @@ static int open_store(collector_t *c, char *errstr, size_t errstr_size)
         if ((err != CHP_ERR_DB && err != CHP_ERR_IO) || kind == STORE_SQLITE)
             return -1;
         health_fail(c->health, "database: %s", coll_one_line(errstr));
-        chp_warn("collector: database not available (retrying in %lld ms): "
-                 "%s",
-                 (long long)backoff, coll_one_line(errstr));
+        chp_log_warn("collector: database not available (retrying in %lld ms): "
+                     "%s",
+                     (long long)backoff, coll_one_line(errstr));
         coll_sleep_ms(backoff, true);
         if (daemon_stopping())
             return -1;
@@ -156,11 +157,11 @@ static void *watchdog(void *arg)
     (void)arg;
     while (nanosleep(&ts, &ts) != 0)
         ;
-    chp_warn("collector: shutdown did not finish within "
-             "daemon.shutdown.timeout.ms=%lld (Kafka or the database "
-             "unreachable); exiting now, the next start resumes from the "
-             "stored offsets",
-             (long long)watchdog_ms);
+    chp_log_warn("collector: shutdown did not finish within "
+                 "daemon.shutdown.timeout.ms=%lld (Kafka or the database "
+                 "unreachable); exiting now, the next start resumes from the "
+                 "stored offsets",
+                 (long long)watchdog_ms);
     _exit(watchdog_code);
     return NULL;
 }
@@ -174,8 +175,8 @@ static void watchdog_start(int64_t timeout_ms, int code)
     if (pthread_create(&t, NULL, watchdog, NULL) == 0)
         pthread_detach(t);
     else
-        chp_warn("collector: cannot start the shutdown watchdog; the "
-                 "shutdown is not bounded");
+        chp_log_warn("collector: cannot start the shutdown watchdog; the "
+                     "shutdown is not bounded");
 }
 
 /* SIGTERM/SIGINT: store what was consumed, retrying for a bounded time.
@@ -198,9 +199,10 @@ static void final_flush(collector_t *c)
             coll_sleep_ms(wait, false);
     }
     if (coll_batch_records(c->batch) > 0) {
-        chp_warn("collector: %zu record(s) not stored at shutdown; they are "
-                 "read again from the stored offsets at the next start",
-                 coll_batch_records(c->batch));
+        chp_log_warn(
+            "collector: %zu record(s) not stored at shutdown; they are "
+            "read again from the stored offsets at the next start",
+            coll_batch_records(c->batch));
         coll_batch_reset(c->batch);
     }
     c->stopping = true;
@@ -263,13 +265,14 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         return usage(argv[1]);
     daemon_signals_install();
     setup_metrics(&c);
-    c.audit_topic = strdup(chp_conf_get_str(conf, "audit.topic"));
-    c.combine_hosts = chp_conf_get_bool(conf, "combine.hosts");
-    c.flush_interval_ms = chp_conf_get_int(conf, "collector.flush.interval.ms");
-    c.flush_max = chp_conf_get_int(conf, "collector.flush.max.messages");
-    c.retry_max_ms = chp_conf_get_int(conf, "collector.retry.max.ms");
+    c.audit_topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));
+    c.combine_hosts = chp_conf_get_bool(conf, CHP_KEY_COMBINE_HOSTS);
+    c.flush_interval_ms =
+        chp_conf_get_int(conf, CHP_KEY_COLLECTOR_FLUSH_INTERVAL_MS);
+    c.flush_max = chp_conf_get_int(conf, CHP_KEY_COLLECTOR_FLUSH_MAX_MESSAGES);
+    c.retry_max_ms = chp_conf_get_int(conf, CHP_KEY_COLLECTOR_RETRY_MAX_MS);
     c.shutdown_timeout_ms =
-        chp_conf_get_int(conf, "daemon.shutdown.timeout.ms");
+        chp_conf_get_int(conf, CHP_KEY_DAEMON_SHUTDOWN_TIMEOUT_MS);
     if (!c.audit_topic || !(c.batch = coll_batch_new(c.combine_hosts))) {
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
@@ -299,10 +302,10 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         collector_free(&c);
         return 0;
     }
-    chp_info("collector: storing %s of cluster %s into %s (%s, dedup=%s)",
-             c.audit_topic, c.cluster, store_scheme(c.store),
-             chp_conf_get_str(conf, "collector.group.id"),
-             chp_conf_get_str(conf, "dedup"));
+    chp_log_info("collector: storing %s of cluster %s into %s (%s, dedup=%s)",
+                 c.audit_topic, c.cluster, store_scheme(c.store),
+                 chp_conf_get_str(conf, CHP_KEY_COLLECTOR_GROUP_ID),
+                 chp_conf_get_str(conf, CHP_KEY_DEDUP));
 
     run(&c);
     /* From here on the process exits within the bound, whatever is
@@ -312,10 +315,10 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         final_flush(&c);
     collector_free(&c);
     if (c.fatal) {
-        chp_err("collector: fatal error, exiting");
+        chp_log_error("collector: fatal error, exiting");
         return 1;
     }
-    chp_info("collector: stopped");
+    chp_log_info("collector: stopped");
     return 0;
 
 fail:

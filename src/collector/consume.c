@@ -11,6 +11,7 @@
 #include "collector/collector.h"
 #include "kafkaconf.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 /* Undecodable records: one log line, then at most one per interval. */
 #define UNDECODABLE_LOG_EVERY_MS 10000
@@ -49,10 +50,10 @@ static int offsets_from_store(collector_t *c,
             if (daemon_stopping())
                 return -1;
             health_fail(c->health, "database: %s", coll_one_line(err));
-            chp_warn("collector: cannot read the stored offset of %s [%d] "
-                     "(retrying in %lld ms): %s",
-                     p->topic, (int)p->partition, (long long)backoff,
-                     coll_one_line(err));
+            chp_log_warn("collector: cannot read the stored offset of %s [%d] "
+                         "(retrying in %lld ms): %s",
+                         p->topic, (int)p->partition, (long long)backoff,
+                         coll_one_line(err));
             coll_sleep_ms(backoff, true);
             backoff =
                 backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
@@ -61,17 +62,17 @@ static int offsets_from_store(collector_t *c,
         /* The position every flush of this partition starts from. */
         if (coll_batch_set_position(c->batch, p->topic, p->partition, next) !=
             CHP_OK) {
-            chp_err("collector: out of memory recording offsets");
+            chp_log_error("collector: out of memory recording offsets");
             c->fatal = true;
             return -1;
         }
         if (next < 0)
-            chp_info("collector: %s [%d] starts at the beginning (no "
-                     "stored offset)",
-                     p->topic, (int)p->partition);
+            chp_log_info("collector: %s [%d] starts at the beginning (no "
+                         "stored offset)",
+                         p->topic, (int)p->partition);
         else
-            chp_info("collector: %s [%d] resumes at stored offset %lld",
-                     p->topic, (int)p->partition, (long long)next);
+            chp_log_info("collector: %s [%d] resumes at stored offset %lld",
+                         p->topic, (int)p->partition, (long long)next);
     }
     return 0;
 }
@@ -89,7 +90,7 @@ int coll_consumer_resync(collector_t *c)
         /* Asynchronous: records fetched before the seek are discarded by
          * librdkafka (the partition's version moves on). */
         if ((error = rd_kafka_seek_partitions(c->consumer, parts, 0))) {
-            chp_warn("collector: seek: %s", rd_kafka_error_string(error));
+            chp_log_warn("collector: seek: %s", rd_kafka_error_string(error));
             rd_kafka_error_destroy(error);
         }
     }
@@ -109,12 +110,12 @@ static void assign(collector_t *c, rd_kafka_topic_partition_list_t *parts,
     else
         err = rd_kafka_assign(c->consumer, add ? parts : NULL);
     if (error) {
-        chp_err("collector: %s: %s", add ? "assign" : "unassign",
-                rd_kafka_error_string(error));
+        chp_log_error("collector: %s: %s", add ? "assign" : "unassign",
+                      rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     } else if (err) {
-        chp_err("collector: %s: %s", add ? "assign" : "unassign",
-                rd_kafka_err2str(err));
+        chp_log_error("collector: %s: %s", add ? "assign" : "unassign",
+                      rd_kafka_err2str(err));
     }
 }
 
@@ -128,8 +129,8 @@ static void on_revoke(collector_t *c, rd_kafka_topic_partition_list_t *parts)
     char err[256];
 
     if (parts->cnt > 0)
-        chp_info("collector: %d partition(s) revoked: flushing first",
-                 parts->cnt);
+        chp_log_info("collector: %d partition(s) revoked: flushing first",
+                     parts->cnt);
     /*
      * What was consumed from these partitions must be stored before
      * another collector takes them, or dropped: the new owner resumes from
@@ -140,14 +141,14 @@ static void on_revoke(collector_t *c, rd_kafka_topic_partition_list_t *parts)
      */
     if (coll_batch_records(c->batch) > 0 &&
         (c->stopping || coll_flush(c) != 0)) {
-        chp_warn("collector: dropping what was consumed from the revoked "
-                 "partition(s) and not stored; their next owner reads it "
-                 "again from the stored offsets");
+        chp_log_warn("collector: dropping what was consumed from the revoked "
+                     "partition(s) and not stored; their next owner reads it "
+                     "again from the stored offsets");
         if (coll_batch_drop_partitions(c->batch, in_list, parts, err,
                                        sizeof(err)) != CHP_OK) {
             /* Cannot split the batch: drop all of it and stop; the next
              * start resumes every partition from the store. */
-            chp_warn("collector: %s; dropping the whole batch", err);
+            chp_log_warn("collector: %s; dropping the whole batch", err);
             coll_batch_reset(c->batch);
             c->fatal = true;
         }
@@ -170,7 +171,7 @@ static void on_revoke(collector_t *c, rd_kafka_topic_partition_list_t *parts)
 static void on_assign(collector_t *c, rd_kafka_topic_partition_list_t *parts)
 {
     if (parts->cnt > 0)
-        chp_info("collector: assigned %d partition(s)", parts->cnt);
+        chp_log_info("collector: assigned %d partition(s)", parts->cnt);
     c->kafka_down = false;
     if (offsets_from_store(c, parts) != 0) {
         /* Shutting down: take nothing rather than guess a position. */
@@ -201,7 +202,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         break;
     default:
         /* Whatever went wrong, hold nothing we might no longer own. */
-        chp_err("collector: rebalance error: %s", rd_kafka_err2str(err));
+        chp_log_error("collector: rebalance error: %s", rd_kafka_err2str(err));
         if (parts)
             on_revoke(c, parts);
         else
@@ -223,7 +224,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     collector_t *c = opaque;
 
     (void)rk;
-    chp_warn("collector: kafka: %s: %s", rd_kafka_err2name(err), reason);
+    chp_log_warn("collector: kafka: %s: %s", rd_kafka_err2name(err), reason);
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
         err == RD_KAFKA_RESP_ERR__FATAL ||
         err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
@@ -234,7 +235,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 int coll_consumer_cluster(collector_t *c)
 {
-    const char *conf = chp_conf_get_str(c->conf, "collector.cluster");
+    const char *conf = chp_conf_get_str(c->conf, CHP_KEY_COLLECTOR_CLUSTER);
     int64_t backoff = COLL_BACKOFF_MIN_MS;
     char *id;
 
@@ -252,8 +253,8 @@ int coll_consumer_cluster(collector_t *c)
             rd_kafka_message_destroy(ev);
         if (daemon_stopping())
             return -1;
-        chp_warn("collector: waiting for the audit cluster's id (set "
-                 "collector.cluster to name it instead)");
+        chp_log_warn("collector: waiting for the audit cluster's id (set "
+                     "collector.cluster to name it instead)");
         health_fail(c->health, "kafka: no broker answered (cluster id)");
         coll_sleep_ms(backoff, true);
         backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
@@ -270,14 +271,15 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     (void)rk, (void)offsets, (void)opaque;
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        chp_debug("collector: group offset commit: %s", rd_kafka_err2str(err));
+        chp_log_debug("collector: group offset commit: %s",
+                      rd_kafka_err2str(err));
 }
 
 int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
 {
     const char *const defaults[] = {
         "group.id",
-        chp_conf_get_str(c->conf, "collector.group.id"),
+        chp_conf_get_str(c->conf, CHP_KEY_COLLECTOR_GROUP_ID),
         "enable.auto.commit",
         "false",
         "enable.auto.offset.store",
@@ -328,8 +330,8 @@ void coll_consumer_close(collector_t *c)
         /* Leaving the group needs a broker: skip it (the group notices
          * our absence after session.timeout.ms; nothing is lost, the
          * next owner resumes from the stored offsets). */
-        chp_info("collector: Kafka unreachable: closing without leaving "
-                 "the group");
+        chp_log_info("collector: Kafka unreachable: closing without leaving "
+                     "the group");
         rd_kafka_destroy_flags(c->consumer,
                                RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         c->consumer = NULL;
@@ -417,8 +419,8 @@ int coll_flush(collector_t *c)
         if (was_retrying)
             coll_consumer_pause(c, false);
         if (coll_consumer_resync(c) != 0)
-            chp_info("collector: stopping before the stored offsets were "
-                     "read again");
+            chp_log_info("collector: stopping before the stored offsets were "
+                         "read again");
         return 0; /* nothing left to store */
     case COLL_FLUSH_FAILED:
     default:
@@ -439,10 +441,10 @@ static void log_undecodable(collector_t *c, rd_kafka_message_t *m,
         c->undecodable_quiet++;
         return;
     }
-    chp_warn("collector: skipping undecodable record %s [%d] @%lld: %s%s",
-             rd_kafka_topic_name(m->rkt), (int)m->partition,
-             (long long)m->offset, why,
-             c->undecodable_quiet ? " (and more since the last report)" : "");
+    chp_log_warn(
+        "collector: skipping undecodable record %s [%d] @%lld: %s%s",
+        rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+        why, c->undecodable_quiet ? " (and more since the last report)" : "");
     c->undecodable_logged_ms = now;
     c->undecodable_quiet = 0;
 }
@@ -455,7 +457,7 @@ void coll_consume(collector_t *c, rd_kafka_message_t *m)
 
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            chp_warn("collector: consumer: %s", rd_kafka_message_errstr(m));
+            chp_log_warn("collector: consumer: %s", rd_kafka_message_errstr(m));
         return;
     }
     c->kafka_down = false;
@@ -468,7 +470,7 @@ void coll_consume(collector_t *c, rd_kafka_message_t *m)
     if (err != CHP_OK) {
         /* Nothing is lost by stopping: the record is read again from the
          * stored offsets at the next start. */
-        chp_err("collector: out of memory holding a batch");
+        chp_log_error("collector: out of memory holding a batch");
         c->fatal = true;
         return;
     }

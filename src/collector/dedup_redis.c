@@ -26,6 +26,8 @@
 
 #include "collector/dedup_redis.h"
 #include "collector/store_url.h"
+#include "errstr.h"
+#include "conf_daemon_keys.h"
 
 #define CONNECT_TIMEOUT_S 3
 #define COMMAND_TIMEOUT_S 10
@@ -55,8 +57,8 @@ static void disconnect(dedup_redis_t *d)
 static chp_err_t fail(dedup_redis_t *d, const char *what, const char *msg,
                       char *errstr, size_t errstr_size)
 {
-    store_errf(errstr, errstr_size, "redis %s:%d: %s: %s", d->url.host,
-               d->url.port ? d->url.port : DEFAULT_PORT, what, msg);
+    chp_errf(errstr, errstr_size, CHP_ERR_DB, "redis %s:%d: %s: %s",
+             d->url.host, d->url.port ? d->url.port : DEFAULT_PORT, what, msg);
     disconnect(d);
     return CHP_ERR_DB;
 }
@@ -96,7 +98,7 @@ static chp_err_t ensure(dedup_redis_t *d, char *errstr, size_t errstr_size)
     d->c = redisConnectWithTimeout(
         d->url.host, d->url.port ? d->url.port : DEFAULT_PORT, ct);
     if (!d->c) {
-        store_errf(errstr, errstr_size, "redis: out of memory");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "redis: out of memory");
         return CHP_ERR_NOMEM;
     }
     if (d->c->err)
@@ -148,21 +150,23 @@ chp_err_t dedup_redis_new(const char *url, int64_t ttl_s, dedup_redis_t **out,
     if (!d || !(d->keys = calloc(MGET_CHUNK, sizeof(*d->keys))) ||
         !(d->argv = calloc(MGET_CHUNK + 1, sizeof(*d->argv))) ||
         !(d->argvlen = calloc(MGET_CHUNK + 1, sizeof(*d->argvlen)))) {
-        store_errf(errstr, errstr_size, "redis: out of memory");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "redis: out of memory");
         err = CHP_ERR_NOMEM;
         goto fail;
     }
-    if ((err = store_url_parse(url, "redis.url", &d->url, errstr, errstr_size)))
+    if ((err = store_url_parse(url, CHP_KEY_REDIS_URL, &d->url, errstr,
+                               errstr_size)))
         goto fail;
     err = CHP_ERR_INVALID_ARG;
     if (strcmp(d->url.scheme, "redis") != 0) {
-        store_errf(errstr, errstr_size,
-                   "redis.url: scheme must be redis:// (got %s://)",
-                   d->url.scheme);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "redis.url: scheme must be redis:// (got %s://)",
+                 d->url.scheme);
         goto fail;
     }
     if (d->url.query[0]) {
-        store_errf(errstr, errstr_size, "redis.url: takes no ?options");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "redis.url: takes no ?options");
         goto fail;
     }
     if (d->url.path[0]) {
@@ -170,15 +174,15 @@ chp_err_t dedup_redis_new(const char *url, int64_t ttl_s, dedup_redis_t **out,
         long db = strtol(d->url.path, &end, 10);
 
         if (*end || db < 0 || db > 1000000) {
-            store_errf(errstr, errstr_size,
-                       "redis.url: database \"%s\" is not a number",
-                       d->url.path);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                     "redis.url: database \"%s\" is not a number", d->url.path);
             goto fail;
         }
         d->db = (int)db;
     }
     if (ttl_s <= 0) {
-        store_errf(errstr, errstr_size, "dedup.ttl.hours: must be positive");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "dedup.ttl.hours: must be positive");
         goto fail;
     }
     snprintf(d->ttl, sizeof(d->ttl), "%lld", (long long)ttl_s);

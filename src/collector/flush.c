@@ -11,6 +11,7 @@
 #include "collector/collector.h"
 #include "collector/dedup_redis.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 /* ----------------------------------------------------- de-duplication */
 
@@ -34,10 +35,11 @@ static chp_err_t seen_in_redis(void *opaque, const char *const *uuids, size_t n,
 
 int coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size)
 {
-    if (strcmp(chp_conf_get_str(c->conf, "dedup"), "redis"))
+    if (strcmp(chp_conf_get_str(c->conf, CHP_KEY_DEDUP), "redis"))
         return 0;
-    return dedup_redis_new(chp_conf_get_str(c->conf, "redis.url"),
-                           chp_conf_get_int(c->conf, "dedup.ttl.hours") * 3600,
+    return dedup_redis_new(chp_conf_get_str(c->conf, CHP_KEY_REDIS_URL),
+                           chp_conf_get_int(c->conf, CHP_KEY_DEDUP_TTL_HOURS) *
+                               3600,
                            &c->redis, errstr, errstr_size) == CHP_OK
                ? 0
                : -1;
@@ -88,11 +90,11 @@ static void flush_failed(collector_t *c, char *why)
     health_fail(c->health, "flush: %s", coll_one_line(why));
     metric_set(c->m.retrying, 1);
     metric_set(c->m.backoff_ms, (double)c->backoff_ms);
-    chp_warn("collector: flush of %zu record(s) failed (%llu in a row; "
-             "consumption paused, retrying in %lld ms): %s",
-             coll_batch_records(c->batch),
-             (unsigned long long)c->failures_in_row, (long long)c->backoff_ms,
-             coll_one_line(why));
+    chp_log_warn("collector: flush of %zu record(s) failed (%llu in a row; "
+                 "consumption paused, retrying in %lld ms): %s",
+                 coll_batch_records(c->batch),
+                 (unsigned long long)c->failures_in_row,
+                 (long long)c->backoff_ms, coll_one_line(why));
 }
 
 /* After the commit: with dedup=redis the uuids are marked only once their
@@ -110,9 +112,9 @@ static void mark_in_redis(collector_t *c)
 
     if (n && dedup_redis_mark(c->redis, uuids, n, err, sizeof(err)) != CHP_OK) {
         metric_inc(c->m.redis_mark_failures, 1);
-        chp_warn("collector: cannot mark %zu uuid(s) in Redis (their "
-                 "counts are stored): %s",
-                 n, coll_one_line(err));
+        chp_log_warn("collector: cannot mark %zu uuid(s) in Redis (their "
+                     "counts are stored): %s",
+                     n, coll_one_line(err));
     }
 }
 
@@ -135,9 +137,9 @@ static void retry_done(collector_t *c)
 static void stale(collector_t *c, char *why)
 {
     metric_inc(c->m.stale_batches, 1);
-    chp_warn("collector: dropping a batch of %zu record(s): %s; resuming "
-             "from the stored offsets",
-             coll_batch_records(c->batch), coll_one_line(why));
+    chp_log_warn("collector: dropping a batch of %zu record(s): %s; resuming "
+                 "from the stored offsets",
+                 coll_batch_records(c->batch), coll_one_line(why));
     coll_batch_reset(c->batch);
     c->first_pending_ms = 0;
     metric_set(c->m.pending, 0);
@@ -189,7 +191,7 @@ coll_flushed_t coll_flush_store(collector_t *c)
             metric_inc(c->m.dup_store, (double)st.duplicates);
         if (e != CHP_ERR_STATE)
             break;
-        chp_info("collector: %s; filtering again", coll_one_line(err));
+        chp_log_info("collector: %s; filtering again", coll_one_line(err));
     }
     if (e == STORE_ERR_STALE) {
         stale(c, err);
@@ -209,19 +211,19 @@ coll_flushed_t coll_flush_store(collector_t *c)
     metric_inc(c->m.stored, (double)st.messages);
     metric_set(c->m.flush_ms, (double)ms);
     metric_inc(c->m.flush_ms_total, (double)ms);
-    chp_debug("collector: stored %zu message(s) of %zu record(s) as %zu "
-              "row(s) in %lld ms",
-              st.messages, coll_batch_records(c->batch), st.rows,
-              (long long)ms);
+    chp_log_debug("collector: stored %zu message(s) of %zu record(s) as %zu "
+                  "row(s) in %lld ms",
+                  st.messages, coll_batch_records(c->batch), st.rows,
+                  (long long)ms);
     if (coll_batch_committed(c->batch) != CHP_OK)
-        chp_warn("collector: out of memory recording the stored offsets; "
-                 "the next batch will be found stale and read again");
+        chp_log_warn("collector: out of memory recording the stored offsets; "
+                     "the next batch will be found stale and read again");
     c->first_pending_ms = 0;
     metric_set(c->m.pending, 0);
     if (c->retrying)
-        chp_info("collector: flushing again after %llu failed "
-                 "flush(es); consumption resumed",
-                 (unsigned long long)c->failures_in_row);
+        chp_log_info("collector: flushing again after %llu failed "
+                     "flush(es); consumption resumed",
+                     (unsigned long long)c->failures_in_row);
     retry_done(c);
     health_ok(c->health);
     return COLL_FLUSH_STORED;
@@ -233,17 +235,17 @@ int coll_retention(collector_t *c)
 {
     int64_t now_s = chp_now_ms() / 1000;
     int64_t rows_before =
-        now_s - chp_conf_get_int(c->conf, "retention.hours") * 3600;
+        now_s - chp_conf_get_int(c->conf, CHP_KEY_RETENTION_HOURS) * 3600;
     int64_t uuids_before =
-        now_s - chp_conf_get_int(c->conf, "dedup.ttl.hours") * 3600;
+        now_s - chp_conf_get_int(c->conf, CHP_KEY_DEDUP_TTL_HOURS) * 3600;
     char err[512];
 
     metric_inc(c->m.retention_runs, 1);
     if (store_retention(c->store, rows_before, uuids_before, err,
                         sizeof(err)) != CHP_OK) {
         metric_inc(c->m.retention_failures, 1);
-        chp_warn("collector: retention failed (tried again later): %s",
-                 coll_one_line(err));
+        chp_log_warn("collector: retention failed (tried again later): %s",
+                     coll_one_line(err));
         return -1;
     }
     return 0;

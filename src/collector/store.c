@@ -14,6 +14,7 @@
 
 #include "collector/store_impl.h"
 #include "sketch.h"
+#include "errstr.h"
 
 /* One sketch encoding plus its NUL. */
 #define TEXT_SLOT (CHP_SKETCH_ENCODE_MAX + 1)
@@ -60,18 +61,18 @@ static const store_driver_t *driver_for_url(const char *url, char *errstr,
 
     if (!sep || sep == url) {
         /* The URL itself is not echoed: it may hold a password. */
-        store_errf(errstr, errstr_size,
-                   "db.url: not a URL; expected sqlite://PATH, "
-                   "mysql://user:password@host:port/db or "
-                   "postgresql://user:password@host:port/db");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "db.url: not a URL; expected sqlite://PATH, "
+                 "mysql://user:password@host:port/db or "
+                 "postgresql://user:password@host:port/db");
         return NULL;
     }
     drv = driver_by_scheme(url, (size_t)(sep - url));
     if (!drv)
-        store_errf(errstr, errstr_size,
-                   "db.url: unknown scheme \"%.*s\"; expected sqlite://, "
-                   "mysql://, postgresql:// or postgres://",
-                   (int)(sep - url > 32 ? 32 : sep - url), url);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "db.url: unknown scheme \"%.*s\"; expected sqlite://, "
+                 "mysql://, postgresql:// or postgres://",
+                 (int)(sep - url > 32 ? 32 : sep - url), url);
     return drv;
 }
 
@@ -146,7 +147,8 @@ chp_err_t store_query(store_t *s, const char *topic, int64_t from_s,
     chp_err_t err;
 
     if (!s->query_sk && !(s->query_sk = chp_sketch_new())) {
-        store_errf(errstr, errstr_size, "%s: out of memory", s->drv->scheme);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "%s: out of memory",
+                 s->drv->scheme);
         return CHP_ERR_NOMEM;
     }
     err = s->drv->read_open(s, STORE_READ_ROWS, topic, from_s, to_s, errstr,
@@ -194,10 +196,10 @@ chp_err_t store_sketch_decode(chp_sketch_t *sk, const char *text, size_t len,
 
     if (chp_sketch_decode(sk, text, len, why, sizeof(why)) == CHP_OK)
         return CHP_OK;
-    store_errf(errstr, errstr_size,
-               "stored row (%lld, %s, %s, %s, %s): bad sketch column: %s",
-               (long long)key->time_begin, key->topic, key->tier,
-               key->datacenter, key->host, why);
+    chp_errf(errstr, errstr_size, CHP_ERR_DB,
+             "stored row (%lld, %s, %s, %s, %s): bad sketch column: %s",
+             (long long)key->time_begin, key->topic, key->tier, key->datacenter,
+             key->host, why);
     return CHP_ERR_DB;
 }
 
@@ -247,7 +249,7 @@ static chp_err_t workspace(store_t *s, char *errstr, size_t errstr_size)
     return CHP_OK;
 nomem:
     store_base_fini(s);
-    store_errf(errstr, errstr_size, "store: out of memory");
+    chp_errf(errstr, errstr_size, CHP_ERR_DB, "store: out of memory");
     return CHP_ERR_NOMEM;
 }
 
@@ -330,10 +332,10 @@ static chp_err_t flush_chunk(store_t *s, const store_row_t *rows, size_t n,
 chp_err_t store_stale(const char *cluster, const store_offset_t *o,
                       char *errstr, size_t errstr_size)
 {
-    store_errf(errstr, errstr_size,
-               "stale batch: the stored offset of %s [%d] (cluster %s) is no "
-               "longer %lld",
-               o->topic, (int)o->partition, cluster, (long long)o->prev_offset);
+    chp_errf(errstr, errstr_size, CHP_ERR_DB,
+             "stale batch: the stored offset of %s [%d] (cluster %s) is no "
+             "longer %lld",
+             o->topic, (int)o->partition, cluster, (long long)o->prev_offset);
     return STORE_ERR_STALE;
 }
 
@@ -343,18 +345,19 @@ static chp_err_t check_offsets(const store_batch_t *b, char *errstr,
                                size_t errstr_size)
 {
     if (b->n_offsets && !b->cluster) {
-        store_errf(errstr, errstr_size, "store: offsets without a cluster");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "store: offsets without a cluster");
         return CHP_ERR_INVALID_ARG;
     }
     for (size_t i = 0; i < b->n_offsets; i++) {
         const store_offset_t *o = &b->offsets[i];
 
         if (o->next_offset <= o->prev_offset || o->next_offset < 0) {
-            store_errf(errstr, errstr_size,
-                       "stale batch: %s [%d] would move from offset %lld to "
-                       "%lld",
-                       o->topic, (int)o->partition, (long long)o->prev_offset,
-                       (long long)o->next_offset);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                     "stale batch: %s [%d] would move from offset %lld to "
+                     "%lld",
+                     o->topic, (int)o->partition, (long long)o->prev_offset,
+                     (long long)o->next_offset);
             return STORE_ERR_STALE;
         }
     }
@@ -442,10 +445,10 @@ chp_err_t store_migrate(store_t *s, char *errstr, size_t errstr_size)
         v = 0;
     if (v > STORE_SCHEMA_VERSION || v < 0) {
         /* An older binary must not write into a schema it does not know. */
-        store_errf(errstr, errstr_size,
-                   "database schema version %lld is newer than this "
-                   "chaperone's (%d); upgrade chaperone",
-                   (long long)v, STORE_SCHEMA_VERSION);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "database schema version %lld is newer than this "
+                 "chaperone's (%d); upgrade chaperone",
+                 (long long)v, STORE_SCHEMA_VERSION);
         err = CHP_ERR_DB;
         goto fail;
     }

@@ -24,6 +24,7 @@
 
 #include "collector/store_mysql.h"
 #include "sketch.h"
+#include "errstr.h"
 
 /* The statements of one fixed text; the others are built by build_sql(). */
 static const char *const fixed_sql[Q__COUNT] = {
@@ -78,8 +79,9 @@ bool store_my_connection_error(unsigned int e)
 static chp_err_t fail_msg(my_store_t *s, const char *what, unsigned int e,
                           const char *msg, char *errstr, size_t errstr_size)
 {
-    store_errf(errstr, errstr_size, "mysql %s:%d: %s: %s (%u)", s->url.host,
-               s->url.port ? s->url.port : DEFAULT_PORT, what, msg, e);
+    chp_errf(errstr, errstr_size, CHP_ERR_DB, "mysql %s:%d: %s: %s (%u)",
+             s->url.host, s->url.port ? s->url.port : DEFAULT_PORT, what, msg,
+             e);
     if (store_my_connection_error(e))
         store_my_disconnect(s);
     return CHP_ERR_DB;
@@ -127,7 +129,7 @@ chp_err_t store_my_ensure(my_store_t *s, char *errstr, size_t errstr_size)
     if (s->db)
         return CHP_OK;
     if (!(s->db = mysql_init(NULL))) {
-        store_errf(errstr, errstr_size, "mysql: out of memory");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "mysql: out of memory");
         return CHP_ERR_NOMEM;
     }
     mysql_options(s->db, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
@@ -243,9 +245,9 @@ chp_err_t store_my_fetch(my_store_t *s, MYSQL_STMT *st, bool *got, char *errstr,
     if (rc == 1)
         return store_my_fail_stmt(s, st, "fetch", errstr, errstr_size);
     if (rc == MYSQL_DATA_TRUNCATED) {
-        store_errf(errstr, errstr_size,
-                   "mysql: a stored row has a value "
-                   "longer than this chaperone reads");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "mysql: a stored row has a value "
+                 "longer than this chaperone reads");
         return CHP_ERR_DB;
     }
     *got = true;

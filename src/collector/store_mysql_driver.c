@@ -10,6 +10,7 @@
 
 #include "collector/store_mysql.h"
 #include "sketch.h"
+#include "errstr.h"
 
 /* Multi-row statements come in a few sizes (rows per statement), so n
  * rows take a few round trips whatever n is, with a handful of prepared
@@ -34,7 +35,7 @@ static chp_err_t my_begin(store_t *s, char *errstr, size_t errstr_size)
 static chp_err_t my_commit(store_t *s, char *errstr, size_t errstr_size)
 {
     if (!my(s)->db) {
-        store_errf(errstr, errstr_size, "mysql: connection lost");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "mysql: connection lost");
         return CHP_ERR_DB;
     }
     if (mysql_commit(my(s)->db))
@@ -82,9 +83,9 @@ static chp_err_t my_put_uuids(store_t *s, const char *const *uuids, size_t n,
         if (mysql_stmt_bind_param(st, m->pb) || mysql_stmt_execute(st)) {
             if (mysql_stmt_errno(st) == ER_DUP_ENTRY) {
                 /* The server's message names the uuid. */
-                store_errf(errstr, errstr_size,
-                           "dedup: audit message uuid already stored: %s",
-                           mysql_stmt_error(st));
+                chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                         "dedup: audit message uuid already stored: %s",
+                         mysql_stmt_error(st));
                 return CHP_ERR_STATE;
             }
             return store_my_fail_stmt(m, st, "insert uuids", errstr,
@@ -124,7 +125,7 @@ static chp_err_t my_get_rows(store_t *s, const store_row_t *keys, size_t n,
         while (i < n && (found[i] || !store_my_rb_has_key(&m->rb, &keys[i])))
             i++;
         if (i == n) {
-            store_errf(errstr, errstr_size, "mysql: unexpected row");
+            chp_errf(errstr, errstr_size, CHP_ERR_DB, "mysql: unexpected row");
             err = CHP_ERR_DB;
             break;
         }
@@ -213,10 +214,10 @@ static chp_err_t my_put_rows(store_t *s, const store_put_t *puts, size_t n,
 static chp_err_t stale(const char *cluster, const store_offset_t *o,
                        char *errstr, size_t errstr_size)
 {
-    store_errf(errstr, errstr_size,
-               "stale batch: the stored offset of %s [%d] (cluster %s) is no "
-               "longer %lld",
-               o->topic, (int)o->partition, cluster, (long long)o->prev_offset);
+    chp_errf(errstr, errstr_size, CHP_ERR_DB,
+             "stale batch: the stored offset of %s [%d] (cluster %s) is no "
+             "longer %lld",
+             o->topic, (int)o->partition, cluster, (long long)o->prev_offset);
     return STORE_ERR_STALE;
 }
 

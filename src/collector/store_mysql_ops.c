@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "collector/store_mysql.h"
+#include "errstr.h"
+#include "conf_daemon_keys.h"
 
 /* The rows a flush found are locked (FOR UPDATE), so this upsert only ever
  * updates; unlike UPDATE it rewrites many rows in one statement. */
@@ -101,21 +103,22 @@ chp_err_t store_my_open(const char *url, store_t **out, char *errstr,
     if (!s || !(s->rb.sketch = malloc(TEXT_SLOT)) || !build_sql(s)) {
         if (s)
             store_my_close(&s->base);
-        store_errf(errstr, errstr_size, "mysql: out of memory");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "mysql: out of memory");
         return CHP_ERR_NOMEM;
     }
     store_base_init(&s->base, &store_mysql_driver);
-    if ((err = store_url_parse(url, "db.url", &s->url, errstr, errstr_size)))
+    if ((err = store_url_parse(url, CHP_KEY_DB_URL, &s->url, errstr,
+                               errstr_size)))
         goto fail;
     if (s->url.query[0]) {
-        store_errf(errstr, errstr_size,
-                   "db.url: mysql:// URLs take no ?options");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "db.url: mysql:// URLs take no ?options");
         err = CHP_ERR_INVALID_ARG;
         goto fail;
     }
     if (!s->url.path[0]) {
-        store_errf(errstr, errstr_size,
-                   "db.url: mysql:// URL names no database (.../DB)");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "db.url: mysql:// URL names no database (.../DB)");
         err = CHP_ERR_INVALID_ARG;
         goto fail;
     }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "collector/store_pgsql.h"
+#include "errstr.h"
 
 /* The 21 put columns as arrays, in enum store_param order. */
 #define PUT_ARRAYS                                                             \
@@ -195,8 +196,9 @@ static chp_err_t fail_msg(pg_store_t *s, const char *what, const char *msg,
 
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         n--;
-    store_errf(errstr, errstr_size, "postgresql %s:%d: %s: %.*s", s->url.host,
-               s->url.port ? s->url.port : DEFAULT_PORT, what, (int)n, msg);
+    chp_errf(errstr, errstr_size, CHP_ERR_DB, "postgresql %s:%d: %s: %.*s",
+             s->url.host, s->url.port ? s->url.port : DEFAULT_PORT, what,
+             (int)n, msg);
     if (s->db && PQstatus(s->db) != CONNECTION_OK)
         store_pg_disconnect(s);
     return CHP_ERR_DB;
@@ -226,8 +228,8 @@ chp_err_t store_pg_check(pg_store_t *s, PGresult *res, ExecStatusType want,
      * concurrent writer, to retry. */
     if (state && strcmp(state, SQLSTATE_UNIQUE_VIOLATION) == 0 &&
         strcmp(what, WHAT_UUIDS) == 0) {
-        store_errf(errstr, errstr_size,
-                   "dedup: audit message uuid already stored: %s", msg);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "dedup: audit message uuid already stored: %s", msg);
         err = CHP_ERR_STATE;
     } else {
         fail_msg(s, what, msg, errstr, errstr_size);
@@ -258,7 +260,7 @@ chp_err_t store_pg_ensure(pg_store_t *s, char *errstr, size_t errstr_size)
     snprintf(port, sizeof(port), "%d", DEFAULT_PORT);
     s->db = PQconnectdbParams(kw, val, 1);
     if (!s->db) {
-        store_errf(errstr, errstr_size, "postgresql: out of memory");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "postgresql: out of memory");
         return CHP_ERR_NOMEM;
     }
     if (PQstatus(s->db) != CONNECTION_OK) {
@@ -382,6 +384,6 @@ chp_err_t store_pg_read_row(const PGresult *res, int r, int c0,
 
 chp_err_t store_pg_oom(char *errstr, size_t errstr_size)
 {
-    store_errf(errstr, errstr_size, "postgresql: out of memory");
+    chp_errf(errstr, errstr_size, CHP_ERR_DB, "postgresql: out of memory");
     return CHP_ERR_NOMEM;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "collector/store_pgsql.h"
+#include "errstr.h"
 
 /* ------------------------------------------------------------ driver */
 
@@ -27,7 +28,8 @@ chp_err_t store_pg_commit(store_t *s, char *errstr, size_t errstr_size)
     bool ok;
 
     if (!pg(s)->db) {
-        store_errf(errstr, errstr_size, "postgresql: connection lost");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "postgresql: connection lost");
         return CHP_ERR_DB;
     }
     if ((err = store_pg_run_sql(pg(s), "COMMIT", PGRES_COMMAND_OK, "COMMIT",
@@ -37,7 +39,8 @@ chp_err_t store_pg_commit(store_t *s, char *errstr, size_t errstr_size)
     ok = strcmp(PQcmdStatus(res), "COMMIT") == 0;
     PQclear(res);
     if (!ok) {
-        store_errf(errstr, errstr_size, "postgresql: transaction rolled back");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "postgresql: transaction rolled back");
         return CHP_ERR_DB;
     }
     return CHP_OK;
@@ -105,7 +108,8 @@ chp_err_t store_pg_get_rows(store_t *s, const store_row_t *keys, size_t n,
         int64_t i = store_pg_get_i64(res, r, 0) - 1;
 
         if (i < 0 || (size_t)i >= n || found[i]) {
-            store_errf(errstr, errstr_size, "postgresql: unexpected row");
+            chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                     "postgresql: unexpected row");
             err = CHP_ERR_DB;
             break;
         }
@@ -179,9 +183,9 @@ static chp_err_t put_some(pg_store_t *s, const store_put_t *puts, size_t n,
     ok = strtoull(PQcmdTuples(res), NULL, 10) == want;
     PQclear(res);
     if (!ok) {
-        store_errf(errstr, errstr_size,
-                   "postgresql: %s wrote fewer rows than asked",
-                   upd ? "update" : "insert");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "postgresql: %s wrote fewer rows than asked",
+                 upd ? "update" : "insert");
         return CHP_ERR_DB;
     }
     return CHP_OK;

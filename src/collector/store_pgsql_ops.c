@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "collector/store_pgsql.h"
+#include "errstr.h"
+#include "conf_daemon_keys.h"
 
 /* ------------------------------------------------------------ handle */
 
@@ -45,10 +47,10 @@ static chp_err_t check_uri(const char *uri, char *errstr, size_t errstr_size)
     while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
         n--;
     if (strchr(why, '@'))
-        store_errf(errstr, errstr_size,
-                   "db.url: libpq cannot parse this postgresql:// URL");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "db.url: libpq cannot parse this postgresql:// URL");
     else
-        store_errf(errstr, errstr_size, "db.url: %.*s", (int)n, why);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "db.url: %.*s", (int)n, why);
     PQfreemem(why);
     return CHP_ERR_INVALID_ARG;
 }
@@ -63,11 +65,12 @@ static chp_err_t pg_open(const char *url, store_t **out, char *errstr,
     if (!s)
         return store_pg_oom(errstr, errstr_size);
     store_base_init(&s->base, &store_pgsql_driver);
-    if ((err = store_url_parse(url, "db.url", &s->url, errstr, errstr_size)))
+    if ((err = store_url_parse(url, CHP_KEY_DB_URL, &s->url, errstr,
+                               errstr_size)))
         goto fail;
     if (!s->url.path[0]) {
-        store_errf(errstr, errstr_size,
-                   "db.url: postgresql:// URL names no database (.../DB)");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "db.url: postgresql:// URL names no database (.../DB)");
         err = CHP_ERR_INVALID_ARG;
         goto fail;
     }

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "collector/store_impl.h"
+#include "errstr.h"
+#include "conf_daemon_keys.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -99,8 +101,8 @@ typedef struct sq_store {
 static chp_err_t sq_fail(sq_store_t *s, const char *what, char *errstr,
                          size_t errstr_size)
 {
-    store_errf(errstr, errstr_size, "sqlite %s: %s: %s", s->path, what,
-               s->db ? sqlite3_errmsg(s->db) : "not open");
+    chp_errf(errstr, errstr_size, CHP_ERR_DB, "sqlite %s: %s: %s", s->path,
+             what, s->db ? sqlite3_errmsg(s->db) : "not open");
     return CHP_ERR_DB;
 }
 
@@ -232,9 +234,9 @@ static chp_err_t sq_put_uuids(store_t *s, const char *const *uuids, size_t n,
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-            store_errf(errstr, errstr_size,
-                       "dedup: audit message uuid %s is already stored",
-                       uuids[i]);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                     "dedup: audit message uuid %s is already stored",
+                     uuids[i]);
             return CHP_ERR_STATE;
         }
         if (rc != SQLITE_DONE)
@@ -410,11 +412,11 @@ static chp_err_t sq_open(const char *url, store_t **out, char *errstr,
 
     *out = NULL;
     if (!u || !s) {
-        store_errf(errstr, errstr_size, "sqlite: out of memory");
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "sqlite: out of memory");
         goto fail;
     }
     store_base_init(&s->base, &store_sqlite_driver);
-    if ((err = store_url_parse(url, "db.url", u, errstr, errstr_size)))
+    if ((err = store_url_parse(url, CHP_KEY_DB_URL, u, errstr, errstr_size)))
         goto fail;
     memcpy(s->path, u->path, sizeof(s->path));
     err = CHP_ERR_DB;

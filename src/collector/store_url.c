@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "collector/store_url.h"
+#include "errstr.h"
 
 static int hex_value(char c)
 {
@@ -63,8 +64,8 @@ static chp_err_t decode_part(const char *src, size_t len, char *dst,
 {
     if (store_percent_decode(src, len, dst, dst_size))
         return CHP_OK;
-    store_errf(errstr, errstr_size,
-               "%s: the %s is too long or has a bad %%-escape", key, what);
+    chp_errf(errstr, errstr_size, CHP_ERR_DB,
+             "%s: the %s is too long or has a bad %%-escape", key, what);
     return CHP_ERR_PARSE;
 }
 
@@ -85,8 +86,8 @@ static chp_err_t parse_port(const char *p, size_t len, int *port,
     *port = (int)v;
     return CHP_OK;
 bad:
-    store_errf(errstr, errstr_size, "%s: bad port \"%.*s\"", key,
-               (int)(len > 16 ? 16 : len), p);
+    chp_errf(errstr, errstr_size, CHP_ERR_DB, "%s: bad port \"%.*s\"", key,
+             (int)(len > 16 ? 16 : len), p);
     return CHP_ERR_PARSE;
 }
 
@@ -102,7 +103,8 @@ static chp_err_t parse_hostport(const char *p, size_t len, store_url_t *u,
         const char *close = memchr(p, ']', len);
 
         if (!close || (close + 1 < end && close[1] != ':')) {
-            store_errf(errstr, errstr_size, "%s: bad [IPv6] host", key);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB, "%s: bad [IPv6] host",
+                     key);
             return CHP_ERR_PARSE;
         }
         host = p + 1;
@@ -113,11 +115,12 @@ static chp_err_t parse_hostport(const char *p, size_t len, store_url_t *u,
         hlen = colon ? (size_t)(colon - p) : len;
     }
     if (hlen == 0) {
-        store_errf(errstr, errstr_size, "%s: no host", key);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "%s: no host", key);
         return CHP_ERR_PARSE;
     }
     if (hlen >= sizeof(u->host)) {
-        store_errf(errstr, errstr_size, "%s: host name too long", key);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB, "%s: host name too long",
+                 key);
         return CHP_ERR_PARSE;
     }
     memcpy(u->host, host, hlen);
@@ -139,7 +142,8 @@ chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
     memset(u, 0, sizeof(*u));
     if (!sep || sep == url ||
         (slen = (size_t)(sep - url)) >= sizeof(u->scheme)) {
-        store_errf(errstr, errstr_size, "%s: not a URL (scheme://...)", key);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "%s: not a URL (scheme://...)", key);
         return CHP_ERR_PARSE;
     }
     for (size_t i = 0; i < slen; i++) {
@@ -152,12 +156,13 @@ chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
         /* A file path, taken as written: "sqlite://a.db" is relative,
          * "sqlite:///abs/a.db" absolute. */
         if (!*p) {
-            store_errf(errstr, errstr_size, "%s: sqlite:// needs a file path",
-                       key);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                     "%s: sqlite:// needs a file path", key);
             return CHP_ERR_PARSE;
         }
         if (strlen(p) >= sizeof(u->path)) {
-            store_errf(errstr, errstr_size, "%s: file path too long", key);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB, "%s: file path too long",
+                     key);
             return CHP_ERR_PARSE;
         }
         memcpy(u->path, p, strlen(p) + 1);
@@ -194,7 +199,8 @@ chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
     }
     if (*rest == '?') {
         if (strlen(rest + 1) >= sizeof(u->query)) {
-            store_errf(errstr, errstr_size, "%s: query string too long", key);
+            chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                     "%s: query string too long", key);
             return CHP_ERR_PARSE;
         }
         memcpy(u->query, rest + 1, strlen(rest + 1) + 1);
@@ -219,8 +225,9 @@ chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
     len = strcspn(q, "&");
     eq = memchr(q, '=', len);
     if (!eq) {
-        store_errf(errstr, errstr_size, "%s: option \"%.*s\" has no value", key,
-                   (int)(len > 64 ? 64 : len), q);
+        chp_errf(errstr, errstr_size, CHP_ERR_DB,
+                 "%s: option \"%.*s\" has no value", key,
+                 (int)(len > 64 ? 64 : len), q);
         return CHP_ERR_PARSE;
     }
     if ((err = decode_part(q, (size_t)(eq - q), name, name_size, key,
@@ -231,15 +238,4 @@ chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
         return err;
     *pos = (size_t)(q + len - u->query);
     return CHP_OK;
-}
-
-void store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errstr || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
 }

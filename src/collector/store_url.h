@@ -42,8 +42,4 @@ chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
 bool store_percent_decode(const char *src, size_t len, char *dst,
                           size_t dst_size);
 
-/* snprintf into errstr, tolerating errstr == NULL. */
-void store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 #endif

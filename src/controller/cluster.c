@@ -89,8 +89,8 @@ static int add_member(ctl_group_t *out,
                                       ? (size_t)m->member_assignment_size
                                       : 0,
                                   topic, &parts, &n) != 0) {
-        chp_warn("controller: unreadable assignment of group member %s",
-                 m->member_id ? m->member_id : "?");
+        chp_log_warn("controller: unreadable assignment of group member %s",
+                     m->member_id ? m->member_id : "?");
         return 0;
     }
     if (n == 0)

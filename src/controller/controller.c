@@ -21,6 +21,7 @@
 #include "http.h"
 #include "health.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 static void count_topic(const char *topic, void *opaque)
 {
@@ -66,8 +67,8 @@ static registry_t *load_registry(const chp_conf_t *conf, ctl_kafka_t *k,
                 snprintf(errstr, errstr_size, "%s not visible yet",
                          k->registry_topic);
         }
-        chp_warn("controller: registry %s: %s (retrying in %d ms)",
-                 k->registry_topic, errstr, backoff);
+        chp_log_warn("controller: registry %s: %s (retrying in %d ms)",
+                     k->registry_topic, errstr, backoff);
         health_fail(health, "registry %s: %s", k->registry_topic, errstr);
         /* Serves librdkafka's events (the error callback tells the cause)
          * while waiting, in short steps so SIGTERM is honoured. */
@@ -126,17 +127,18 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     gate_t gate = {0};
     char err[512];
     size_t audited = 0, blacklisted = 0;
-    bool auto_detect = chp_conf_get_bool(conf, "controller.auto.detect");
+    bool auto_detect = chp_conf_get_bool(conf, CHP_KEY_CONTROLLER_AUTO_DETECT);
     int64_t interval_ms =
-        chp_conf_get_int(conf, "controller.detect.interval.s") * 1000;
+        chp_conf_get_int(conf, CHP_KEY_CONTROLLER_DETECT_INTERVAL_S) * 1000;
     int64_t next_detect = 0, next_probe = 0;
     int rc = 1;
 
     if (argc > 1)
         return usage(argc, argv);
     daemon_signals_install();
-    daemon_shutdown_bound("controller",
-                          chp_conf_get_int(conf, "daemon.shutdown.timeout.ms"));
+    daemon_shutdown_bound(
+        "controller",
+        chp_conf_get_int(conf, CHP_KEY_DAEMON_SHUTDOWN_TIMEOUT_MS));
     if (!(metrics = metrics_new()) ||
         !(health = health_new(metrics, "daemon=\"controller\""))) {
         snprintf(err, sizeof(err), "out of memory");
@@ -150,7 +152,7 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     gate.c = c;
     if (!(http = http_server_start_conf(
               conf, "controller", 9000,
-              (size_t)chp_conf_get_int(conf, "controller.max.body.bytes"),
+              (size_t)chp_conf_get_int(conf, CHP_KEY_CONTROLLER_MAX_BODY_BYTES),
               gated_handle, &gate, metrics, err, sizeof(err))))
         goto fail;
     http_server_set_health(http, health);
@@ -159,7 +161,7 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     if (!(reg = load_registry(conf, k, health, err, sizeof(err)))) {
         if (daemon_stopping()) {
             rc = 0;
-            chp_info("controller: stopped before the registry was loaded");
+            chp_log_info("controller: stopped before the registry was loaded");
             goto out;
         }
         goto fail;
@@ -168,21 +170,22 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     registry_foreach(reg, REG_BLACKLISTED, count_topic, &blacklisted);
     ctl_set_registry(c, reg);
     atomic_store(&gate.open, true);
-    chp_info("controller: registry %s: %zu audited, %zu blacklisted",
-             k->registry_topic, audited, blacklisted);
-    chp_info("controller: REST API at /topics (auto-detection %s)",
-             auto_detect ? "on" : "off");
+    chp_log_info("controller: registry %s: %zu audited, %zu blacklisted",
+                 k->registry_topic, audited, blacklisted);
+    chp_log_info("controller: REST API at /topics (auto-detection %s)",
+                 auto_detect ? "on" : "off");
 
     while (!daemon_stopping()) {
         if (auto_detect && chp_now_ms() >= next_detect) {
             int n = ctl_detect_run(c, err, sizeof(err));
             if (n < 0) {
-                chp_warn("controller: auto-detection: %s", err);
+                chp_log_warn("controller: auto-detection: %s", err);
                 health_fail(health, "auto-detection: %s", err);
             } else {
                 health_ok(health);
                 if (n > 0)
-                    chp_info("controller: auto-detection added %d topic(s)", n);
+                    chp_log_info("controller: auto-detection added %d topic(s)",
+                                 n);
             }
             next_detect = chp_now_ms() + interval_ms;
         }
@@ -196,15 +199,15 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
             next_probe = chp_now_ms() + 5000;
         }
         if (ctl_kafka_fatal(k, err, sizeof(err))) {
-            chp_err("controller: %s; exiting so a restart can write again",
-                    err);
+            chp_log_error(
+                "controller: %s; exiting so a restart can write again", err);
             goto out;
         }
         /* Serves librdkafka's events; doubles as the loop's sleep. */
         rd_kafka_poll(k->rk, 200);
     }
     rc = 0;
-    chp_info("controller: stopped");
+    chp_log_info("controller: stopped");
 out:
     http_server_stop(http);
     ctl_destroy(c);

@@ -6,6 +6,7 @@
 
 #include "controller/controller.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 /* Statuses counted by name; anything else is "other" (the last slot). */
 static const int counted_status[CTL_N_STATUS - 1] = {200, 201, 400, 404, 405,
@@ -95,17 +96,17 @@ ctl_t *ctl_new(const chp_conf_t *conf, const ctl_cluster_t *cluster,
     c->cluster = *cluster;
     c->metrics = metrics;
     c->reg = registry_new();
-    c->audit_topic = strdup(chp_conf_get_str(conf, "audit.topic"));
-    c->registry_topic = strdup(chp_conf_get_str(conf, "worker.registry"));
-    c->group_id = strdup(chp_conf_get_str(conf, "worker.group.id"));
+    c->audit_topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));
+    c->registry_topic = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_REGISTRY));
+    c->group_id = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_GROUP_ID));
     if (!c->reg || !c->audit_topic || !c->registry_topic || !c->group_id) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    if (compile(&c->exclude, &c->has_exclude, "controller.exclude.regex", conf,
-                errstr, errstr_size) != 0 ||
-        compile(&c->include, &c->has_include, "controller.include.regex", conf,
-                errstr, errstr_size) != 0)
+    if (compile(&c->exclude, &c->has_exclude, CHP_KEY_CONTROLLER_EXCLUDE_REGEX,
+                conf, errstr, errstr_size) != 0 ||
+        compile(&c->include, &c->has_include, CHP_KEY_CONTROLLER_INCLUDE_REGEX,
+                conf, errstr, errstr_size) != 0)
         goto fail;
     add_metrics(c);
     return c;
@@ -197,10 +198,10 @@ int ctl_change(ctl_t *c, const char *topic, reg_state_t state, char *errstr,
         return -1;
     }
     update_gauges(c);
-    chp_info("controller: %s is now %s", topic,
-             state == REG_AUDITED       ? "audited"
-             : state == REG_BLACKLISTED ? "blacklisted"
-                                        : "forgotten");
+    chp_log_info("controller: %s is now %s", topic,
+                 state == REG_AUDITED       ? "audited"
+                 : state == REG_BLACKLISTED ? "blacklisted"
+                                            : "forgotten");
     return 0;
 }
 

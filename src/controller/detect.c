@@ -33,7 +33,7 @@ int ctl_detect_run(ctl_t *c, char *errstr, size_t errstr_size)
         if (ch < 0)
             goto out;
         if (ch > 0) {
-            chp_info("controller: detected new topic %s", t);
+            chp_log_info("controller: detected new topic %s", t);
             metric_inc(c->m_auto_added, 1);
             added++;
         }

@@ -11,6 +11,7 @@
 #include "kafkawatch.h"
 #include "kafkaconf.h"
 #include "log.h"
+#include "conf_daemon_keys.h"
 
 /* Delivery reports carry the write's sequence number as msg_opaque, so a
  * late report of a timed-out write cannot be taken for the current one. */
@@ -47,8 +48,8 @@ ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, health_t *health,
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    k->registry_topic = strdup(chp_conf_get_str(conf, "worker.registry"));
-    k->group_id = strdup(chp_conf_get_str(conf, "worker.group.id"));
+    k->registry_topic = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_REGISTRY));
+    k->group_id = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_GROUP_ID));
     if (!k->registry_topic || !k->group_id) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
@@ -155,8 +156,8 @@ int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
     err = cnt == 1 ? rd_kafka_topic_result_error(res[0])
                    : RD_KAFKA_RESP_ERR__BAD_MSG;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        chp_info("controller: created the registry topic %s (compacted)",
-                 k->registry_topic);
+        chp_log_info("controller: created the registry topic %s (compacted)",
+                     k->registry_topic);
     } else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         snprintf(errstr, errstr_size, "creating %s: %s", k->registry_topic,
                  cnt == 1 ? rd_kafka_topic_result_error_string(res[0])

@@ -366,9 +366,9 @@ void ctl_rest_handle(const http_req_t *req, http_resp_t *resp, void *opaque)
         http_reply_error(resp, 500, "request not answered");
     ctl_count_request(c, resp->status);
     if (resp->status >= 500)
-        chp_warn("controller: %s %s -> %d", req->method, req->path,
-                 resp->status);
+        chp_log_warn("controller: %s %s -> %d", req->method, req->path,
+                     resp->status);
     else
-        chp_debug("controller: %s %s -> %d", req->method, req->path,
-                  resp->status);
+        chp_log_debug("controller: %s %s -> %d", req->method, req->path,
+                      resp->status);
 }

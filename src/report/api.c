@@ -17,17 +17,19 @@
 #include "report/dashboard.h"
 #include "report/format.h"
 #include "report/pipeline_format.h"
+#include "conf_daemon_keys.h"
 
 api_t *api_new(const chp_conf_t *conf, char *errstr, size_t errstr_size)
 {
-    const char *url = chp_conf_get_str(conf, "db.url");
+    const char *url = chp_conf_get_str(conf, CHP_KEY_DB_URL);
     store_kind_t kind;
     api_t *api;
 
     if (store_kind_for_url(url, &kind, errstr, errstr_size))
         return NULL;
     if (!(api = calloc(1, sizeof(*api))) || !(api->url = strdup(url)) ||
-        !(api->pipeline = strdup(chp_conf_get_str(conf, "report.pipeline")))) {
+        !(api->pipeline =
+              strdup(chp_conf_get_str(conf, CHP_KEY_REPORT_PIPELINE)))) {
         if (api)
             free(api->url);
         free(api);
@@ -36,13 +38,14 @@ api_t *api_new(const chp_conf_t *conf, char *errstr, size_t errstr_size)
     }
     pthread_mutex_init(&api->lock, NULL);
     snprintf(api->reference, sizeof(api->reference), "%s",
-             chp_conf_get_str(conf, "report.reference.tier"));
-    api->max_loss = chp_conf_get_double(conf, "report.max.loss.percent") / 100;
-    api->lateness_s = chp_conf_get_int(conf, "report.lateness.s");
+             chp_conf_get_str(conf, CHP_KEY_REPORT_REFERENCE_TIER));
+    api->max_loss =
+        chp_conf_get_double(conf, CHP_KEY_REPORT_MAX_LOSS_PERCENT) / 100;
+    api->lateness_s = chp_conf_get_int(conf, CHP_KEY_REPORT_LATENESS_S);
     api->metrics_topics =
-        (size_t)chp_conf_get_int(conf, "collector.metrics.topics");
+        (size_t)chp_conf_get_int(conf, CHP_KEY_COLLECTOR_METRICS_TOPICS);
     api->metrics_window_s =
-        chp_conf_get_int(conf, "collector.metrics.window.s");
+        chp_conf_get_int(conf, CHP_KEY_COLLECTOR_METRICS_WINDOW_S);
     return api;
 }
 
@@ -220,13 +223,14 @@ static bool take_pipeline(call_t *c, const char *arg, rep_pipe_spec_t *spec)
 
     if (rep_pipe_spec_parse(arg ? arg : c->api->pipeline, spec, err,
                             sizeof(err)) != CHP_OK) {
-        api_fail(c, 400, "%s: %s", arg ? "pipeline" : "report.pipeline", err);
+        api_fail(c, 400, "%s: %s", arg ? "pipeline" : CHP_KEY_REPORT_PIPELINE,
+                 err);
         return false;
     }
     if (spec->n == 0) {
         api_fail(c, 400,
-                 "no pipeline: give ?pipeline=TIER,TIER,... or set "
-                 "report.pipeline");
+                 "no pipeline: give ?pipeline=TIER,TIER,... or "
+                 "set " CHP_KEY_REPORT_PIPELINE);
         return false;
     }
     return true;

@@ -144,7 +144,7 @@ bool api_store_ready(call_t *c)
     api->s = NULL;
     /* Once a minute at most: a dashboard left open polls. */
     if ((int64_t)time(NULL) - api->open_failed_logged_s >= 60) {
-        chp_warn("api: database unavailable: %s", err);
+        chp_log_warn("api: database unavailable: %s", err);
         api->open_failed_logged_s = (int64_t)time(NULL);
     }
     api_fail(c, 503, "database unavailable: %s", err);

@@ -18,6 +18,7 @@
 #include "report/buf.h"
 #include "report/promcomplete.h"
 #include "report/watermark.h"
+#include "conf_daemon_keys.h"
 
 #define API_METRICS_TTL_S 30
 
@@ -90,7 +91,8 @@ void api_topic_watermark(call_t *c, const char *topic)
     list = v[0] ? v[0] : c->api->pipeline;
     if (*list &&
         rep_split_tiers(list, &tiers, &n_tiers, err, sizeof(err)) != CHP_OK) {
-        api_fail(c, 400, "%s: %s", v[0] ? "tiers" : "report.pipeline", err);
+        api_fail(c, 400, "%s: %s", v[0] ? "tiers" : CHP_KEY_REPORT_PIPELINE,
+                 err);
         return;
     }
     /* The first tier listed is the reference the others must match. */
@@ -115,7 +117,7 @@ static char *completeness_text(api_t *api, int64_t now)
     size_t n = 0;
 
     if (rep_topics(api->s, &names, &n, err, sizeof(err)) != CHP_OK) {
-        chp_warn("api: completeness metrics: %s", err);
+        chp_log_warn("api: completeness metrics: %s", err);
         return NULL;
     }
     rep_prom_header(&b);
@@ -125,7 +127,7 @@ static char *completeness_text(api_t *api, int64_t now)
                      api->reference, &g, err, sizeof(err)) == CHP_OK)
             rep_prom_topic(&b, &g, api->max_loss, api->lateness_s, now);
         else
-            chp_warn("api: completeness metrics of %s: %s", names[i], err);
+            chp_log_warn("api: completeness metrics of %s: %s", names[i], err);
         rep_grid_free(&g);
     }
     rep_topics_free(names);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "report/cli.h"
+#include "conf_daemon_keys.h"
 
 static const rep_opt_t *find(const rep_opt_t *opts, size_t n, const char *name,
                              size_t len)
@@ -67,10 +68,10 @@ chp_err_t rep_cli_open(const chp_conf_t *conf, store_t **s, char *errstr,
 {
     char why[1024];
     chp_err_t err =
-        store_open(chp_conf_get_str(conf, "db.url"), s, why, sizeof(why));
+        store_open(chp_conf_get_str(conf, CHP_KEY_DB_URL), s, why, sizeof(why));
 
     if (err != CHP_OK)
         snprintf(errstr, errstr_size, "%s%s",
-                 strncmp(why, "db.url", 6) ? "db.url: " : "", why);
+                 strncmp(why, CHP_KEY_DB_URL, 6) ? "db.url: " : "", why);
     return err;
 }

@@ -13,6 +13,7 @@
 #include "report/cli.h"
 #include "report/pipeline_format.h"
 #include "report/report.h"
+#include "conf_daemon_keys.h"
 
 static const char usage_text[] =
     "usage: chaperone check [--max-loss P] [--lateness DURATION]\n"
@@ -130,8 +131,9 @@ static int parse_args(const chp_conf_t *conf, check_args_t *a, double *max_loss,
 {
     char why[512];
 
-    *max_loss = chp_conf_get_double(conf, "report.max.loss.percent") / 100;
-    *lateness = chp_conf_get_int(conf, "report.lateness.s");
+    *max_loss =
+        chp_conf_get_double(conf, CHP_KEY_REPORT_MAX_LOSS_PERCENT) / 100;
+    *lateness = chp_conf_get_int(conf, CHP_KEY_REPORT_LATENESS_S);
     if (a->max_loss &&
         rep_parse_loss(a->max_loss, max_loss, why, sizeof(why))) {
         snprintf(err, err_size, "--max-loss: %s", why);
@@ -149,7 +151,7 @@ static int parse_args(const chp_conf_t *conf, check_args_t *a, double *max_loss,
         return -1;
     }
     if (!a->reference)
-        a->reference = chp_conf_get_str(conf, "report.reference.tier");
+        a->reference = chp_conf_get_str(conf, CHP_KEY_REPORT_REFERENCE_TIER);
     if (*a->reference && !rep_tier_name_ok(a->reference)) {
         snprintf(err, err_size,
                  "--reference: not a tier name (empty, too "

@@ -11,6 +11,7 @@
 #include "report/cli.h"
 #include "report/format.h"
 #include "report/pipeline_format.h"
+#include "conf_daemon_keys.h"
 
 static const char usage_text[] =
     "usage: chaperone report --topic TOPIC [--from TIME] [--to TIME]\n"
@@ -131,7 +132,7 @@ int cmd_report(chp_conf_t *conf, int argc, char **argv)
         return fail(err);
     }
     if (!a.reference)
-        a.reference = chp_conf_get_str(conf, "report.reference.tier");
+        a.reference = chp_conf_get_str(conf, CHP_KEY_REPORT_REFERENCE_TIER);
     if (*a.reference && !rep_tier_name_ok(a.reference))
         return fail("--reference: not a tier name (empty, too long or "
                     "control characters)");

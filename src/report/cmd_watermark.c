@@ -21,6 +21,7 @@
 #include "report/cli.h"
 #include "report/pipeline.h"
 #include "report/watermark.h"
+#include "conf_daemon_keys.h"
 
 static const char usage_text[] =
     "usage: chaperone check --watermark --topic TOPIC [--tiers TIERS]\n"
@@ -57,7 +58,8 @@ static int wm_fail(const char *msg)
 static chp_err_t wm_tiers(const chp_conf_t *conf, const char *arg,
                           char ***tiers, size_t *n, char *err, size_t err_size)
 {
-    const char *list = arg ? arg : chp_conf_get_str(conf, "report.pipeline");
+    const char *list =
+        arg ? arg : chp_conf_get_str(conf, CHP_KEY_REPORT_PIPELINE);
     char why[512];
 
     *tiers = NULL;
@@ -65,8 +67,8 @@ static chp_err_t wm_tiers(const chp_conf_t *conf, const char *arg,
     if (!*list)
         return CHP_OK;
     if (rep_split_tiers(list, tiers, n, why, sizeof(why)) != CHP_OK) {
-        snprintf(err, err_size, "%s: %s", arg ? "--tiers" : "report.pipeline",
-                 why);
+        snprintf(err, err_size, "%s: %s",
+                 arg ? "--tiers" : CHP_KEY_REPORT_PIPELINE, why);
         return CHP_ERR_PARSE;
     }
     return CHP_OK;
@@ -126,8 +128,8 @@ int cmd_check_watermark(chp_conf_t *conf, int argc, char **argv)
                 usage_text);
         return 1;
     }
-    max_loss = chp_conf_get_double(conf, "report.max.loss.percent") / 100;
-    lateness = chp_conf_get_int(conf, "report.lateness.s");
+    max_loss = chp_conf_get_double(conf, CHP_KEY_REPORT_MAX_LOSS_PERCENT) / 100;
+    lateness = chp_conf_get_int(conf, CHP_KEY_REPORT_LATENESS_S);
     if (!a.topic)
         return wm_fail("--topic is required");
     if (!chp_conf_topic_name_ok(a.topic, strlen(a.topic))) {
@@ -163,8 +165,9 @@ int cmd_check_watermark(chp_conf_t *conf, int argc, char **argv)
     }
     /* The first listed tier is the reference the others must match. */
     if (rep_load(s, a.topic, from, to,
-                 n_tiers ? tiers[0]
-                         : chp_conf_get_str(conf, "report.reference.tier"),
+                 n_tiers
+                     ? tiers[0]
+                     : chp_conf_get_str(conf, CHP_KEY_REPORT_REFERENCE_TIER),
                  &g, err, sizeof(err)) != CHP_OK) {
         rep_grid_free(&g);
         goto out;
@@ -174,9 +177,9 @@ int cmd_check_watermark(chp_conf_t *conf, int argc, char **argv)
                   now, &w);
     print_watermark(
         a.topic, &w,
-        a.tiers
-            ? a.tiers
-            : (n_tiers ? chp_conf_get_str(conf, "report.pipeline") : "all"));
+        a.tiers ? a.tiers
+                : (n_tiers ? chp_conf_get_str(conf, CHP_KEY_REPORT_PIPELINE)
+                           : "all"));
     if (a.until)
         rc = w.have_until && w.until >= until ? 0 : 2;
     else

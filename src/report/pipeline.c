@@ -8,6 +8,7 @@
 
 #include "collector/store.h"
 #include "report/pipeline.h"
+#include "conf_daemon_keys.h"
 
 /* ------------------------------------------------------------ the spec */
 
@@ -497,12 +498,12 @@ chp_err_t rep_pipe_spec_arg(const chp_conf_t *conf, const char *arg,
                             const char *arg_name, rep_pipe_spec_t *spec,
                             char *errstr, size_t errstr_size)
 {
-    const char *s = arg ? arg : chp_conf_get_str(conf, "report.pipeline");
+    const char *s = arg ? arg : chp_conf_get_str(conf, CHP_KEY_REPORT_PIPELINE);
     char why[512];
 
     if (rep_pipe_spec_parse(s, spec, why, sizeof(why)) != CHP_OK) {
         snprintf(errstr, errstr_size, "%s: %s",
-                 arg ? arg_name : "report.pipeline", why);
+                 arg ? arg_name : CHP_KEY_REPORT_PIPELINE, why);
         return CHP_ERR_INVALID_ARG;
     }
     return CHP_OK;

@@ -44,8 +44,8 @@ void wreb_note(worker_t *w, const rd_kafka_message_t *m, bool counted)
             if (!np) {
                 /* Cannot happen in practice; without the note the rewind
                  * would miss this partition, so stop counting it. */
-                chp_err("worker: out of memory noting %s [%d]", topic,
-                        (int)m->partition);
+                chp_log_error("worker: out of memory noting %s [%d]", topic,
+                              (int)m->partition);
                 abort();
             }
             w->parts = np;
@@ -104,15 +104,16 @@ int wreb_rewind(worker_t *w, const rd_kafka_topic_partition_list_t *committed)
             c && c->offset >= 0 && !c->err ? c->offset : p->first;
     }
     if ((error = rd_kafka_seek_partitions(w->consumer, l, 10000))) {
-        chp_err("worker: cannot rewind: %s", rd_kafka_error_string(error));
+        chp_log_error("worker: cannot rewind: %s",
+                      rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
         rc = -1;
     } else {
         for (int i = 0; i < l->cnt; i++)
             if (l->elems[i].err) {
-                chp_err("worker: cannot rewind %s [%d]: %s", l->elems[i].topic,
-                        (int)l->elems[i].partition,
-                        rd_kafka_err2str(l->elems[i].err));
+                chp_log_error("worker: cannot rewind %s [%d]: %s",
+                              l->elems[i].topic, (int)l->elems[i].partition,
+                              rd_kafka_err2str(l->elems[i].err));
                 rc = -1;
             }
     }
@@ -136,8 +137,8 @@ static void pause_list(worker_t *w, rd_kafka_topic_partition_list_t *l,
     rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(w->consumer, l)
                                   : rd_kafka_resume_partitions(w->consumer, l);
     if (e)
-        chp_warn("worker: cannot %s partitions: %s", pause ? "pause" : "resume",
-                 rd_kafka_err2str(e));
+        chp_log_warn("worker: cannot %s partitions: %s",
+                     pause ? "pause" : "resume", rd_kafka_err2str(e));
 }
 
 void wreb_pause(worker_t *w, bool pause)
@@ -150,8 +151,8 @@ void wreb_pause(worker_t *w, bool pause)
     if (rd_kafka_assignment(w->consumer, &l) || !l)
         return;
     if (l->cnt > 0) {
-        chp_info("worker: %s %d partition(s)",
-                 pause ? "pausing consumption of" : "resuming", l->cnt);
+        chp_log_info("worker: %s %d partition(s)",
+                     pause ? "pausing consumption of" : "resuming", l->cnt);
         pause_list(w, l, pause);
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -180,7 +181,7 @@ static void assign(worker_t *w, rd_kafka_t *rk, bool coop,
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t e = 0;
 
-    chp_info("worker: assigned %d partition(s)", parts->cnt);
+    chp_log_info("worker: assigned %d partition(s)", parts->cnt);
     /* Offsets come from the group's committed (transactional) ones, or
      * auto.offset.reset where there are none. */
     if (coop)
@@ -188,10 +189,11 @@ static void assign(worker_t *w, rd_kafka_t *rk, bool coop,
     else
         e = rd_kafka_assign(rk, parts);
     if (error) {
-        chp_err("worker: incremental_assign: %s", rd_kafka_error_string(error));
+        chp_log_error("worker: incremental_assign: %s",
+                      rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     } else if (e) {
-        chp_err("worker: assign: %s", rd_kafka_err2str(e));
+        chp_log_error("worker: assign: %s", rd_kafka_err2str(e));
     } else {
         /* librdkafka keeps an application pause on a partition across
          * unassign and assign: set the state we want either way. */
@@ -213,8 +215,8 @@ static void unassign(worker_t *w, rd_kafka_t *rk, bool coop,
     else
         rd_kafka_assign(rk, NULL);
     if (error) {
-        chp_err("worker: incremental_unassign: %s",
-                rd_kafka_error_string(error));
+        chp_log_error("worker: incremental_unassign: %s",
+                      rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     }
 }
@@ -235,32 +237,32 @@ void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
              * write offsets over the new owner's.  Abort: the counts are
              * dropped and the new owner recounts from the committed
              * offsets (librdkafka's transactions example does the same). */
-            chp_warn("worker: %d partition(s) lost: dropping what was "
-                     "counted since the last commit",
-                     parts->cnt);
+            chp_log_warn("worker: %d partition(s) lost: dropping what was "
+                         "counted since the last commit",
+                         parts->cnt);
             metric_inc(w->m_aborts, 1);
             wreb_discard_counts(w);
             forget(w, parts);
         } else if (w->txn_ready) {
-            chp_info("worker: %d partition(s) revoked: emitting first",
-                     parts->cnt);
+            chp_log_info("worker: %d partition(s) revoked: emitting first",
+                         parts->cnt);
             /* Counts leave with their offsets before anyone else can take
              * the partitions; if that fails, the new owner recounts the
              * aborted counts from the committed offsets. */
             if (wtxn_emit_commit(w) != 0)
-                chp_warn("worker: emission on revocation failed; the new "
-                         "owner recounts from the committed offsets");
+                chp_log_warn("worker: emission on revocation failed; the new "
+                             "owner recounts from the committed offsets");
             forget(w, parts);
         } else {
-            chp_warn("worker: %d partition(s) revoked while transactions "
-                     "cannot commit: their new owner recounts them",
-                     parts->cnt);
+            chp_log_warn("worker: %d partition(s) revoked while transactions "
+                         "cannot commit: their new owner recounts them",
+                         parts->cnt);
             forget(w, parts);
         }
         unassign(w, rk, coop, parts);
         break;
     default:
-        chp_err("worker: rebalance error: %s", rd_kafka_err2str(err));
+        chp_log_error("worker: rebalance error: %s", rd_kafka_err2str(err));
         wreb_discard_counts(w);
         forget(w, parts);
         unassign(w, rk, coop, parts);

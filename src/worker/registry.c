@@ -196,12 +196,12 @@ int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             eofs++;
         } else if (m->err) {
-            chp_warn("registry %s: %s", topic, rd_kafka_message_errstr(m));
+            chp_log_warn("registry %s: %s", topic, rd_kafka_message_errstr(m));
         } else if (registry_apply(r, m->key, m->key_len, m->payload, m->len) !=
                    0) {
-            chp_warn("registry %s: ignored an unreadable record at offset "
-                     "%lld",
-                     topic, (long long)m->offset);
+            chp_log_warn("registry %s: ignored an unreadable record at offset "
+                         "%lld",
+                         topic, (long long)m->offset);
         }
         rd_kafka_message_destroy(m);
     }

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "worker/topics.h"
+#include "conf_daemon_keys.h"
 
 struct topic_filter {
     char **list; /* worker.topics */
@@ -39,11 +40,11 @@ topic_filter_t *topic_filter_new(const chp_conf_t *conf, char *errstr,
                                  size_t errstr_size)
 {
     topic_filter_t *f = calloc(1, sizeof(*f));
-    const char *re = chp_conf_get_str(conf, "worker.topics.regex");
+    const char *re = chp_conf_get_str(conf, CHP_KEY_WORKER_TOPICS_REGEX);
 
     if (!f)
         return NULL;
-    split_list(f, chp_conf_get_str(conf, "worker.topics"));
+    split_list(f, chp_conf_get_str(conf, CHP_KEY_WORKER_TOPICS));
     if (re && *re) {
         int rc = regcomp(&f->re, re, REG_EXTENDED | REG_NOSUB);
         if (rc) {
@@ -55,8 +56,8 @@ topic_filter_t *topic_filter_new(const chp_conf_t *conf, char *errstr,
         }
         f->has_regex = true;
     }
-    f->audit_topic = strdup(chp_conf_get_str(conf, "audit.topic"));
-    f->registry = strdup(chp_conf_get_str(conf, "worker.registry"));
+    f->audit_topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));
+    f->registry = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_REGISTRY));
     return f;
 }
 
@@ -107,7 +108,7 @@ int topic_set_from_metadata(rd_kafka_t *rk, const topic_filter_t *f,
 
     memset(out, 0, sizeof(*out));
     if ((err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))) {
-        chp_warn("worker: cannot list topics: %s", rd_kafka_err2str(err));
+        chp_log_warn("worker: cannot list topics: %s", rd_kafka_err2str(err));
         return -1;
     }
     out->names = calloc((size_t)md->topic_cnt + 1, sizeof(*out->names));

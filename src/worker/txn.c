@@ -56,8 +56,8 @@ chp_err_t wtxn_emit_cb(const chp_auditmsg_t *msgs, size_t n, void *opaque)
         rd_kafka_resp_err_t err;
 
         if (chp_auditmsg_encode(&msgs[i], &json, &len) != CHP_OK) {
-            chp_err("worker: cannot encode the audit message of %s",
-                    msgs[i].topic);
+            chp_log_error("worker: cannot encode the audit message of %s",
+                          msgs[i].topic);
             w->emit_failed = true;
             continue;
         }
@@ -72,8 +72,8 @@ chp_err_t wtxn_emit_cb(const chp_auditmsg_t *msgs, size_t n, void *opaque)
         } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
         if (err) {
             free(json);
-            chp_err("worker: cannot produce an audit message: %s",
-                    rd_kafka_err2str(err));
+            chp_log_error("worker: cannot produce an audit message: %s",
+                          rd_kafka_err2str(err));
             w->emit_failed = true;
             continue;
         }
@@ -104,8 +104,8 @@ static txn_class_t classify(worker_t *w, rd_kafka_error_t *error,
     else
         c = TXN_FATAL; /* e.g. __STATE: only a new producer is sure */
     metric_inc(w->m_txn_err[c], 1);
-    chp_warn("worker: %s: %s (%s)", what, rd_kafka_error_string(error),
-             class_names[c]);
+    chp_log_warn("worker: %s: %s (%s)", what, rd_kafka_error_string(error),
+                 class_names[c]);
     health_fail(w->health, "%s: %s", what, rd_kafka_error_string(error));
     return c;
 }
@@ -156,9 +156,9 @@ static int txn_do(worker_t *w, txn_op_t op,
         txn_class_t c;
 
         if (t <= 0) {
-            chp_err("worker: %s: no outcome within %d ms; recreating the "
-                    "producer settles it",
-                    op_names[op], w->txn_timeout_ms);
+            chp_log_error("worker: %s: no outcome within %d ms; recreating the "
+                          "producer settles it",
+                          op_names[op], w->txn_timeout_ms);
             return TXN_FATAL;
         }
         if (!(error = call(w, op, offsets, t)))
@@ -242,9 +242,9 @@ int wtxn_emit_commit(worker_t *w)
     health_ok(w->health);
     metric_inc(w->m_emissions, 1);
     metric_set(w->m_emit_ms, (double)(chp_now_ms() - t0));
-    chp_debug("worker: committed %llu message(s) in %lld ms",
-              (unsigned long long)w->uncommitted,
-              (long long)(chp_now_ms() - t0));
+    chp_log_debug("worker: committed %llu message(s) in %lld ms",
+                  (unsigned long long)w->uncommitted,
+                  (long long)(chp_now_ms() - t0));
     w->uncommitted = 0;
     return 0;
 }
@@ -320,8 +320,8 @@ static int settle(worker_t *w)
                                           w->parts[i].partition);
     if ((e = rd_kafka_committed(w->consumer, l,
                                 daemon_timeout_ms(call_timeout(w))))) {
-        chp_warn("worker: cannot read the committed offsets: %s",
-                 rd_kafka_err2str(e));
+        chp_log_warn("worker: cannot read the committed offsets: %s",
+                     rd_kafka_err2str(e));
         health_fail(w->health, "cannot read the committed offsets: %s",
                     rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(l);
@@ -345,12 +345,13 @@ void wtxn_recover(worker_t *w)
     if (w->txn_ready || chp_now_ms() < w->next_recover)
         return;
     if (w->need_new) {
-        chp_info("worker: recreating the transactional producer %s", w->txid);
+        chp_log_info("worker: recreating the transactional producer %s",
+                     w->txid);
         wtxn_producer_destroy(w);
         metric_inc(w->m_recreated, 1);
         if (wtxn_producer_new(w, err, sizeof(err)) != 0) {
             /* The configuration did work once: memory, most likely. */
-            chp_err("worker: %s", err);
+            chp_log_error("worker: %s", err);
             retry_later(w);
             return;
         }
@@ -380,5 +381,5 @@ void wtxn_recover(worker_t *w)
     w->txn_ready = true;
     w->backoff_ms = 0;
     wreb_pause(w, false);
-    chp_info("worker: transactions ready as %s", w->txid);
+    chp_log_info("worker: transactions ready as %s", w->txid);
 }

@@ -40,6 +40,7 @@
 #include "kafkawatch.h"
 #include "log.h"
 #include "worker/worker.h"
+#include "conf_daemon_keys.h"
 
 /* A refresh blocks the loop: short, so SIGTERM is noticed soon while the
  * cluster does not answer (the next refresh tries again). */
@@ -62,8 +63,8 @@ static void refresh_topics(worker_t *w)
                                daemon_timeout_ms(REFRESH_TIMEOUT_MS), err,
                                sizeof(err));
         if (rc < 0)
-            chp_warn("worker: registry %s: %s (keeping the last set)",
-                     w->registry_topic, err);
+            chp_log_warn("worker: registry %s: %s (keeping the last set)",
+                         w->registry_topic, err);
     }
     if (topic_set_from_metadata(w->consumer, w->filter,
                                 w->use_registry ? w->registry : NULL, &now,
@@ -82,14 +83,14 @@ static void refresh_topics(worker_t *w)
     for (size_t i = 0; i < now.n; i++)
         rd_kafka_topic_partition_list_add(sub, now.names[i],
                                           RD_KAFKA_PARTITION_UA);
-    chp_info("worker: auditing %zu topic(s)", now.n);
+    chp_log_info("worker: auditing %zu topic(s)", now.n);
     if (now.n == 0) {
         wtxn_emit_commit(w);
         rd_kafka_unsubscribe(w->consumer);
     } else {
         rd_kafka_resp_err_t e = rd_kafka_subscribe(w->consumer, sub);
         if (e)
-            chp_err("worker: subscribe: %s", rd_kafka_err2str(e));
+            chp_log_error("worker: subscribe: %s", rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(sub);
     topic_set_clear(&w->subscribed);
@@ -124,7 +125,7 @@ static void update_lag(worker_t *w)
 static int setup_consumer(worker_t *w, char *errstr, size_t n)
 {
     const char *const defaults[] = {
-        "group.id", chp_conf_get_str(w->conf, "worker.group.id"),
+        "group.id", chp_conf_get_str(w->conf, CHP_KEY_WORKER_GROUP_ID),
         "enable.auto.commit", "false", "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest", "isolation.level", "read_committed",
         "topic.metadata.refresh.interval.ms", "10000",
@@ -151,7 +152,7 @@ static int setup_consumer(worker_t *w, char *errstr, size_t n)
 static void set_txid(worker_t *w)
 {
     char hostname[CHP_NAME_MAX];
-    const char *instance = chp_conf_get_str(w->conf, "worker.instance");
+    const char *instance = chp_conf_get_str(w->conf, CHP_KEY_WORKER_INSTANCE);
 
     if (!instance || !*instance) {
         if (gethostname(hostname, sizeof(hostname) - 1) != 0)
@@ -159,7 +160,7 @@ static void set_txid(worker_t *w)
         instance = hostname;
     }
     snprintf(w->txid, sizeof(w->txid), "%s-%s",
-             chp_conf_get_str(w->conf, "worker.transactional.id.prefix"),
+             chp_conf_get_str(w->conf, CHP_KEY_WORKER_TRANSACTIONAL_ID_PREFIX),
              instance);
 }
 
@@ -219,7 +220,8 @@ static void close_consumer(worker_t *w)
     bool closed = false;
 
     if (error) {
-        chp_warn("worker: consumer close: %s", rd_kafka_error_string(error));
+        chp_log_warn("worker: consumer close: %s",
+                     rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     } else {
         int64_t deadline = chp_now_ms() + daemon_shutdown_left_ms();
@@ -231,8 +233,8 @@ static void close_consumer(worker_t *w)
     if (closed) {
         rd_kafka_destroy(w->consumer);
     } else {
-        chp_warn("worker: the consumer did not close in time; leaving the "
-                 "group to the session timeout");
+        chp_log_warn("worker: the consumer did not close in time; leaving the "
+                     "group to the session timeout");
         rd_kafka_destroy_flags(w->consumer,
                                RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
@@ -311,7 +313,8 @@ static void run_loop(worker_t *w)
             if (!m->err)
                 count_message(w, m);
             else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                chp_warn("worker: consumer: %s", rd_kafka_message_errstr(m));
+                chp_log_warn("worker: consumer: %s",
+                             rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }
         if (w->txn_ready && chp_tracker_due(w->tracker, now)) {
@@ -330,16 +333,16 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
     int rc = 1;
 
     setup_metrics(&w);
-    w.audit_topic = strdup(chp_conf_get_str(conf, "audit.topic"));
-    w.registry_topic = strdup(chp_conf_get_str(conf, "worker.registry"));
-    w.use_registry = chp_conf_get_bool(conf, "worker.use.registry");
-    w.refresh_ms = chp_conf_get_int(conf, "worker.topics.refresh.ms");
+    w.audit_topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));
+    w.registry_topic = strdup(chp_conf_get_str(conf, CHP_KEY_WORKER_REGISTRY));
+    w.use_registry = chp_conf_get_bool(conf, CHP_KEY_WORKER_USE_REGISTRY);
+    w.refresh_ms = chp_conf_get_int(conf, CHP_KEY_WORKER_TOPICS_REFRESH_MS);
     w.registry = registry_new();
     set_txid(&w);
     if (!(w.filter = topic_filter_new(conf, err, errsz)))
         goto fail;
     snprintf(tier, sizeof(tier), "kafka-%s",
-             chp_conf_get_str(conf, "cluster.name"));
+             chp_conf_get_str(conf, CHP_KEY_CLUSTER_NAME));
     if (chp_tracker_new(conf, tier, CHP_TRACKER_F_SINGLE, wtxn_emit_cb, &w,
                         &w.tracker, err, errsz) != CHP_OK)
         goto fail;
@@ -350,7 +353,7 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
                                           NULL, w.metrics, err, errsz)))
         goto fail;
     http_server_set_health(w.http, w.health);
-    chp_info("worker: initialising transactions as %s", w.txid);
+    chp_log_info("worker: initialising transactions as %s", w.txid);
 
     run_loop(&w);
     /* SIGTERM/SIGINT: finish the emission and commit, within the bound. */
@@ -359,9 +362,9 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
     else if (!w.txn_ready && w.uncommitted == 0 && !w.uncertain)
         rc = 0; /* never got going: nothing counted, nothing to lose */
     else
-        chp_warn("worker: stopping without the last commit; the next start "
-                 "recounts from the committed offsets");
-    chp_info("worker: stopped");
+        chp_log_warn("worker: stopping without the last commit; the next start "
+                     "recounts from the committed offsets");
+    chp_log_info("worker: stopped");
     worker_free(&w);
     return rc;
 
@@ -384,8 +387,8 @@ int cmd_worker(chp_conf_t *conf, int argc, char **argv)
         return strcmp(argv[1], "-h") && strcmp(argv[1], "--help") ? 2 : 0;
     }
     daemon_signals_install();
-    daemon_shutdown_bound("worker",
-                          chp_conf_get_int(conf, "daemon.shutdown.timeout.ms"));
+    daemon_shutdown_bound(
+        "worker", chp_conf_get_int(conf, CHP_KEY_DAEMON_SHUTDOWN_TIMEOUT_MS));
     rc = worker_run(conf, NULL, NULL, err, sizeof(err));
     if (rc == 2)
         fprintf(stderr, "chaperone worker: %s\n", err);

@@ -19,6 +19,7 @@
 #include "report/api.h"
 #include "report/report.h"
 #include "report_seed.h"
+#include "conf_daemon.h"
 
 #define NB    6
 #define LOSSY 3
@@ -51,7 +52,7 @@ static bool find_browser(void)
 static int setup(void **state)
 {
     store_row_t rows[2 * NB];
-    chp_conf_t *conf = chp_conf_new();
+    chp_conf_t *conf = conf_daemon_new();
     char err[512], kv[256];
     int64_t now = (int64_t)time(NULL);
 

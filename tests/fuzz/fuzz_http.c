@@ -20,6 +20,7 @@
 #include "log.h"
 #include "report/api.h"
 #include "report_seed.h"
+#include "conf_daemon.h"
 
 #define TOKEN "fuzz-token-0123456789"
 
@@ -91,7 +92,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     seed_clear(rows, n);
-    conf = chp_conf_new();
+    conf = conf_daemon_new();
     snprintf(err, sizeof(err), "db.url=%s", url);
     if (chp_conf_set_kv(conf, err, err, sizeof(err)) != CHP_OK ||
         chp_conf_set_kv(conf, "http.auth.token=" TOKEN, err, sizeof(err)) !=

@@ -18,6 +18,7 @@
 #include "httpc.h"
 #include "report/api.h"
 #include "report_seed.h"
+#include "conf_daemon.h"
 
 #define T0 1478311200 /* 2016-11-05T02:00:00Z */
 #define NB 6
@@ -38,7 +39,7 @@ static int setup(void **state)
 {
     store_row_t rows[2 * NB + 6];
     size_t n = 0;
-    chp_conf_t *conf = chp_conf_new();
+    chp_conf_t *conf = conf_daemon_new();
     char err[512], kv[256];
     int64_t now = (int64_t)time(NULL);
 
@@ -580,7 +581,7 @@ static void test_pipeline_page(void **state)
  * pipeline page, which uses it without ?pipeline=. */
 static void test_pipeline_configured(void **state)
 {
-    chp_conf_t *conf = chp_conf_new();
+    chp_conf_t *conf = conf_daemon_new();
     char err[512], kv[256];
     api_t *a;
     http_resp_t r = {0};
@@ -645,7 +646,7 @@ static void test_dashboard_errors_are_pages(void **state)
 
 static void test_database_unavailable(void **state)
 {
-    chp_conf_t *conf = chp_conf_new();
+    chp_conf_t *conf = conf_daemon_new();
     char err[256];
     api_t *down;
     http_resp_t r = {0};

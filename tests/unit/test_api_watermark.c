@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "report/api.h"
 #include "report_seed.h"
+#include "conf_daemon.h"
 
 static char dir[64], url[160];
 static api_t *api;
@@ -29,7 +30,7 @@ static int setup(void **state)
 {
     store_row_t rows[8];
     size_t n = 0;
-    chp_conf_t *conf = chp_conf_new();
+    chp_conf_t *conf = conf_daemon_new();
     char err[512], kv[256];
     (void)state;
 

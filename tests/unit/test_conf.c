@@ -12,6 +12,32 @@
 
 #include "conf.h"
 #include "testutil.h"
+#include "conf_daemon.h"
+
+/* Both tables' entries, the library's first: what conf_daemon_new()
+ * knows. */
+static const chp_conf_prop_t *all_props(size_t *n)
+{
+    static chp_conf_prop_t all[256];
+    static size_t cnt;
+    size_t nl;
+    const chp_conf_prop_t *lib = chp_conf_props(&nl);
+
+    if (!cnt) {
+        assert_true(nl + conf_daemon_table.n_props <= 256);
+        memcpy(all, lib, nl * sizeof(*lib));
+        memcpy(all + nl, conf_daemon_table.props,
+               conf_daemon_table.n_props * sizeof(*lib));
+        cnt = nl + conf_daemon_table.n_props;
+    }
+    *n = cnt;
+    return all;
+}
+
+static const chp_conf_prop_t *find_prop(const char *name)
+{
+    return chp_conf_prop_lookup(&conf_daemon_table, name, NULL);
+}
 
 #define ERRSZ 512
 
@@ -68,7 +94,7 @@ static char *dump_str(const chp_conf_t *c)
 
 static void test_defaults_every_type(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     (void)state;
 
     assert_non_null(c);
@@ -157,7 +183,7 @@ static void test_required_keys(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        const chp_conf_prop_t *p = chp_conf_prop_find(want[i].name);
+        const chp_conf_prop_t *p = find_prop(want[i].name);
         assert_non_null(p);
         assert_int_equal(p->type, want[i].type);
         assert_string_equal(p->defval, want[i].def);
@@ -169,14 +195,14 @@ static void test_required_keys(void **state)
 static void test_table_sane(void **state)
 {
     size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-    chp_conf_t *c = chp_conf_new();
+    const chp_conf_prop_t *props = all_props(&n);
+    chp_conf_t *c = conf_daemon_new();
     (void)state;
 
     assert_true(n >= 36);
     for (size_t i = 0; i < n; i++) {
         const chp_conf_prop_t *p = &props[i];
-        assert_ptr_equal(chp_conf_prop_find(p->name), p);
+        assert_memory_equal(find_prop(p->name), p, sizeof(*p));
         for (const char *s = p->name; *s; s++)
             assert_true((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
                         *s == '.' || *s == '_');
@@ -198,7 +224,7 @@ static void test_table_sane(void **state)
 
 static void test_set_get(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     (void)state;
 
     set_ok(c, "tier", "regional-kafka");
@@ -225,7 +251,7 @@ static void test_set_get(void **state)
 
 static void test_int_forms(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     (void)state;
 
     set_ok(c, "bucket.seconds", "+5");
@@ -242,7 +268,7 @@ static void test_int_type_errors(void **state)
     static const char *const bad[] = {"ten", "",    "0x10", "10s",
                                       " 10", "10 ", "1.5",  "+",
                                       "-",   "1e3", "--1",  "1_000"};
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -261,7 +287,7 @@ static void test_int_type_errors(void **state)
 
 static void test_int_range_bounds(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -293,8 +319,8 @@ static void test_int_range_bounds(void **state)
 static void test_int_range_every_key(void **state)
 {
     size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-    chp_conf_t *c = chp_conf_new();
+    const chp_conf_prop_t *props = all_props(&n);
+    chp_conf_t *c = conf_daemon_new();
     char v[32];
     (void)state;
 
@@ -322,7 +348,7 @@ static void test_int_range_every_key(void **state)
 
 static void test_int_overflow(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -348,7 +374,7 @@ static void test_bools(void **state)
               {"TRUE", true}, {"False", false}, {"Yes", true},
               {"NO", false}};
     static const char *const bad[] = {"maybe", "", "2", "on", "t", " true"};
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -366,7 +392,7 @@ static void test_bools(void **state)
 
 static void test_enum(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -393,7 +419,7 @@ static void test_double(void **state)
                                      "5.", "+1.25", "1E1", "00.010"};
     static const char *const bad[] = {"abc", "0x1p3", "inf", "nan",  "1,5", "",
                                       ".",   "e5",    "1e",  "1.5%", " 1"};
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -431,7 +457,7 @@ static void test_format_double(void **state)
 
 static void test_string_checks(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char longname[300];
     const char *e;
     (void)state;
@@ -463,7 +489,7 @@ static void test_string_checks(void **state)
 
 static void test_lists(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -490,7 +516,7 @@ static void test_lists(void **state)
 
 static void test_null_value_resets(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     (void)state;
 
     set_ok(c, "bucket.seconds", "60");
@@ -508,7 +534,7 @@ static void test_null_value_resets(void **state)
 
 static void test_unknown_key(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -536,7 +562,7 @@ static void test_malformed_keys(void **state)
 {
     static const char *const bad[] = {" tier", "tier ", "a b",
                                       "a\tb",  "a=b",   "tier\n"};
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -557,7 +583,7 @@ static void test_malformed_keys(void **state)
 
 static void test_errstr_truncation(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char small[8], big[2000];
     char errstr[ERRSZ];
     (void)state;
@@ -601,7 +627,7 @@ static chp_err_t collect(const char *name, const char *value, void *opaque)
 
 static void test_prefix_families(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     seen_t s = {0};
     (void)state;
 
@@ -647,7 +673,7 @@ static void test_prefix_families(void **state)
 
 static void test_prefix_foreach_stops(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     seen_t s = {.stop_at = 2};
     (void)state;
 
@@ -668,7 +694,7 @@ static void test_prefix_foreach_stops(void **state)
 
 static void test_prefix_errors(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     const char *e;
     (void)state;
 
@@ -692,7 +718,7 @@ static void test_prefix_errors(void **state)
 
 static void test_set_kv(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char errstr[ERRSZ];
     (void)state;
 
@@ -748,7 +774,7 @@ static void test_load_buf(void **state)
         "timestamp.topic.clicks = kafka , now\n"
         "hostname=\n"
         "combine.hosts=no"; /* no final newline */
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char errstr[ERRSZ];
     (void)state;
 
@@ -770,7 +796,7 @@ static void test_load_buf(void **state)
 
 static void test_load_buf_errors(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char errstr[ERRSZ];
     (void)state;
 
@@ -801,7 +827,7 @@ static void test_load_buf_errors(void **state)
 
 static void test_load_buf_all_or_nothing(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char errstr[ERRSZ];
     seen_t s = {0};
     (void)state;
@@ -823,7 +849,7 @@ static void test_load_buf_all_or_nothing(void **state)
 static void test_load_buf_edge_cases(void **state)
 {
     static const char nul_line[] = "tier=a\nhost\0name=x\n";
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char errstr[ERRSZ];
     (void)state;
 
@@ -854,7 +880,7 @@ static void test_load_buf_edge_cases(void **state)
 static void test_load_file(void **state)
 {
     char path[] = "/tmp/chp_test_conf_XXXXXX";
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char errstr[ERRSZ], want[ERRSZ + 64];
     int fd;
     FILE *fp;
@@ -899,7 +925,7 @@ static void test_load_file(void **state)
 
 static void test_dup_independent(void **state)
 {
-    chp_conf_t *a = chp_conf_new(), *b;
+    chp_conf_t *a = conf_daemon_new(), *b;
     (void)state;
 
     set_ok(a, "tier", "one");
@@ -929,9 +955,9 @@ static void test_dup_independent(void **state)
 
 static void test_dump(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
+    const chp_conf_prop_t *props = all_props(&n);
     char *out, *prev = NULL, line[128];
     (void)state;
 
@@ -985,7 +1011,7 @@ static void test_dump(void **state)
 /* What dump writes loads back to the same configuration. */
 static void test_dump_round_trip(void **state)
 {
-    chp_conf_t *a = chp_conf_new(), *b = chp_conf_new();
+    chp_conf_t *a = conf_daemon_new(), *b = conf_daemon_new();
     char *d1, *d2, errstr[ERRSZ];
     (void)state;
 
@@ -1011,27 +1037,76 @@ static void test_dump_round_trip(void **state)
 
 static void test_getters_wrong_type_or_unknown(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     (void)state;
 
     assert_int_equal(chp_conf_get_int(c, "tier"), 0);
-    assert_null(chp_conf_get_str(c, "bucket.seconds"));
+    assert_string_equal(chp_conf_get_str(c, "bucket.seconds"), "");
     assert_false(chp_conf_get_bool(c, "bucket.seconds"));
     assert_false(chp_conf_get_bool(c, "log.level"));
     assert_true(chp_conf_get_double(c, "bucket.seconds") == 0.0);
     assert_int_equal(chp_conf_get_int(c, "report.max.loss.percent"), 0);
     assert_int_equal(chp_conf_get_int(c, "combine.hosts"), 0);
-    assert_null(chp_conf_get_str(c, "nope"));
+    assert_string_equal(chp_conf_get_str(c, "nope"), "");
     assert_int_equal(chp_conf_get_int(c, "nope"), 0);
     assert_false(chp_conf_get_bool(c, "nope"));
     assert_true(chp_conf_get_double(c, "nope") == 0.0);
     assert_false(chp_conf_is_set(c, "nope"));
-    assert_null(chp_conf_get_str(c, NULL));
-    assert_null(chp_conf_get_str(NULL, "tier"));
+    assert_string_equal(chp_conf_get_str(c, NULL), "");
+    assert_string_equal(chp_conf_get_str(NULL, "tier"), "");
     assert_int_equal(chp_conf_get_int(NULL, "bucket.seconds"), 0);
     assert_false(chp_conf_is_set(NULL, "tier"));
     chp_conf_destroy(c);
     chp_conf_destroy(NULL);
+}
+
+/* The library's configuration knows none of the daemons' keys: a plugin
+ * user setting db.url gets an error naming it, and a getter asked for one
+ * answers "" (never NULL) and logs it. */
+static void test_library_refuses_daemon_keys(void **state)
+{
+    chp_conf_t *lib = chp_conf_new(), *d = conf_daemon_new(), *dd;
+    char err[256];
+    (void)state;
+
+    for (size_t i = 0; i < conf_daemon_table.n_props; i++) {
+        const chp_conf_prop_t *p = &conf_daemon_table.props[i];
+        char want[128];
+        assert_int_equal(
+            chp_conf_set(lib, p->name, p->defval, err, sizeof(err)),
+            CHP_ERR_UNKNOWN_KEY);
+        snprintf(want, sizeof(want), "unknown configuration key \"%s\"",
+                 p->name);
+        assert_non_null(strstr(err, want));
+        assert_false(p->scope & CHP_SCOPE_CLIENT);
+        assert_null(chp_conf_prop_find(p->name));
+        assert_int_equal(chp_conf_set(d, p->name, p->defval, err, sizeof(err)),
+                         CHP_OK);
+    }
+    assert_int_equal(
+        chp_conf_set(lib, "db.url", "sqlite:///tmp/x.db", err, sizeof(err)),
+        CHP_ERR_UNKNOWN_KEY);
+    assert_string_equal(err, "unknown configuration key \"db.url\"");
+    assert_string_equal(chp_conf_get_str(lib, "db.url"), "");
+    assert_int_equal(chp_conf_get_int(lib, "http.port"), 0);
+    assert_int_equal(
+        chp_conf_set(d, "db.url", "sqlite:///tmp/x.db", err, sizeof(err)),
+        CHP_OK);
+    /* A copy keeps the daemons' table. */
+    assert_non_null(dd = chp_conf_dup(d));
+    assert_string_equal(chp_conf_get_str(dd, "db.url"), "sqlite:///tmp/x.db");
+    assert_ptr_equal(chp_conf_ext(dd), &conf_daemon_table);
+    assert_null(chp_conf_ext(lib));
+    /* Every library key is the client's. */
+    {
+        size_t n;
+        const chp_conf_prop_t *props = chp_conf_props(&n);
+        for (size_t i = 0; i < n; i++)
+            assert_true(props[i].scope & CHP_SCOPE_CLIENT);
+    }
+    chp_conf_destroy(dd);
+    chp_conf_destroy(d);
+    chp_conf_destroy(lib);
 }
 
 /* -------------------------------------------------------------- scopes */
@@ -1046,17 +1121,22 @@ static void note_name(const char *name, void *opaque)
 
 static void test_scopes(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     seen_t s = {0};
     (void)state;
 
-    assert_int_equal(chp_conf_scope("worker.group.id"), CHP_SCOPE_WORKER);
-    assert_int_equal(chp_conf_scope("log.level"), CHP_SCOPE_ALL);
-    assert_true(chp_conf_scope("kafka.acks") & CHP_SCOPE_CLIENT);
-    assert_false(chp_conf_scope("kafka.acks") & CHP_SCOPE_REPORT);
-    assert_true(chp_conf_scope("db.url") & CHP_SCOPE_REPORT);
-    assert_int_equal(chp_conf_scope("kafka."), 0);
-    assert_int_equal(chp_conf_scope("nope"), 0);
+    assert_int_equal(chp_conf_scope_in(&conf_daemon_table, "worker.group.id"),
+                     CHP_SCOPE_WORKER);
+    assert_int_equal(chp_conf_scope_in(&conf_daemon_table, "log.level"),
+                     CHP_SCOPE_ALL);
+    assert_true(chp_conf_scope_in(&conf_daemon_table, "kafka.acks") &
+                CHP_SCOPE_CLIENT);
+    assert_false(chp_conf_scope_in(&conf_daemon_table, "kafka.acks") &
+                 CHP_SCOPE_REPORT);
+    assert_true(chp_conf_scope_in(&conf_daemon_table, "db.url") &
+                CHP_SCOPE_REPORT);
+    assert_int_equal(chp_conf_scope_in(&conf_daemon_table, "kafka."), 0);
+    assert_int_equal(chp_conf_scope_in(&conf_daemon_table, "nope"), 0);
 
     set_ok(c, "retention.hours", "24");
     set_ok(c, "bucket.seconds", "60");
@@ -1077,13 +1157,13 @@ static void test_scopes(void **state)
 static void test_markdown(void **state)
 {
     size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
+    const chp_conf_prop_t *props = all_props(&n);
     char *md, cell[128];
     mem_t m;
     (void)state;
 
     mem_open(&m);
-    chp_conf_dump_markdown(m.fp);
+    chp_conf_markdown(m.fp, &conf_daemon_table);
     md = mem_close(&m);
     assert_true(!strncmp(md, "# Configuration reference\n", 26));
     for (size_t i = 0; i < n; i++) {
@@ -1102,7 +1182,7 @@ static void test_markdown(void **state)
     assert_non_null(strstr(md, "\n## Collector"));
     assert_non_null(strstr(md, "\n## Report"));
     free(md);
-    chp_conf_dump_markdown(NULL);
+    chp_conf_markdown(NULL, &conf_daemon_table);
 }
 
 /* ------------------------------------------------------------- threads */
@@ -1122,7 +1202,7 @@ static void *reader(void *arg)
 
 static void test_concurrent_readers(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     pthread_t t[4];
     (void)state;
 
@@ -1144,8 +1224,8 @@ static void test_concurrent_readers(void **state)
 static void test_enum_every_key(void **state)
 {
     size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-    chp_conf_t *c = chp_conf_new();
+    const chp_conf_prop_t *props = all_props(&n);
+    chp_conf_t *c = conf_daemon_new();
     char upper[64];
     (void)state;
 
@@ -1172,8 +1252,8 @@ static void test_enum_every_key(void **state)
 static void test_bool_every_key(void **state)
 {
     size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-    chp_conf_t *c = chp_conf_new();
+    const chp_conf_prop_t *props = all_props(&n);
+    chp_conf_t *c = conf_daemon_new();
     (void)state;
 
     for (size_t i = 0; i < n; i++) {
@@ -1196,8 +1276,8 @@ static void test_bool_every_key(void **state)
 static void test_type_error_every_key(void **state)
 {
     size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-    chp_conf_t *c = chp_conf_new();
+    const chp_conf_prop_t *props = all_props(&n);
+    chp_conf_t *c = conf_daemon_new();
     char want[128];
     (void)state;
 
@@ -1217,8 +1297,8 @@ static void test_type_error_every_key(void **state)
 static void test_nonempty_every_key(void **state)
 {
     size_t n;
-    const chp_conf_prop_t *props = chp_conf_props(&n);
-    chp_conf_t *c = chp_conf_new();
+    const chp_conf_prop_t *props = all_props(&n);
+    chp_conf_t *c = conf_daemon_new();
     (void)state;
 
     for (size_t i = 0; i < n; i++) {
@@ -1254,7 +1334,7 @@ static void test_url_redaction_forms(void **state)
         {"redis://h:6379", "redis://h:6379"},
         {"not a url at all", "not a url at all"},
     };
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char want[128];
     (void)state;
 
@@ -1272,7 +1352,7 @@ static void test_url_redaction_forms(void **state)
 
 static void test_kafka_values_verbatim(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char errstr[ERRSZ];
     (void)state;
 
@@ -1291,7 +1371,7 @@ static void test_kafka_values_verbatim(void **state)
 
 static void test_unknown_key_long(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char key[400], errstr[64];
     (void)state;
 
@@ -1317,7 +1397,7 @@ static void test_double_locale(void **state)
                      "generates de_DE.UTF-8)");
         return;
     }
-    c = chp_conf_new();
+    c = conf_daemon_new();
     set_ok(c, "report.max.loss.percent", "0.25");
     assert_true(chp_conf_get_double(c, "report.max.loss.percent") == 0.25);
     out = dump_str(c);
@@ -1362,6 +1442,7 @@ int main(void)
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_dump_round_trip),
         cmocka_unit_test(test_getters_wrong_type_or_unknown),
+        cmocka_unit_test(test_library_refuses_daemon_keys),
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_markdown),
         cmocka_unit_test(test_concurrent_readers),

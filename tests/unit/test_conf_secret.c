@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "conf_daemon.h"
 
 static char dir[64];
 
@@ -60,7 +61,7 @@ static char *dump(const chp_conf_t *c)
 
 static void test_at_file(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char kv[256], err[512];
     const char *p;
 
@@ -101,7 +102,7 @@ static void test_at_file(void **state)
 
 static void test_at_file_errors(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char kv[256], err[512], fifo[128];
 
     (void)state;
@@ -169,16 +170,16 @@ static void test_is_secret(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-        if (!chp_conf_is_secret(secret[i]))
+        if (!chp_conf_is_secret_in(&conf_daemon_table, secret[i]))
             fail_msg("%s should be secret", secret[i]);
     for (size_t i = 0; i < sizeof(open_keys) / sizeof(open_keys[0]); i++)
-        if (chp_conf_is_secret(open_keys[i]))
+        if (chp_conf_is_secret_in(&conf_daemon_table, open_keys[i]))
             fail_msg("%s should not be secret", open_keys[i]);
 }
 
 static void test_dump_redacts(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char err[512];
     const char *kvs[] = {
         "http.auth.token=tok-AAAA-0000000000000",
@@ -205,7 +206,7 @@ static void test_dump_redacts(void **state)
     free(out);
     /* An unset token dumps as empty, not as "[redacted]". */
     chp_conf_destroy(c);
-    c = chp_conf_new();
+    c = conf_daemon_new();
     out = dump(c);
     assert_non_null(strstr(out, "http.auth.token=\n"));
     free(out);
@@ -214,7 +215,7 @@ static void test_dump_redacts(void **state)
 
 static void test_log_scrub(void **state)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char err[512], line[256], path[128], got[1024] = "";
     FILE *fp;
     size_t n;
@@ -241,7 +242,8 @@ static void test_log_scrub(void **state)
     fflush(stderr);
     saved = dup(2);
     assert_non_null(freopen(path, "w", stderr));
-    chp_err("connect with Scrub-Me-1234 to mysql://u:Url-Pass-987@h failed");
+    chp_log_error(
+        "connect with Scrub-Me-1234 to mysql://u:Url-Pass-987@h failed");
     fflush(stderr);
     dup2(saved, 2);
     close(saved);

@@ -17,6 +17,7 @@
 #include "controller/controller.h"
 #include "httpc.h"
 #include "log.h"
+#include "conf_daemon.h"
 
 /* ------------------------------------------------------------ the fake */
 
@@ -143,7 +144,7 @@ static fixture_t *fixture_new(const char *const *kv)
 
     memcpy(fx->fake.topics, topics, sizeof(topics));
     fx->fake.n_topics = sizeof(topics) / sizeof(topics[0]);
-    fx->conf = chp_conf_new();
+    fx->conf = conf_daemon_new();
     for (; kv && kv[0]; kv += 2)
         assert_int_equal(chp_conf_set(fx->conf, kv[0], kv[1], err, sizeof(err)),
                          CHP_OK);
@@ -679,7 +680,7 @@ static void test_detect_failures(void **state)
 
 static void test_bad_regex(void **state)
 {
-    chp_conf_t *conf = chp_conf_new();
+    chp_conf_t *conf = conf_daemon_new();
     metrics_t *m = metrics_new();
     ctl_cluster_t cl = {NULL, fake_list, fake_partitions, fake_write,
                         fake_group};

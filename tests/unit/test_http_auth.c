@@ -17,6 +17,7 @@
 #include "http.h"
 #include "http_auth.h"
 #include "testutil.h"
+#include "conf_daemon.h"
 
 #define TOKEN  "s3cret-token-0123456789"
 #define TOKEN2 "second-token-abcdefghij"
@@ -55,7 +56,7 @@ static void write_file(const char *name, const char *content)
 
 static chp_conf_t *conf_of(const char *kv, ...)
 {
-    chp_conf_t *c = chp_conf_new();
+    chp_conf_t *c = conf_daemon_new();
     char err[512];
     va_list ap;
 

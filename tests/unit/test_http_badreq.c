@@ -17,6 +17,7 @@
 #include "http.h"
 #include "report/api.h"
 #include "report_seed.h"
+#include "conf_daemon.h"
 
 #define T0  1478311200 /* 2016-11-05T02:00:00Z */
 #define XSS "<script>alert(1)</script>"
@@ -28,7 +29,7 @@ static int setup(void **state)
 {
     store_row_t rows[6];
     size_t n = 0;
-    chp_conf_t *conf = chp_conf_new();
+    chp_conf_t *conf = conf_daemon_new();
     char err[512], kv[256];
 
     (void)state;

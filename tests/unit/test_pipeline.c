@@ -14,6 +14,7 @@
 
 #include "report/pipeline.h"
 #include "report/pipeline_format.h"
+#include "conf_daemon.h"
 
 #define T0  1478311200 /* 2016-11-05T02:00:00Z */
 #define NOW 1478400000
@@ -135,7 +136,7 @@ static void test_spec_parse(void **state)
 
 static void test_spec_arg_names_the_key(void **state)
 {
-    chp_conf_t *conf = chp_conf_new();
+    chp_conf_t *conf = conf_daemon_new();
     rep_pipe_spec_t s;
     char err[512];
 

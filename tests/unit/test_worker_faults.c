@@ -28,6 +28,7 @@
 #include "log.h"
 #include "testutil.h"
 #include "worker/worker.h"
+#include "conf_daemon.h"
 
 #define TOPICS  2
 #define PARTS   4
@@ -146,7 +147,7 @@ static void fx_init(fx_t *f, const char *const *extra)
     rd_kafka_mock_partition_set_leader(f->mc, "audit", 0, COORD);
     rd_kafka_mock_partition_set_leader(f->mc, "audit", 1, COORD);
 
-    f->conf = chp_conf_new();
+    f->conf = conf_daemon_new();
     f->port = httpc_free_port();
     snprintf(port, sizeof(port), "%d", f->port);
     set(f, "kafka.bootstrap.servers", f->bootstraps);
