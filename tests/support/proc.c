@@ -1,34 +1,7 @@
-/* proc.h - child processes for e2e tests: start `chaperone <cmd> -X ...`
- * with output to a log file, stop with SIGTERM (then SIGKILL), kill -9.
- * Header-only. */
-#ifndef CHP_TESTS_PROC_H
-#define CHP_TESTS_PROC_H
+/* proc.c - see proc.h. */
+#include "proc.h"
 
-#include <errno.h>
-#include <stdbool.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "testutil.h"
-
-#define PROC_MAX_ARGS 64
-
-typedef struct proc {
-    pid_t pid;
-    int status; /* exit status once reaped */
-    bool exited;
-    char log[1024];
-} proc_t;
-
-/* Starts $CHP_BINARY_DIR/chaperone with args (NULL-terminated), stdout and
- * stderr appended to log.  0, or -1. */
-static TU_UNUSED int proc_start(proc_t *p, const char *log,
-                                const char *const *args)
+int proc_start(proc_t *p, const char *log, const char *const *args)
 {
     const char *bin = getenv("CHP_BINARY_DIR");
     char exe[1024];
@@ -58,8 +31,7 @@ static TU_UNUSED int proc_start(proc_t *p, const char *log,
     return 0;
 }
 
-/* Non-blocking: true if the child has exited (status recorded). */
-static TU_UNUSED bool proc_exited(proc_t *p)
+bool proc_exited(proc_t *p)
 {
     int st;
 
@@ -73,9 +45,7 @@ static TU_UNUSED bool proc_exited(proc_t *p)
     return p->exited;
 }
 
-/* Sends sig and waits up to timeout_ms for the exit; SIGKILL after that.
- * Returns the exit status (128+signal when killed). */
-static TU_UNUSED int proc_stop(proc_t *p, int sig, int timeout_ms)
+int proc_stop(proc_t *p, int sig, int timeout_ms)
 {
     int64_t deadline = tu_now_ms() + timeout_ms;
 
@@ -93,8 +63,7 @@ static TU_UNUSED int proc_stop(proc_t *p, int sig, int timeout_ms)
     return p->status;
 }
 
-/* Prints the last lines of the child's log (for failure messages). */
-static TU_UNUSED void proc_dump_log(const proc_t *p)
+void proc_dump_log(const proc_t *p)
 {
     char cmd[1100];
 
@@ -102,5 +71,3 @@ static TU_UNUSED void proc_dump_log(const proc_t *p)
     if (system(cmd) != 0)
         fprintf(stderr, "(no log at %s)\n", p->log);
 }
-
-#endif

@@ -1,0 +1,44 @@
+/* tu_broker.c - the shared test broker, which fault tests pause and restart. */
+#include "tu_broker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tu_kafka.h"
+
+pid_t tu_broker_pid(void)
+{
+    const char *run = getenv("CHP_RUN_DIR"), *src = getenv("CHP_SOURCE_DIR");
+    char path[600];
+    FILE *fp;
+    long pid = 0;
+
+    if (run && *run)
+        snprintf(path, sizeof(path), "%s/kafka/kafka.pid", run);
+    else
+        snprintf(path, sizeof(path), "%s/.cache/run/kafka/kafka.pid",
+                 src ? src : ".");
+    if (!(fp = fopen(path, "r")))
+        return 0;
+    if (fscanf(fp, "%ld", &pid) != 1)
+        pid = 0;
+    fclose(fp);
+    return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+}
+
+int tu_broker_revive(const char *brokers, const char *bounce_cmd, char *errstr,
+                     size_t errstr_size)
+{
+    pid_t pid = tu_broker_pid();
+
+    if (pid)
+        kill(pid, SIGCONT);
+    if (tu_brokers_answer(brokers, 30000, errstr, errstr_size) == 0)
+        return 0;
+    fprintf(stderr, "broker does not answer (%s): bouncing it\n", errstr);
+    if (system(bounce_cmd) != 0 ||
+        tu_brokers_answer(brokers, 60000, errstr, errstr_size) != 0)
+        return -1;
+    return 0;
+}
