@@ -1,7 +1,11 @@
-/* proc.c - see proc.h. */
+/* proc.c - daemons as child processes: start, reap, stop (see proc.h). */
 #include "proc.h"
 
-int proc_start(proc_t *p, const char *log, const char *const *args)
+#include <sys/prctl.h>
+
+/* tied: the child gets SIGKILL when the thread that forked it ends. */
+static int proc_spawn(proc_t *p, const char *log, const char *const *args,
+                      bool tied)
 {
     const char *bin = getenv("CHP_BINARY_DIR");
     char exe[1024];
@@ -20,6 +24,8 @@ int proc_start(proc_t *p, const char *log, const char *const *args)
         return -1;
     if (p->pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (tied)
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -29,6 +35,31 @@ int proc_start(proc_t *p, const char *log, const char *const *args)
         _exit(127);
     }
     return 0;
+}
+
+int proc_start(proc_t *p, const char *log, const char *const *args)
+{
+    return proc_spawn(p, log, args, false);
+}
+
+int proc_start_tied(proc_t *p, const char *log, const char *const *args)
+{
+    return proc_spawn(p, log, args, true);
+}
+
+int proc_start_x(proc_t *p, const char *log, const char *cmd, const char *kv,
+                 size_t stride, int k)
+{
+    const char *args[PROC_MAX_ARGS + 1];
+    int n = 0;
+
+    args[n++] = cmd;
+    for (int i = 0; i < k && n + 2 < PROC_MAX_ARGS; i++) {
+        args[n++] = "-X";
+        args[n++] = kv + (size_t)i * stride;
+    }
+    args[n] = NULL;
+    return proc_start(p, log, args);
 }
 
 bool proc_exited(proc_t *p)
@@ -61,13 +92,4 @@ int proc_stop(proc_t *p, int sig, int timeout_ms)
             tu_sleep_ms(20);
     }
     return p->status;
-}
-
-void proc_dump_log(const proc_t *p)
-{
-    char cmd[1100];
-
-    snprintf(cmd, sizeof(cmd), "tail -n 30 '%.1000s' >&2", p->log);
-    if (system(cmd) != 0)
-        fprintf(stderr, "(no log at %s)\n", p->log);
 }

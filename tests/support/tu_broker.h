@@ -18,4 +18,14 @@ pid_t tu_broker_pid(void);
 int tu_broker_revive(const char *brokers, const char *bounce_cmd, char *errstr,
                      size_t errstr_size);
 
+/* For a test that pauses and restarts the shared broker: its pid (the test
+ * is skipped without one), and in bounce_cmd the command that restarts
+ * that same broker (scripts/kafka.sh bounce, KAFKA_PORT taken from
+ * brokers unless set). */
+pid_t tu_broker_for_faults(const char *brokers, char *bounce_cmd, size_t n);
+
+/* tu_broker_revive, failing the cmocka case when the broker cannot be
+ * brought back; its pid (0 if unknown). */
+pid_t tu_broker_ensure_up(const char *brokers, const char *bounce_cmd);
+
 #endif

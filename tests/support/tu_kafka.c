@@ -158,3 +158,29 @@ int tu_take_error(rd_kafka_error_t *error, const char *what, char *errstr,
     rd_kafka_error_destroy(error);
     return -1;
 }
+
+rd_kafka_resp_err_t tu_produce(rd_kafka_t *rk, const char *topic,
+                               int32_t partition, const void *key,
+                               size_t key_len, const void *value, size_t len)
+{
+    rd_kafka_resp_err_t err;
+
+    do {
+        err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 20);
+    } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+    return err;
+}
+
+void tu_pace(rd_kafka_t *rk, int64_t t0, uint64_t sent, int rate_per_s)
+{
+    int64_t due = t0 + (int64_t)(sent * 1000 / (uint64_t)rate_per_s);
+
+    rd_kafka_poll(rk, 0);
+    while (tu_now_ms() < due)
+        tu_sleep_ms(5);
+}

@@ -50,4 +50,15 @@ int tu_end_offsets(rd_kafka_t *rk, const char *topic, int partitions,
 int tu_take_error(rd_kafka_error_t *error, const char *what, char *errstr,
                   size_t n);
 
+/* Produces one message (copied; key may be NULL, partition may be
+ * RD_KAFKA_PARTITION_UA), serving delivery reports while the queue is full
+ * instead of failing.  The error of rd_kafka_producev otherwise. */
+rd_kafka_resp_err_t tu_produce(rd_kafka_t *rk, const char *topic,
+                               int32_t partition, const void *key,
+                               size_t key_len, const void *value, size_t len);
+
+/* Paces a stream started at t0 (tu_now_ms) to rate_per_s messages a second
+ * once sent messages are out: serves rk, then sleeps until they are due. */
+void tu_pace(rd_kafka_t *rk, int64_t t0, uint64_t sent, int rate_per_s);
+
 #endif

@@ -176,3 +176,10 @@ int tu_delete_topic(const char *brokers, const char *topic, char *errstr,
     rd_kafka_destroy(rk);
     return rc;
 }
+
+int tu_make_topic(const char *brokers, char *name, size_t n, const char *prefix,
+                  int partitions, char *errstr, size_t errstr_size)
+{
+    tu_unique_name(name, n, prefix);
+    return tu_create_topic(brokers, name, partitions, errstr, errstr_size);
+}

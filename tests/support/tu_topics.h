@@ -25,4 +25,9 @@ int tu_create_topic(const char *brokers, const char *topic, int partitions,
 int tu_delete_topic(const char *brokers, const char *topic, char *errstr,
                     size_t n);
 
+/* A topic named prefix-<unique> (tu_unique_name into name) created with
+ * partitions partitions (tu_create_topic).  0, or -1 with errstr filled. */
+int tu_make_topic(const char *brokers, char *name, size_t n, const char *prefix,
+                  int partitions, char *errstr, size_t errstr_size);
+
 #endif
