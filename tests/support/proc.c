@@ -53,8 +53,10 @@ int proc_start_x(proc_t *p, const char *log, const char *cmd, const char *kv,
     const char *args[PROC_MAX_ARGS + 1];
     int n = 0;
 
+    if (k < 0 || 1 + 2 * k > PROC_MAX_ARGS)
+        return -1; /* not silently cut short */
     args[n++] = cmd;
-    for (int i = 0; i < k && n + 2 < PROC_MAX_ARGS; i++) {
+    for (int i = 0; i < k; i++) {
         args[n++] = "-X";
         args[n++] = kv + (size_t)i * stride;
     }

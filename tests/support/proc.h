@@ -35,7 +35,8 @@ int proc_start(proc_t *p, const char *log, const char *const *args);
 int proc_start_tied(proc_t *p, const char *log, const char *const *args);
 
 /* Starts `chaperone cmd -X kv[0] -X kv[1] ...`: the k settings are rows of
- * stride bytes from kv (a char kv[][N] passes kv[0], sizeof(kv[0])). */
+ * stride bytes from kv (a char kv[][N] passes kv[0], sizeof(kv[0])).
+ * -1 when they do not fit in PROC_MAX_ARGS arguments. */
 int proc_start_x(proc_t *p, const char *log, const char *cmd, const char *kv,
                  size_t stride, int k);
 

@@ -1,6 +1,6 @@
 /* testutil.h - what integration and e2e tests that talk to a real Kafka
- * broker include: one header for the helpers of tests/support (libchp_
- * testsupport, linked into every test by chp_add_tests).
+ * broker include: one header for the Kafka-side helpers of tests/support
+ * (the chp_testsupport library, which chp_add_tests links into every test).
  *
  * None of these helpers depends on cmocka: they return an error and fill
  * errstr, and the test decides how to fail.  The one exception to "only
