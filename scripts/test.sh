@@ -15,7 +15,7 @@ cd "$top"
 jobs=$(nproc)
 export CHP_RUN_DIR=${CHP_RUN_DIR:-$top/.cache/run}
 # Every case is required here: a test that cannot reach its server fails
-# instead of reporting SKIPPED (tests/testutil.h).  CHP_TEST_REQUIRE_ALL=0
+# instead of reporting SKIPPED (tests/support/tu_skip.h).  CHP_TEST_REQUIRE_ALL=0
 # lets a developer without, say, PostgreSQL run the rest.
 export CHP_TEST_REQUIRE_ALL=${CHP_TEST_REQUIRE_ALL:-1}
 logs=$CHP_RUN_DIR/logs

@@ -34,17 +34,11 @@
 
 #include "auditread.h"
 #include "httpc.h"
+#include "proc.h"
 #include "testutil.h"
 
 #define TIER              "kafka-local"
 #define DETECT_INTERVAL_S 1
-
-typedef struct child {
-    pid_t pid;
-    bool exited;
-    int status;
-    char log[512];
-} child_t;
 
 static struct {
     const char *brokers;
@@ -53,94 +47,27 @@ static struct {
     char group[160], instance[160], txprefix[160];
     char logdir[256];
     int ctl_port, worker_port;
-    child_t ctl, worker;
+    proc_t ctl, worker;
     ar_result_t ar; /* large: not on the stack, not leaked by a failure */
 } g;
 
 /* ------------------------------------------------------------ children */
 
-static bool child_exited(child_t *c)
-{
-    int st;
-
-    if (c->pid <= 0 || c->exited)
-        return true;
-    if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
-        c->exited = true;
-        c->status = WIFEXITED(st) ? WEXITSTATUS(st)
-                                  : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    }
-    return c->exited;
-}
-
 /* Starts `chaperone args...` with stdout and stderr appended to
  * logdir/name.log; the child dies with this process. */
-static void child_start(child_t *c, const char *name, const char *const *args)
+static void child_start(proc_t *c, const char *name, const char *const *args)
 {
-    const char *bin = getenv("CHP_BINARY_DIR");
-    char exe[512];
-    const char *argv[64];
-    int n = 0;
+    char log[600];
 
-    snprintf(exe, sizeof(exe), "%s/chaperone", bin ? bin : ".");
-    argv[n++] = exe;
-    for (; *args && n < 63; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    memset(c, 0, sizeof(*c));
-    snprintf(c->log, sizeof(c->log), "%s/%s.log", g.logdir, name);
-    c->pid = fork();
-    assert_true(c->pid >= 0);
-    if (c->pid == 0) {
-        int fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execv(exe, (char *const *)argv);
-        _exit(127);
-    }
-}
-
-/* Sends sig, waits up to timeout_ms, then SIGKILL.  The exit status. */
-static int child_stop(child_t *c, int sig, int timeout_ms)
-{
-    int64_t deadline = tu_now_ms() + timeout_ms;
-
-    if (c->pid <= 0)
-        return -1;
-    if (!child_exited(c))
-        kill(c->pid, sig);
-    while (!child_exited(c) && tu_now_ms() < deadline)
-        tu_sleep_ms(20);
-    if (!child_exited(c)) {
-        kill(c->pid, SIGKILL);
-        while (!child_exited(c))
-            tu_sleep_ms(20);
-    }
-    return c->status;
-}
-
-static void dump_log(const child_t *c)
-{
-    char cmd[700];
-
-    if (!c->log[0])
-        return;
-    fprintf(stderr, "---- last lines of %s\n", c->log);
-    fflush(stderr);
-    snprintf(cmd, sizeof(cmd), "tail -n 25 '%s' >&2", c->log);
-    if (system(cmd) != 0)
-        fprintf(stderr, "(cannot read %s)\n", c->log);
+    snprintf(log, sizeof(log), "%s/%s.log", g.logdir, name);
+    assert_int_equal(proc_start_tied(c, log, args), 0);
 }
 
 /* fail_msg with the children's last log lines first. */
 #define FAIL(...)                                                              \
     do {                                                                       \
-        dump_log(&g.ctl);                                                      \
-        dump_log(&g.worker);                                                   \
+        proc_dump_log(&g.ctl);                                                 \
+        proc_dump_log(&g.worker);                                              \
         fail_msg(__VA_ARGS__);                                                 \
     } while (0)
 
@@ -166,7 +93,7 @@ static void start_controller(bool auto_detect)
 
     child_start(&g.ctl, "controller", args);
     for (;;) {
-        if (child_exited(&g.ctl))
+        if (proc_exited(&g.ctl))
             FAIL("controller exited with %d during start-up", g.ctl.status);
         if (httpc_request(g.ctl_port, "GET", "/health", NULL, 0, 2000, &r) ==
             0) {
@@ -353,7 +280,7 @@ static void wait_counts(const char *topic, uint64_t want, int timeout_ms)
             if (count == want)
                 break;
         }
-        if (child_exited(&g.worker))
+        if (proc_exited(&g.worker))
             FAIL("the worker exited with %d", g.worker.status);
         if (tu_now_ms() > deadline)
             FAIL("%s: counted %llu of %llu within %d ms (%s)", topic,
@@ -424,8 +351,8 @@ static int group_teardown(void **state)
     char errstr[512], cmd[400];
     (void)state;
 
-    child_stop(&g.ctl, SIGTERM, 15000);
-    child_stop(&g.worker, SIGTERM, 30000);
+    proc_stop(&g.ctl, SIGTERM, 15000);
+    proc_stop(&g.worker, SIGTERM, 30000);
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
         tu_delete_topic(g.brokers, topics[i], errstr, sizeof(errstr));
     if (!getenv("CHP_KEEP_LOGS")) {
@@ -499,7 +426,7 @@ static void test_registry(void **state)
 
     /* A restarted controller recovers the blacklist from Kafka, and
      * auto-detection (now on) does not bring the topic back. */
-    assert_int_equal(child_stop(&g.ctl, SIGTERM, 20000), 0);
+    assert_int_equal(proc_stop(&g.ctl, SIGTERM, 20000), 0);
     start_controller(true);
     assert_true(listed("blacklisted", g.dummy));
     deadline = tu_now_ms() + TU_TIMEOUT_MS;
@@ -558,13 +485,13 @@ static void test_controller_down(void **state)
     httpc_resp_t r;
     (void)state;
 
-    child_stop(&g.ctl, SIGKILL, 5000);
+    proc_stop(&g.ctl, SIGKILL, 5000);
     assert_int_not_equal(
         httpc_request(g.ctl_port, "GET", "/health", NULL, 0, 2000, &r), 0);
     produce_lines(g.autot, 51, 30);
     wait_counts(g.autot, 80, 120000);
     assert_int_equal(count_now(g.dummy), 100);
-    if (child_exited(&g.worker))
+    if (proc_exited(&g.worker))
         FAIL("the worker exited with %d", g.worker.status);
 }
 

@@ -18,8 +18,7 @@
 
 #include "report/api.h"
 #include "report/report.h"
-#include "report_seed.h"
-#include "conf_daemon.h"
+#include "seed_api.h"
 
 #define NB    6
 #define LOSSY 3
@@ -52,16 +51,14 @@ static bool find_browser(void)
 static int setup(void **state)
 {
     store_row_t rows[2 * NB];
-    chp_conf_t *conf = conf_daemon_new();
-    char err[512], kv[256];
+    char err[512];
     int64_t now = (int64_t)time(NULL);
 
     (void)state;
     if (!find_browser())
         tu_skip("chromium is not installed (scripts/deps.sh installs it)");
-    snprintf(dir, sizeof(dir), "/tmp/chp-dash-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof(url), "sqlite://%s/audit.db", dir);
+    assert_int_equal(seed_tmpdb("chp-dash", dir, sizeof(dir), url, sizeof(url)),
+                     0);
     /* Six buckets that all ended more than report.lateness.s (30 min) ago,
      * so the loss counts; bucket LOSSY lost 25 of 1000 at regional. */
     base = (now - 7200) / 600 * 600 - NB * 600;
@@ -72,15 +69,8 @@ static int setup(void **state)
                              "regional", "dc1", b == LOSSY ? 975 : 1000,
                              400 + 50 * b));
     }
-    if (seed_flush(url, rows, 2 * NB, err, sizeof(err)) != 0)
-        fail_msg("seeding: %s", err);
-    seed_clear(rows, 2 * NB);
-
-    snprintf(kv, sizeof(kv), "db.url=%s", url);
-    assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
-    if (!(api = api_new(conf, err, sizeof(err))))
-        fail_msg("api_new: %s", err);
-    chp_conf_destroy(conf);
+    if (!(api = seed_api(url, rows, 2 * NB, err, sizeof(err))))
+        fail_msg("%s", err);
     if (!(srv = http_server_start("127.0.0.1", 0, 4096, api_handle, api, NULL,
                                   err, sizeof(err))))
         fail_msg("http_server_start: %s", err);

@@ -65,7 +65,6 @@ static void produce(rd_kafka_t *rk, const char *audit, const char *src,
         chp_auditmsg_t m;
         char *json = NULL;
         size_t len = 0;
-        rd_kafka_resp_err_t err;
 
         chp_auditmsg_init(&m);
         snprintf(m.topic, sizeof(m.topic), "%s", src);
@@ -87,15 +86,9 @@ static void produce(rd_kafka_t *rk, const char *audit, const char *src,
         t->dropped += m.audit_dropped_count;
         t->aborted += m.aborted_count;
         t->records++;
-        do {
-            err = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(audit), RD_KAFKA_V_KEY(m.uuid, 8),
-                RD_KAFKA_V_VALUE(json, len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(rk, 10);
-        } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-        assert_int_equal(err, 0);
+        assert_int_equal(
+            tu_produce(rk, audit, RD_KAFKA_PARTITION_UA, m.uuid, 8, json, len),
+            0);
         free(json);
         chp_auditmsg_clear(&m);
     }
@@ -120,8 +113,7 @@ static void coll_start(proc_t *p, const char *name, const char *bs,
                        const char *const *extra)
 {
     char kv[16][600], log[600];
-    const char *args[40];
-    int n = 0, k = 0;
+    int k = 0;
 
     snprintf(kv[k++], sizeof(kv[0]), "kafka.bootstrap.servers=%s", bs);
     snprintf(kv[k++], sizeof(kv[0]), "audit.topic=%s", audit);
@@ -134,15 +126,10 @@ static void coll_start(proc_t *p, const char *name, const char *bs,
     snprintf(kv[k++], sizeof(kv[0]), "kafka.heartbeat.interval.ms=1000");
     for (; extra && *extra && k < 16; extra++)
         snprintf(kv[k++], sizeof(kv[0]), "%s", *extra);
-    args[n++] = "collector";
-    for (int i = 0; i < k; i++) {
-        args[n++] = "-X";
-        args[n++] = kv[i];
-    }
-    args[n] = NULL;
     snprintf(log, sizeof(log), "%s/%s.log", workdir, name);
     unlink(log); /* wait_started() reads this run's lines only */
-    assert_int_equal(proc_start(p, log, args), 0);
+    assert_int_equal(proc_start_x(p, log, "collector", kv[0], sizeof(kv[0]), k),
+                     0);
     if (n_live < 16)
         live[n_live++] = p->pid;
 }

@@ -53,11 +53,7 @@ typedef struct dataset {
 
 static void broker_ensure_up(void)
 {
-    char err[256];
-
-    if (tu_broker_revive(brokers, kafka_sh, err, sizeof(err)) != 0)
-        fail_msg("the shared broker could not be brought back: %s", err);
-    broker_pid = tu_broker_pid();
+    broker_pid = tu_broker_ensure_up(brokers, kafka_sh);
 }
 
 static int teardown(void **state)
@@ -82,19 +78,19 @@ static void make_topics(dataset_t *d, const char *prefix)
     char err[512];
 
     memset(d, 0, sizeof(*d));
-    for (int t = 0; t < TOPICS; t++) {
-        tu_unique_name(d->topic[t], sizeof(d->topic[t]), prefix);
-        assert_int_equal(
-            tu_create_topic(brokers, d->topic[t], PARTS, err, sizeof(err)), 0);
-    }
+    for (int t = 0; t < TOPICS; t++)
+        assert_int_equal(tu_make_topic(brokers, d->topic[t],
+                                       sizeof(d->topic[t]), prefix, PARTS, err,
+                                       sizeof(err)),
+                         0);
 }
 
 static void make_audit_topic(char *audit, size_t n)
 {
     char err[512];
 
-    tu_unique_name(audit, n, "faultaudit");
-    assert_int_equal(tu_create_topic(brokers, audit, 2, err, sizeof(err)), 0);
+    assert_int_equal(
+        tu_make_topic(brokers, audit, n, "faultaudit", 2, err, sizeof(err)), 0);
 }
 
 /* n more messages per topic at rate_per_s in all (0: as fast as can be). */
@@ -115,27 +111,15 @@ static void produce(dataset_t *d, uint64_t n, int rate_per_s)
                 snprintf(buf, sizeof(buf), "{\"ts\":%lld,\"i\":%llu}",
                          (long long)(T0 + b * 600 + (int64_t)(i % 600)) * 1000,
                          (unsigned long long)i);
-            rd_kafka_resp_err_t err;
-            do {
-                err = rd_kafka_producev(
-                    rk, RD_KAFKA_V_TOPIC(d->topic[t]),
-                    RD_KAFKA_V_PARTITION((int32_t)(i % PARTS)),
-                    RD_KAFKA_V_VALUE(buf, (size_t)len),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-                if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                    rd_kafka_poll(rk, 20);
-            } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-            assert_int_equal(err, 0);
+            assert_int_equal(tu_produce(rk, d->topic[t], (int32_t)(i % PARTS),
+                                        NULL, 0, buf, (size_t)len),
+                             0);
             d->count[t][b]++;
             d->total[t]++;
             sent++;
         }
-        if (rate_per_s > 0 && sent % 300 == 0) {
-            int64_t due = t0 + (int64_t)(sent * 1000 / (uint64_t)rate_per_s);
-            rd_kafka_poll(rk, 0);
-            while (tu_now_ms() < due)
-                tu_sleep_ms(5);
-        }
+        if (rate_per_s > 0 && sent % 300 == 0)
+            tu_pace(rk, t0, sent, rate_per_s);
     }
     d->sent += n;
     /* Idempotent and patient: a paused or restarting broker delays the
@@ -185,8 +169,7 @@ typedef struct wopts {
 static void start_worker(proc_t *p, const wopts_t *o)
 {
     char topics[TOPICS * 130] = "", kv[20][700], log[512];
-    const char *args[48];
-    int n = 0, k = 0;
+    int k = 0;
 
     for (int t = 0; o->d && t < TOPICS; t++) {
         if (t)
@@ -213,42 +196,9 @@ static void start_worker(proc_t *p, const wopts_t *o)
              SHUTDOWN_MS);
     if (o->extra)
         snprintf(kv[k++], sizeof(kv[0]), "%s", o->extra);
-    args[n++] = "worker";
-    for (int i = 0; i < k; i++) {
-        args[n++] = "-X";
-        args[n++] = kv[i];
-    }
-    args[n] = NULL;
     snprintf(log, sizeof(log), "%s/%s.log", logdir, o->instance);
-    assert_int_equal(proc_start(p, log, args), 0);
-}
-
-static int log_count(const char *log, const char *needle)
-{
-    char cmd[1200], out[32] = "0";
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd), "grep -c -- '%s' '%s' 2>/dev/null", needle, log);
-    if ((p = popen(cmd, "r"))) {
-        if (!fgets(out, sizeof(out), p))
-            out[0] = '0';
-        pclose(p);
-    }
-    return (int)strtol(out, NULL, 10);
-}
-
-static void wait_log(const proc_t *p, const char *needle, int timeout_ms)
-{
-    int64_t deadline = tu_now_ms() + timeout_ms;
-
-    while (log_count(p->log, needle) == 0) {
-        if (tu_now_ms() > deadline) {
-            proc_dump_log(p);
-            fail_msg("no \"%s\" in %s within %d ms", needle, p->log,
-                     timeout_ms);
-        }
-        tu_sleep_ms(200);
-    }
+    assert_int_equal(proc_start_x(p, log, "worker", kv[0], sizeof(kv[0]), k),
+                     0);
 }
 
 /* ------------------------------------------------------------ audit */
@@ -345,10 +295,10 @@ static void test_broker_paused(void **state)
     tu_unique_name(group, sizeof(group), "grp");
     wopts_t o = {d, audit, group, "paused-w1", NULL, NULL, httpc_free_port()};
     start_worker(&w, &o);
-    wait_log(&w, "transactions ready", 60000);
+    proc_wait_log(&w, "transactions ready", 60000);
     /* ~30 s of live stream; the pause falls in its middle. */
     stream_start(&s, d, 20000, 2000);
-    wait_log(&w, "assigned [1-9]", 60000);
+    proc_wait_log(&w, "assigned [1-9]", 60000);
     tu_sleep_ms(6000);
     printf("  fault: broker SIGSTOP for %d ms (transaction timeout %d ms)\n",
            TXN_TIMEOUT_MS + 8000, TXN_TIMEOUT_MS);
@@ -373,9 +323,9 @@ static void test_broker_restart(void **state)
     tu_unique_name(group, sizeof(group), "grp");
     wopts_t o = {d, audit, group, "bounce-w1", NULL, NULL, httpc_free_port()};
     start_worker(&w, &o);
-    wait_log(&w, "transactions ready", 60000);
+    proc_wait_log(&w, "transactions ready", 60000);
     stream_start(&s, d, 20000, 2000);
-    wait_log(&w, "assigned [1-9]", 60000);
+    proc_wait_log(&w, "assigned [1-9]", 60000);
     tu_sleep_ms(5000);
     broker_bounce();
     pthread_join(s.th, NULL);
@@ -450,8 +400,8 @@ static void test_lost_assignment(void **state)
     start_worker(&w[0], &o1);
     start_worker(&w[1], &o2);
     stream_start(&s, d, 20000, 2000);
-    wait_log(&w[0], "assigned [1-9]", 60000);
-    wait_log(&w[1], "assigned [1-9]", 60000);
+    proc_wait_log(&w[0], "assigned [1-9]", 60000);
+    proc_wait_log(&w[1], "assigned [1-9]", 60000);
     tu_sleep_ms(4000);
     printf("  fault: worker 1 SIGSTOP for 15 s (session timeout 6 s)\n");
     kill(w[0].pid, SIGSTOP);
@@ -460,7 +410,7 @@ static void test_lost_assignment(void **state)
     pthread_join(s.th, NULL);
     finish("worker paused past its session timeout", audit, d, w, 2);
     printf("  worker 1 log: %d line(s) \"lost\"\n",
-           log_count(w[0].log, "lost"));
+           proc_log_count(w[0].log, "lost"));
     free(d);
 }
 
@@ -484,7 +434,7 @@ static void expect_unhealthy_then_term(proc_t *p, int port, const char *who)
     int st;
 
     snprintf(needle, sizeof(needle), "%s: cannot reach Kafka", who);
-    wait_log(p, needle, 30000);
+    proc_wait_log(p, needle, 30000);
     while (tu_now_ms() < deadline &&
            !(health(port, body, sizeof(body)) == 503 &&
              strstr(body, "cannot reach Kafka")))
@@ -520,10 +470,9 @@ static void test_unreachable_cause(void **state)
     snprintf(kv[1], sizeof(kv[1]), "http.port=%d", cport);
     snprintf(kv[2], sizeof(kv[2]), "daemon.shutdown.timeout.ms=%d",
              SHUTDOWN_MS);
-    const char *args[] = {"controller", "-X", kv[0], "-X",
-                          kv[1],        "-X", kv[2], NULL};
     snprintf(log, sizeof(log), "%s/unreach-controller.log", logdir);
-    assert_int_equal(proc_start(&c, log, args), 0);
+    assert_int_equal(
+        proc_start_x(&c, log, "controller", kv[0], sizeof(kv[0]), 3), 0);
     expect_unhealthy_then_term(&c, cport, "controller");
 }
 
@@ -536,35 +485,11 @@ int main(void)
         cmocka_unit_test_teardown(test_sigterm_unreachable, teardown),
         cmocka_unit_test_teardown(test_lost_assignment, teardown),
     };
-    const char *bin = getenv("CHP_BINARY_DIR"), *src = getenv("CHP_SOURCE_DIR");
-    char port[16];
-    const char *colon;
     int rc;
 
     brokers = tu_brokers();
-    if (!(broker_pid = tu_broker_pid()))
-        tu_skip("the broker's pid file ($CHP_RUN_DIR/kafka/kafka.pid) is "
-                "needed to pause and restart it");
-    /* kafka.sh bounce must address the same broker. */
-    if ((colon = strrchr(brokers, ':')) && !getenv("KAFKA_PORT")) {
-        snprintf(port, sizeof(port), "%s", colon + 1);
-        setenv("KAFKA_PORT", port, 1);
-    }
-    snprintf(kafka_sh, sizeof(kafka_sh), "'%s/scripts/kafka.sh' bounce",
-             src ? src : ".");
-    snprintf(logdir, sizeof(logdir), "%s/Testing", bin ? bin : ".");
-    mkdir(logdir, 0755);
-    snprintf(logdir, sizeof(logdir), "%s/Testing/e2e-logs", bin ? bin : ".");
-    mkdir(logdir, 0755);
-    snprintf(logdir, sizeof(logdir), "%s/Testing/e2e-logs/faults",
-             bin ? bin : ".");
-    mkdir(logdir, 0755);
-    {
-        char cmd[400];
-        snprintf(cmd, sizeof(cmd), "rm -f '%s'/*.log", logdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot clean %s\n", logdir);
-    }
+    broker_pid = tu_broker_for_faults(brokers, kafka_sh, sizeof(kafka_sh));
+    proc_log_dir(logdir, sizeof(logdir), "e2e-logs/faults", "*.log");
     setvbuf(stdout, NULL, _IOLBF, 0);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     broker_ensure_up();

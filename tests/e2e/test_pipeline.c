@@ -630,16 +630,12 @@ static int setup(void **state)
     agg = getenv("CHP_TEST_PIPE_AGG");
     src_dir = getenv("CHP_SOURCE_DIR");
     bin_dir = getenv("CHP_BINARY_DIR");
-    if (!dc1 || !dc2 || !agg || !*dc1 || !*dc2 || !*agg) {
-        fprintf(stderr, "skipped: CHP_TEST_PIPE_DC1/DC2/AGG unset (start "
-                        "scripts/pipeline.sh and eval its env)\n");
-        exit(TU_SKIP);
-    }
-    if (!src_dir || !bin_dir || sh("command -v kcat >/dev/null") != 0) {
-        fprintf(stderr, "skipped: needs CHP_SOURCE_DIR, CHP_BINARY_DIR "
-                        "(set by ctest) and kcat\n");
-        exit(TU_SKIP);
-    }
+    if (!dc1 || !dc2 || !agg || !*dc1 || !*dc2 || !*agg)
+        tu_skip("CHP_TEST_PIPE_DC1/DC2/AGG unset (start scripts/pipeline.sh "
+                "and eval its env)");
+    if (!src_dir || !bin_dir || sh("command -v kcat >/dev/null") != 0)
+        tu_skip("needs CHP_SOURCE_DIR, CHP_BINARY_DIR (set by ctest) and "
+                "kcat");
     if (tu_brokers_answer(dc1, 30000, NULL, 0) != 0 ||
         tu_brokers_answer(dc2, 30000, NULL, 0) != 0 ||
         tu_brokers_answer(agg, 30000, NULL, 0) != 0) {

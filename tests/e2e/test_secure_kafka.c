@@ -129,7 +129,7 @@ static void check_no_password(const sec_listener_t *l, proc_t *ps, size_t n)
                  "grep -c '%s' '%s' /proc/%d/cmdline 2>/dev/null | "
                  "awk -F: '{s+=$NF} END {print s+0}'",
                  pw, ps[i].log, (int)ps[i].pid);
-        assert_int_equal(sec_run(cmd, out, sizeof(out)), 0);
+        assert_int_equal(tu_run(cmd, out, sizeof(out)), 0);
         if (atoi(out) != 0)
             fail_msg("the SCRAM password shows in %s or its command line",
                      ps[i].log);
@@ -219,7 +219,7 @@ static void run_pipeline(const char *name, const char *env)
              "-X chaperone.audit.topic=%s -X chaperone.tier=%s "
              "-X chaperone.report.interval.ms=500 %s -l %s 2>&1",
              l.props, topic, plugin, audit, tier_p, opts, data);
-    if (sec_run(cmd, out, sizeof(out)) != 0)
+    if (tu_run(cmd, out, sizeof(out)) != 0)
         fail_msg("%s: kcat -P: %s", name, out);
     snprintf(cmd, sizeof(cmd),
              "kcat -F %s -C -t %s -o beginning -e -q "
@@ -227,14 +227,14 @@ static void run_pipeline(const char *name, const char *env)
              "-X chaperone.tier=%s -X chaperone.report.interval.ms=500 %s "
              "2>/dev/null | wc -l",
              l.props, topic, plugin, audit, tier_c, opts);
-    assert_int_equal(sec_run(cmd, out, sizeof(out)), 0);
+    assert_int_equal(tu_run(cmd, out, sizeof(out)), 0);
     assert_int_equal(strtol(out, NULL, 10), N);
 
     /* The collector stores it all; its API answers with the token. */
     snprintf(kv[8], sizeof(kv[8]), "db.url=sqlite://%s/secure-%s.db", logdir,
              name);
     snprintf(cmd, sizeof(cmd), "rm -f %s/secure-%s.db*", logdir, name);
-    assert_int_equal(sec_run(cmd, NULL, 0), 0);
+    assert_int_equal(tu_run(cmd, NULL, 0), 0);
     snprintf(kv[9], sizeof(kv[9]), "http.port=%d", coll_port);
     snprintf(kv[10], sizeof(kv[10]), "collector.group.id=%s-coll", group);
     /* HTTPS with the broker's test certificate (it names 127.0.0.1). */

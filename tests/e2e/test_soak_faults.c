@@ -58,11 +58,7 @@ static int rnd_between(int lo, int hi)
 
 static void broker_ensure_up(void)
 {
-    char err[256];
-
-    if (tu_broker_revive(brokers, kafka_sh, err, sizeof(err)) != 0)
-        fail_msg("the shared broker could not be brought back: %s", err);
-    broker_pid = tu_broker_pid();
+    broker_pid = tu_broker_ensure_up(brokers, kafka_sh);
 }
 
 /* ------------------------------------------------------------ model */
@@ -95,27 +91,14 @@ static void *stream_main(void *arg)
                 snprintf(buf, sizeof(buf), "{\"ts\":%lld,\"i\":%llu}",
                          (long long)(T0 + b * 600 + (int64_t)(i % 600)) * 1000,
                          (unsigned long long)i);
-            rd_kafka_resp_err_t err;
-            do {
-                err = rd_kafka_producev(
-                    rk, RD_KAFKA_V_TOPIC(md.topic[t]),
-                    RD_KAFKA_V_PARTITION((int32_t)(i % PARTS)),
-                    RD_KAFKA_V_VALUE(buf, (size_t)len),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-                if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                    rd_kafka_poll(rk, 20);
-            } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-            if (err)
+            if (tu_produce(rk, md.topic[t], (int32_t)(i % PARTS), NULL, 0, buf,
+                           (size_t)len))
                 continue; /* not counted: never stored */
             md.count[t][b]++;
             sent++;
         }
-        if (sent % 300 == 0) {
-            int64_t due = t0 + (int64_t)(sent * 1000 / (uint64_t)rate);
-            rd_kafka_poll(rk, 0);
-            while (tu_now_ms() < due)
-                tu_sleep_ms(5);
-        }
+        if (sent % 300 == 0)
+            tu_pace(rk, t0, sent, rate);
     }
     /* Idempotent and patient (message.timeout.ms 300 s): pauses and
      * restarts of the broker delay the stream, they do not change it. */
@@ -140,8 +123,7 @@ static dproc_t ws[NW], cs[NC];
 static void start_daemon(dproc_t *d)
 {
     char kv[20][700], log[600];
-    const char *args[48];
-    int n = 0, k = 0;
+    int k = 0;
 
     snprintf(kv[k++], sizeof(kv[0]), "kafka.bootstrap.servers=%s", brokers);
     snprintf(kv[k++], sizeof(kv[0]), "audit.topic=%s", md.audit);
@@ -161,22 +143,18 @@ static void start_daemon(dproc_t *d)
         snprintf(kv[k++], sizeof(kv[0]), "kafka.transaction.timeout.ms=10000");
         snprintf(kv[k++], sizeof(kv[0]),
                  "kafka.partition.assignment.strategy=cooperative-sticky");
-        args[n++] = "worker";
     } else {
         snprintf(kv[k++], sizeof(kv[0]), "collector.group.id=%s", md.cgroup);
         snprintf(kv[k++], sizeof(kv[0]), "db.url=sqlite://%s", db_path);
         snprintf(kv[k++], sizeof(kv[0]), "collector.flush.interval.ms=200");
         snprintf(kv[k++], sizeof(kv[0]), "collector.retry.max.ms=2000");
-        args[n++] = "collector";
     }
-    for (int i = 0; i < k; i++) {
-        args[n++] = "-X";
-        args[n++] = kv[i];
-    }
-    args[n] = NULL;
     snprintf(log, sizeof(log), "%s/%s-%d.log", workdir,
              d->worker ? "worker" : "collector", d->idx);
-    assert_int_equal(proc_start(&d->p, log, args), 0);
+    assert_int_equal(proc_start_x(&d->p, log,
+                                  d->worker ? "worker" : "collector", kv[0],
+                                  sizeof(kv[0]), k),
+                     0);
     d->stopped = false;
 }
 
@@ -358,13 +336,13 @@ static void test_soak(void **state)
     rng = seed ? seed : 1;
     printf("  seed %llu (CHP_SOAK_SEED), %d s of stream\n",
            (unsigned long long)seed, seconds);
-    for (int t = 0; t < TOPICS; t++) {
-        tu_unique_name(md.topic[t], sizeof(md.topic[t]), "soak");
-        assert_int_equal(
-            tu_create_topic(brokers, md.topic[t], PARTS, err, sizeof(err)), 0);
-    }
-    tu_unique_name(md.audit, sizeof(md.audit), "soakaudit");
-    assert_int_equal(tu_create_topic(brokers, md.audit, 2, err, sizeof(err)),
+    for (int t = 0; t < TOPICS; t++)
+        assert_int_equal(tu_make_topic(brokers, md.topic[t],
+                                       sizeof(md.topic[t]), "soak", PARTS, err,
+                                       sizeof(err)),
+                         0);
+    assert_int_equal(tu_make_topic(brokers, md.audit, sizeof(md.audit),
+                                   "soakaudit", 2, err, sizeof(err)),
                      0);
     tu_unique_name(md.wgroup, sizeof(md.wgroup), "soakw");
     tu_unique_name(md.cgroup, sizeof(md.cgroup), "soakc");
@@ -481,32 +459,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_soak, teardown),
     };
-    const char *bin = getenv("CHP_BINARY_DIR"), *src = getenv("CHP_SOURCE_DIR");
-    const char *colon;
-    char port[16];
     int rc;
 
     brokers = tu_brokers();
-    if (!(broker_pid = tu_broker_pid()))
-        tu_skip("the broker's pid file ($CHP_RUN_DIR/kafka/kafka.pid) is "
-                "needed to pause and restart it");
-    if ((colon = strrchr(brokers, ':')) && !getenv("KAFKA_PORT")) {
-        snprintf(port, sizeof(port), "%s", colon + 1);
-        setenv("KAFKA_PORT", port, 1);
-    }
-    snprintf(kafka_sh, sizeof(kafka_sh), "'%s/scripts/kafka.sh' bounce",
-             src ? src : ".");
-    snprintf(workdir, sizeof(workdir), "%s/Testing", bin ? bin : ".");
-    mkdir(workdir, 0755);
-    snprintf(workdir, sizeof(workdir), "%s/Testing/soak", bin ? bin : ".");
-    mkdir(workdir, 0755);
-    {
-        char cmd[400];
-        snprintf(cmd, sizeof(cmd), "rm -f '%s'/*.log '%s'/*.db*", workdir,
-                 workdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot clean %s\n", workdir);
-    }
+    broker_pid = tu_broker_for_faults(brokers, kafka_sh, sizeof(kafka_sh));
+    proc_log_dir(workdir, sizeof(workdir), "soak", "*.log *.db*");
     setvbuf(stdout, NULL, _IOLBF, 0);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     broker_ensure_up();

@@ -46,19 +46,19 @@ static void make_topics(dataset_t *d, int n, const char *prefix)
 
     memset(d, 0, sizeof(*d));
     d->n_topics = n;
-    for (int t = 0; t < n; t++) {
-        tu_unique_name(d->topic[t], sizeof(d->topic[t]), prefix);
-        assert_int_equal(
-            tu_create_topic(brokers, d->topic[t], PARTS, err, sizeof(err)), 0);
-    }
+    for (int t = 0; t < n; t++)
+        assert_int_equal(tu_make_topic(brokers, d->topic[t],
+                                       sizeof(d->topic[t]), prefix, PARTS, err,
+                                       sizeof(err)),
+                         0);
 }
 
 static void make_audit_topic(char *audit, size_t n)
 {
     char err[512];
 
-    tu_unique_name(audit, n, "e2eaudit");
-    assert_int_equal(tu_create_topic(brokers, audit, 3, err, sizeof(err)), 0);
+    assert_int_equal(
+        tu_make_topic(brokers, audit, n, "e2eaudit", 3, err, sizeof(err)), 0);
 }
 
 /* Message i of topic t: 90% JSON with a timestamp in one of the buckets,
@@ -105,17 +105,9 @@ static void produce(dataset_t *d, uint64_t per_topic, uint64_t start,
     for (uint64_t i = start; i < start + per_topic; i++) {
         for (int t = 0; t < d->n_topics; t++) {
             int len, b, cls = make_msg(buf, sizeof(buf), &len, t, i, &b);
-            rd_kafka_resp_err_t err;
-            do {
-                err = rd_kafka_producev(
-                    rk, RD_KAFKA_V_TOPIC(d->topic[t]),
-                    RD_KAFKA_V_PARTITION((int32_t)(i % PARTS)),
-                    RD_KAFKA_V_VALUE(buf, (size_t)len),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-                if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                    rd_kafka_poll(rk, 20);
-            } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-            assert_int_equal(err, 0);
+            assert_int_equal(tu_produce(rk, d->topic[t], (int32_t)(i % PARTS),
+                                        NULL, 0, buf, (size_t)len),
+                             0);
             if (cls == 0) {
                 d->count[t][b]++;
                 d->bytes[t][b] += (uint64_t)len;
@@ -128,13 +120,9 @@ static void produce(dataset_t *d, uint64_t per_topic, uint64_t start,
             d->total_bytes[t] += (uint64_t)len;
             sent++;
         }
-        if (rate_per_s > 0 && sent % 1000 == 0) {
-            /* Pace a live stream so workers are killed mid-audit. */
-            int64_t due = t0 + (int64_t)(sent * 1000 / (uint64_t)rate_per_s);
-            rd_kafka_poll(rk, 0);
-            while (tu_now_ms() < due)
-                tu_sleep_ms(5);
-        }
+        /* Pace a live stream so workers are killed mid-audit. */
+        if (rate_per_s > 0 && sent % 1000 == 0)
+            tu_pace(rk, t0, sent, rate_per_s);
     }
     assert_int_equal(rd_kafka_flush(rk, 120000), 0);
     rd_kafka_destroy(rk);
@@ -152,8 +140,7 @@ typedef struct worker_opts {
 static void start_worker(proc_t *p, const worker_opts_t *o)
 {
     char topics[TOPICS * 130] = "", kv[16][700], log[512];
-    const char *args[40];
-    int n = 0, k = 0;
+    int k = 0;
 
     for (int t = 0; o->d && t < o->d->n_topics; t++) {
         if (t)
@@ -175,14 +162,9 @@ static void start_worker(proc_t *p, const worker_opts_t *o)
     snprintf(kv[k++], sizeof(kv[0]), "cluster.name=e2e");
     snprintf(kv[k++], sizeof(kv[0]), "kafka.session.timeout.ms=6000");
     snprintf(kv[k++], sizeof(kv[0]), "kafka.heartbeat.interval.ms=1000");
-    args[n++] = "worker";
-    for (int i = 0; i < k; i++) {
-        args[n++] = "-X";
-        args[n++] = kv[i];
-    }
-    args[n] = NULL;
     snprintf(log, sizeof(log), "%s/worker-%s.log", logdir, o->instance);
-    assert_int_equal(proc_start(p, log, args), 0);
+    assert_int_equal(proc_start_x(p, log, "worker", kv[0], sizeof(kv[0]), k),
+                     0);
 }
 
 static int next_port(void)
@@ -312,21 +294,6 @@ typedef struct killer {
     int kills;
 } killer_t;
 
-/* Lines of the log containing needle. */
-static int log_count(const char *log, const char *needle)
-{
-    char cmd[1200], out[32] = "0";
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd), "grep -c '%s' '%s' 2>/dev/null", needle, log);
-    if ((p = popen(cmd, "r"))) {
-        if (!fgets(out, sizeof(out), p))
-            out[0] = '0';
-        pclose(p);
-    }
-    return (int)strtol(out, NULL, 10);
-}
-
 /* Kills the worker with SIGKILL 5 times at random moments while it audits
  * (it holds partitions and has committed at least once since its start),
  * restarting it each time, while the main thread produces a live stream. */
@@ -338,11 +305,11 @@ static void *killer_main(void *arg)
 
     for (int i = 0; i < 5; i++) {
         int64_t deadline = tu_now_ms() + 60000;
-        while (log_count(k->w->log, "assigned [1-9]") <= assigned &&
+        while (proc_log_count(k->w->log, "assigned [1-9]") <= assigned &&
                tu_now_ms() < deadline)
             tu_sleep_ms(100);
         tu_sleep_ms(700 + rand() % 1500);
-        assigned = log_count(k->w->log, "assigned [1-9]");
+        assigned = proc_log_count(k->w->log, "assigned [1-9]");
         kill(k->w->pid, SIGKILL);
         proc_stop(k->w, SIGKILL, 10000);
         k->kills++;
@@ -457,16 +424,8 @@ int main(void)
         cmocka_unit_test(test_crash_kill9),
         cmocka_unit_test(test_scale_three_workers),
     };
-    const char *bin = getenv("CHP_BINARY_DIR");
 
     brokers = tu_brokers();
-    snprintf(logdir, sizeof(logdir), "%s/Testing/e2e-logs", bin ? bin : ".");
-    mkdir(logdir, 0755);
-    {
-        char cmd[400];
-        snprintf(cmd, sizeof(cmd), "rm -f '%s'/worker-*.log", logdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot clean %s\n", logdir);
-    }
+    proc_log_dir(logdir, sizeof(logdir), "e2e-logs", "worker-*.log");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

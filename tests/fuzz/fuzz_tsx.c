@@ -13,17 +13,9 @@
 
 #include "tsx.h"
 
-/* A second copy of the scanner, built from the same source with the
- * portable block scan only, under other names: its answers must be
- * identical to the library's (which uses SSE2 or AVX2 here). */
-#define CHP_TSX_NO_SIMD      1
-#define chp_tsx_scan_json    portable_scan_json
-#define chp_tsx_parse_number portable_parse_number
-#define chp_tsx_no_avx2      portable_no_avx2
-#include "tsx_json.c"
-#undef chp_tsx_scan_json
-#undef chp_tsx_parse_number
-#undef chp_tsx_no_avx2
+/* The portable copy of the scanner: its answers must be identical to the
+ * library's (which uses SSE2 or AVX2 here). */
+#include "tsx_portable.h"
 
 static const char *const names[] = {"ts", "timestamp"};
 

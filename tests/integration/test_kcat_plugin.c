@@ -26,27 +26,6 @@
 static const char *brokers;
 static char plugin[1024];
 
-/* Runs a shell command; returns its exit status, output in out (if any). */
-static int run(const char *cmd, char *out, size_t outn)
-{
-    FILE *p = popen(cmd, "r");
-    size_t got = 0;
-    int st;
-
-    if (!p)
-        return -1;
-    if (out && outn) {
-        got = fread(out, 1, outn - 1, p);
-        out[got] = '\0';
-    } else {
-        char sink[4096];
-        while (fread(sink, 1, sizeof(sink), p) > 0)
-            ;
-    }
-    st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_kcat_both_sides(void **state)
 {
     char topic[128], audit[128], err[512], path[256], cmd[4096];
@@ -78,7 +57,7 @@ static void test_kcat_both_sides(void **state)
              "-X chaperone.report.interval.ms=500 -l %s 2>&1",
              brokers, topic, plugin, audit, path);
     char out[8192];
-    int rc = run(cmd, out, sizeof(out));
+    int rc = tu_run(cmd, out, sizeof(out));
     if (rc != 0)
         fail_msg("kcat -P failed (%d): %s", rc, out);
 
@@ -87,7 +66,7 @@ static void test_kcat_both_sides(void **state)
              "-X plugin.library.paths=%s -X chaperone.audit.topic=%s "
              "-X chaperone.tier=kcat-consumer | wc -l",
              brokers, topic, plugin, audit);
-    rc = run(cmd, out, sizeof(out));
+    rc = tu_run(cmd, out, sizeof(out));
     assert_int_equal(rc, 0);
     int total = BUCKETS * GOOD_PER_BUCKET + NO_TS + NOT_JSON;
     assert_int_equal(strtol(out, NULL, 10), total);
@@ -126,7 +105,7 @@ static void test_kcat_bad_key(void **state)
              "echo x | kcat -b %s -P -t chp-never-created "
              "-X plugin.library.paths=%s -X chaperone.no.such.key=1 2>&1",
              brokers, plugin);
-    assert_int_not_equal(run(cmd, out, sizeof(out)), 0);
+    assert_int_not_equal(tu_run(cmd, out, sizeof(out)), 0);
     if (!strstr(out, "chaperone.no.such.key"))
         fail_msg("kcat error does not name the key: %s", out);
 
@@ -134,7 +113,7 @@ static void test_kcat_bad_key(void **state)
              "echo x | kcat -b %s -P -t chp-never-created "
              "-X plugin.library.paths=%s -X chaperone.bucket.seconds=0 2>&1",
              brokers, plugin);
-    assert_int_not_equal(run(cmd, out, sizeof(out)), 0);
+    assert_int_not_equal(tu_run(cmd, out, sizeof(out)), 0);
     if (!strstr(out, "chaperone.bucket.seconds"))
         fail_msg("kcat error does not name the key: %s", out);
 }

@@ -26,7 +26,7 @@ static void test_go_static_refused(void **state)
              "%s-static produce %s chp-never-created "
              "%s/libchaperone_interceptor.so audit t 10 1478311200 2>&1",
              client, tu_brokers(), bin ? bin : ".");
-    rc = cr_run(cmd, out, sizeof(out));
+    rc = tu_run(cmd, out, sizeof(out));
     fprintf(stderr, "static build: exit %d: %s", rc, out);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "static librdkafka"));

@@ -24,6 +24,14 @@
 static const char *brokers, *sasl_brokers;
 static char plugin[1024];
 
+/* A SASL/PLAIN client of the test broker with the plugin loaded, auditing
+ * into audit as tier: the first key, value pairs of its settings. */
+#define SASL_CLIENT(audit, tier)                                               \
+    "security.protocol", "SASL_PLAINTEXT", "sasl.mechanisms", "PLAIN",         \
+        "sasl.username", "chaperone", "sasl.password", "chaperone-secret",     \
+        "plugin.library.paths", plugin, "chaperone.audit.topic", (audit),      \
+        "chaperone.tier", (tier)
+
 static void test_sasl_client_audited(void **state)
 {
     char topic[128], audit[128], group[128], err[512];
@@ -37,22 +45,7 @@ static void test_sasl_client_audited(void **state)
     tu_unique_name(group, sizeof(group), "saslgrp");
     assert_int_equal(tu_create_topic(brokers, topic, 2, err, sizeof(err)), 0);
     assert_int_equal(tu_create_topic(brokers, audit, 1, err, sizeof(err)), 0);
-    const char *sec[] = {"security.protocol",
-                         "SASL_PLAINTEXT",
-                         "sasl.mechanisms",
-                         "PLAIN",
-                         "sasl.username",
-                         "chaperone",
-                         "sasl.password",
-                         "chaperone-secret",
-                         "plugin.library.paths",
-                         plugin,
-                         "chaperone.audit.topic",
-                         audit,
-                         "chaperone.tier",
-                         "sasl-producer",
-                         "linger.ms",
-                         "5",
+    const char *sec[] = {SASL_CLIENT(audit, "sasl-producer"), "linger.ms", "5",
                          NULL};
     rk = tu_producer(sasl_brokers, sec);
     assert_non_null(rk);
@@ -74,21 +67,7 @@ static void test_sasl_client_audited(void **state)
     assert_int_equal(rd_kafka_flush(rk, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(rk);
 
-    const char *csec[] = {"security.protocol",
-                          "SASL_PLAINTEXT",
-                          "sasl.mechanisms",
-                          "PLAIN",
-                          "sasl.username",
-                          "chaperone",
-                          "sasl.password",
-                          "chaperone-secret",
-                          "plugin.library.paths",
-                          plugin,
-                          "chaperone.audit.topic",
-                          audit,
-                          "chaperone.tier",
-                          "sasl-consumer",
-                          NULL};
+    const char *csec[] = {SASL_CLIENT(audit, "sasl-consumer"), NULL};
     rk = tu_consumer(sasl_brokers, group, csec);
     assert_non_null(rk);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);

@@ -16,7 +16,7 @@ static void test_wheel(void **state)
     snprintf(cmd, sizeof(cmd),
              "%s -c 'import confluent_kafka as c; print(c.libversion()[0])'",
              py);
-    assert_int_equal(cr_run(cmd, out, sizeof(out)), 0);
+    assert_int_equal(tu_run(cmd, out, sizeof(out)), 0);
     out[strcspn(out, "\n")] = '\0';
     fprintf(stderr, "wheel's librdkafka %s, system's %s\n", out,
             rd_kafka_version_str());
@@ -42,7 +42,7 @@ static void test_wheel_abandoned_producer(void **state)
              "%s abandon 127.0.0.1:1 %s %s/libchaperone_interceptor.so %s "
              "abandoned 500 %s 2>&1",
              client, topic, bin ? bin : ".", audit, brokers);
-    rc = cr_run(cmd, out, sizeof(out));
+    rc = tu_run(cmd, out, sizeof(out));
     fprintf(stderr, "abandon: exit %d, output: %s", rc, out);
     assert_int_equal(rc, 0);
     assert_int_equal(ar_read(brokers, audit, r, 60000), 0);

@@ -1,6 +1,6 @@
 /* Integration: the collector's flush (src/collector/flush.c, the code the
  * daemon runs) against the real servers of scripts/services.sh, with faults
- * injected through a TCP proxy in this process (tests/proxy.h):
+ * injected through a TCP proxy in this process (tests/support/proxy.h):
  *  - the connection cut after the COMMIT reached the server, before the
  *    client heard the answer ("uncertain COMMIT"), on MariaDB and
  *    PostgreSQL, with dedup=db and dedup=redis: the retry must not count

@@ -17,7 +17,7 @@
 
 #include "httpc.h"
 #include "report/api.h"
-#include "report_seed.h"
+#include "seed_api.h"
 #include "conf_daemon.h"
 
 #define T0 1478311200 /* 2016-11-05T02:00:00Z */
@@ -39,14 +39,12 @@ static int setup(void **state)
 {
     store_row_t rows[2 * NB + 6];
     size_t n = 0;
-    chp_conf_t *conf = conf_daemon_new();
-    char err[512], kv[256];
+    char err[512];
     int64_t now = (int64_t)time(NULL);
 
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/chp-api-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof(url), "sqlite://%s/audit.db", dir);
+    assert_int_equal(seed_tmpdb("chp-api", dir, sizeof(dir), url, sizeof(url)),
+                     0);
     for (int b = 0; b < NB; b++) {
         assert_true(seed_row(&rows[n++], "clicks", T0 + 600 * b, "producer",
                              "dc1", 1000, 100));
@@ -60,17 +58,8 @@ static int setup(void **state)
         assert_true(seed_row(&rows[n++], "recent", recent + 600 * b, "consumer",
                              "dc1", 50, 0));
     }
-    if (seed_flush(url, rows, n, err, sizeof(err)) != 0)
-        fail_msg("seeding %s: %s", url, err);
-    seed_clear(rows, n);
-
-    assert_non_null(conf);
-    snprintf(kv, sizeof(kv), "db.url=%s", url);
-    assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
-    api = api_new(conf, err, sizeof(err));
-    chp_conf_destroy(conf);
-    if (!api)
-        fail_msg("api_new: %s", err);
+    if (!(api = seed_api(url, rows, n, err, sizeof(err))))
+        fail_msg("%s", err);
     return 0;
 }
 

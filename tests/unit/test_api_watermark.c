@@ -14,8 +14,7 @@
 
 #include "daemon.h"
 #include "report/api.h"
-#include "report_seed.h"
-#include "conf_daemon.h"
+#include "seed_api.h"
 
 static char dir[64], url[160];
 static api_t *api;
@@ -30,13 +29,11 @@ static int setup(void **state)
 {
     store_row_t rows[8];
     size_t n = 0;
-    chp_conf_t *conf = conf_daemon_new();
-    char err[512], kv[256];
+    char err[512];
     (void)state;
 
-    snprintf(dir, sizeof(dir), "/tmp/chp-apiwm-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof(url), "sqlite://%s/audit.db", dir);
+    assert_int_equal(
+        seed_tmpdb("chp-apiwm", dir, sizeof(dir), url, sizeof(url)), 0);
     t0 = ((int64_t)time(NULL) - 3600) / 600 * 600 - 4 * 600;
     for (int b = 0; b < 4; b++) {
         assert_true(seed_row(&rows[n++], "orders", t0 + 600 * b, "producer",
@@ -44,16 +41,8 @@ static int setup(void **state)
         assert_true(seed_row(&rows[n++], "orders", t0 + 600 * b,
                              "kafka-aggregate", "agg", b == 2 ? 98 : 100, 0));
     }
-    if (seed_flush(url, rows, n, err, sizeof(err)) != 0)
-        fail_msg("seeding %s: %s", url, err);
-    seed_clear(rows, n);
-    assert_non_null(conf);
-    snprintf(kv, sizeof(kv), "db.url=%s", url);
-    assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
-    api = api_new(conf, err, sizeof(err));
-    chp_conf_destroy(conf);
-    if (!api)
-        fail_msg("api_new: %s", err);
+    if (!(api = seed_api(url, rows, n, err, sizeof(err))))
+        fail_msg("%s", err);
     return 0;
 }
 

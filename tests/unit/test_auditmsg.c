@@ -160,63 +160,94 @@ static const char original_client_msg[] =
     "\"hostName\":\"ignored\",\"futureField\":{\"a\":[1,2,{\"b\":null}]},"
     "\"flag\":true}";
 
-static void test_decode_original_worker(void **state)
+/* Every field a decoded original message must have. */
+typedef struct want {
+    const char *topic, *tier, *datacenter, *hostname, *uuid;
+    int64_t begin, end;
+    uint64_t count, total_bytes, no_time, malformed, negative, failed;
+    double mean, l95, l99, max, latency_sum;
+    int version;
+} want_t;
+
+static void check_decoded(const char *json, const want_t *w)
 {
     chp_auditmsg_t m;
     char errstr[ERRSZ] = "";
-    (void)state;
 
     chp_auditmsg_init(&m);
-    assert_int_equal(decode_str(&m, original_worker_msg, errstr), CHP_OK);
-    assert_string_equal(m.topic, "rt-trips");
-    assert_int_equal(m.time_begin, 1478311200);
-    assert_int_equal(m.time_end, 1478311800);
-    assert_int_equal(m.count, 55);
-    assert_int_equal(m.total_bytes, 5839201);
-    assert_int_equal(m.no_time_count, 2);
-    assert_int_equal(m.malformed_count, 0);
-    assert_true(m.mean_latency == 812.6545454545454);
-    assert_true(m.latency95 == 2176.0);
-    assert_true(m.latency99 == 3950.0);
-    assert_true(m.max_latency == 4012.0);
-    assert_string_equal(m.tier, "chaperone-region");
-    assert_string_equal(m.datacenter, "sjc1");
-    assert_string_equal(m.hostname, "ureplicator-worker-03");
-    assert_string_equal(m.uuid, "4b0a3f1e-9c2d-4e8a-b8f7-2d6c1e0a9b35");
-    assert_int_equal(m.version, 0);
+    assert_int_equal(decode_str(&m, json, errstr), CHP_OK);
+    assert_string_equal(m.topic, w->topic);
+    assert_int_equal(m.time_begin, w->begin);
+    assert_int_equal(m.time_end, w->end);
+    assert_int_equal(m.count, w->count);
+    assert_int_equal(m.total_bytes, w->total_bytes);
+    assert_int_equal(m.no_time_count, w->no_time);
+    assert_int_equal(m.malformed_count, w->malformed);
+    assert_true(m.mean_latency == w->mean);
+    assert_true(m.latency95 == w->l95);
+    assert_true(m.latency99 == w->l99);
+    assert_true(m.max_latency == w->max);
+    assert_string_equal(m.tier, w->tier);
+    assert_string_equal(m.datacenter, w->datacenter);
+    assert_string_equal(m.hostname, w->hostname);
+    assert_string_equal(m.uuid, w->uuid);
+    assert_int_equal(m.version, w->version);
+    assert_int_equal(m.negative_latency_count, w->negative);
+    assert_true(m.latency_sum_ms == w->latency_sum);
+    assert_int_equal(m.delivery_failed_count, w->failed);
     assert_null(m.sketch);
     chp_auditmsg_clear(&m);
 }
 
+static void test_decode_original_worker(void **state)
+{
+    (void)state;
+    check_decoded(original_worker_msg,
+                  &(want_t){.topic = "rt-trips",
+                            .begin = 1478311200,
+                            .end = 1478311800,
+                            .count = 55,
+                            .total_bytes = 5839201,
+                            .no_time = 2,
+                            .malformed = 0,
+                            .mean = 812.6545454545454,
+                            .l95 = 2176.0,
+                            .l99 = 3950.0,
+                            .max = 4012.0,
+                            .tier = "chaperone-region",
+                            .datacenter = "sjc1",
+                            .hostname = "ureplicator-worker-03",
+                            .uuid = "4b0a3f1e-9c2d-4e8a-b8f7-2d6c1e0a9b35",
+                            .version = 0});
+}
+
 static void test_decode_original_client(void **state)
 {
-    chp_auditmsg_t m;
-    char errstr[ERRSZ] = "";
     (void)state;
-
-    chp_auditmsg_init(&m);
-    assert_int_equal(decode_str(&m, original_client_msg, errstr), CHP_OK);
-    assert_string_equal(m.topic, "rt-trips");
-    assert_int_equal(m.time_begin, 1478311200);
-    assert_int_equal(m.time_end, 1478311800);
-    assert_int_equal(m.count, 55);
-    /* Absent in the original client's messages: default 0. */
-    assert_int_equal(m.total_bytes, 0);
-    assert_int_equal(m.no_time_count, 0);
-    assert_int_equal(m.malformed_count, 0);
-    /* null (fastjson's NaN) is absent; negative latencies are kept. */
-    assert_true(m.mean_latency == 0.0);
-    assert_true(m.latency95 == 210.5);
-    assert_true(m.latency99 == -12.0);
-    assert_true(m.max_latency == 300.0);
-    assert_string_equal(m.hostname, "api-host-7");
-    assert_string_equal(m.tier, "producer");
-    assert_int_equal(m.version, 0);
-    assert_int_equal(m.negative_latency_count, 0);
-    assert_true(m.latency_sum_ms == 0.0);
-    assert_int_equal(m.delivery_failed_count, 0);
-    assert_null(m.sketch);
-    chp_auditmsg_clear(&m);
+    check_decoded(original_client_msg,
+                  &(want_t){.topic = "rt-trips",
+                            .begin = 1478311200,
+                            .end = 1478311800,
+                            .count = 55,
+                            /* Absent in the original client's messages:
+                             * default 0. */
+                            .total_bytes = 0,
+                            .no_time = 0,
+                            .malformed = 0,
+                            /* null (fastjson's NaN) is absent; negative
+                             * latencies are kept. */
+                            .mean = 0.0,
+                            .l95 = 210.5,
+                            .l99 = -12.0,
+                            .max = 300.0,
+                            .hostname = "api-host-7",
+                            .tier = "producer",
+                            .datacenter = "dc1",
+                            .uuid = "d3b07384-d9a0-4c9b-8f3e-0123456789ab",
+                            .version = 0,
+                            .negative = 0,
+                            .latency_sum = 0.0,
+                            .failed = 0});
 }
 
 static void test_integers_as_doubles(void **state)

@@ -16,8 +16,7 @@
 
 #include "http.h"
 #include "report/api.h"
-#include "report_seed.h"
-#include "conf_daemon.h"
+#include "seed_api.h"
 
 #define T0  1478311200 /* 2016-11-05T02:00:00Z */
 #define XSS "<script>alert(1)</script>"
@@ -29,14 +28,12 @@ static int setup(void **state)
 {
     store_row_t rows[6];
     size_t n = 0;
-    chp_conf_t *conf = conf_daemon_new();
-    char err[512], kv[256];
+    char err[512];
 
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/chp-badreq-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(
+        seed_tmpdb("chp-badreq", dir, sizeof(dir), url, sizeof(url)), 0);
     snprintf(db, sizeof(db), "%s/audit.db", dir);
-    snprintf(url, sizeof(url), "sqlite://%s", db);
     /* Names arrive in audit messages from any producer: hostile ones are
      * stored as they came. */
     assert_true(seed_row(&rows[n++], "clicks", T0, "producer", "dc1", 1000, 0));
@@ -46,14 +43,8 @@ static int setup(void **state)
                          "\"><svg onload=b()>", 7, 0));
     assert_true(seed_row(&rows[n++], XSS, T0, "producer", "dc1", 5, 0));
     assert_true(seed_row(&rows[n++], XSS, T0, "'tier'&", "<dc>", 4, 0));
-    if (seed_flush(url, rows, n, err, sizeof(err)) != 0)
-        fail_msg("seeding %s: %s", url, err);
-    seed_clear(rows, n);
-    snprintf(kv, sizeof(kv), "db.url=%s", url);
-    assert_int_equal(chp_conf_set_kv(conf, kv, err, sizeof(err)), CHP_OK);
-    api = api_new(conf, err, sizeof(err));
-    chp_conf_destroy(conf);
-    assert_non_null(api);
+    if (!(api = seed_api(url, rows, n, err, sizeof(err))))
+        fail_msg("%s", err);
     return 0;
 }
 

@@ -25,10 +25,30 @@
 static char plugin[1024];
 static char bootstraps[256];
 
-/* Creates and destroys a producer from the key, value pairs with stderr
- * captured into log (NUL-terminated). */
-static void run_captured(const char *const *kv, char *log, size_t n)
+/* Creates and destroys a producer with stderr captured into log
+ * (NUL-terminated): the client's settings of every case (SASL on the mock
+ * cluster, the plugin with its debug log), then the key, value pairs of
+ * extra. */
+static void run_captured(const char *const *extra, char *log, size_t n)
 {
+    const char *const base[] = {"bootstrap.servers",
+                                bootstraps,
+                                "log_level",
+                                "0",
+                                "security.protocol",
+                                "SASL_PLAINTEXT",
+                                "sasl.mechanisms",
+                                "PLAIN",
+                                "sasl.username",
+                                "alice",
+                                "sasl.password",
+                                SECRET,
+                                "plugin.library.paths",
+                                plugin,
+                                "chaperone.log.level",
+                                "debug",
+                                NULL};
+    const char *const *lists[] = {base, extra};
     char path[] = "/tmp/chp-plugconf-XXXXXX", err[512];
     int fd = mkstemp(path), saved = dup(2);
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -38,10 +58,11 @@ static void run_captured(const char *const *kv, char *log, size_t n)
     assert_true(fd >= 0 && saved >= 0);
     fflush(stderr);
     dup2(fd, 2);
-    for (int i = 0; kv[i]; i += 2)
-        assert_int_equal(
-            rd_kafka_conf_set(c, kv[i], kv[i + 1], err, sizeof(err)),
-            RD_KAFKA_CONF_OK);
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; lists[l][i]; i += 2)
+            assert_int_equal(rd_kafka_conf_set(c, lists[l][i], lists[l][i + 1],
+                                               err, sizeof(err)),
+                             RD_KAFKA_CONF_OK);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
     assert_non_null(rk);
     rd_kafka_destroy(rk);
@@ -68,23 +89,7 @@ static void test_inherits_security(void **state)
     static char log[65536];
     (void)state;
 
-    const char *const own[] = {"bootstrap.servers",
-                               bootstraps,
-                               "log_level",
-                               "0",
-                               "security.protocol",
-                               "SASL_PLAINTEXT",
-                               "sasl.mechanisms",
-                               "PLAIN",
-                               "sasl.username",
-                               "alice",
-                               "sasl.password",
-                               SECRET,
-                               "plugin.library.paths",
-                               plugin,
-                               "chaperone.log.level",
-                               "debug",
-                               NULL};
+    const char *const own[] = {NULL};
     run_captured(own, log, sizeof(log));
     fprintf(stderr, "--- own cluster:\n%s", log);
     assert_int_equal(count_of(log, "inherits security.protocol"), 1);
@@ -94,27 +99,9 @@ static void test_inherits_security(void **state)
     assert_int_equal(count_of(log, "client's 4 security setting(s)"), 1);
     assert_int_equal(count_of(log, SECRET), 0);
 
-    const char *const override[] = {"bootstrap.servers",
-                                    bootstraps,
-                                    "log_level",
-                                    "0",
-                                    "security.protocol",
-                                    "SASL_PLAINTEXT",
-                                    "sasl.mechanisms",
-                                    "PLAIN",
-                                    "sasl.username",
-                                    "alice",
-                                    "sasl.password",
-                                    SECRET,
-                                    "plugin.library.paths",
-                                    plugin,
-                                    "chaperone.log.level",
-                                    "debug",
-                                    "chaperone.kafka.sasl.username",
-                                    "auditor",
+    const char *const override[] = {"chaperone.kafka.sasl.username", "auditor",
                                     "chaperone.kafka.sasl.password",
-                                    "other-" SECRET,
-                                    NULL};
+                                    "other-" SECRET, NULL};
     run_captured(override, log, sizeof(log));
     fprintf(stderr, "--- overridden:\n%s", log);
     assert_int_equal(count_of(log, "inherits sasl.username"), 0);
@@ -122,24 +109,7 @@ static void test_inherits_security(void **state)
     assert_int_equal(count_of(log, "client's 2 security setting(s)"), 1);
     assert_int_equal(count_of(log, SECRET), 0);
 
-    const char *const other[] = {"bootstrap.servers",
-                                 bootstraps,
-                                 "log_level",
-                                 "0",
-                                 "security.protocol",
-                                 "SASL_PLAINTEXT",
-                                 "sasl.mechanisms",
-                                 "PLAIN",
-                                 "sasl.username",
-                                 "alice",
-                                 "sasl.password",
-                                 SECRET,
-                                 "plugin.library.paths",
-                                 plugin,
-                                 "chaperone.log.level",
-                                 "debug",
-                                 "chaperone.bootstrap.servers",
-                                 bootstraps,
+    const char *const other[] = {"chaperone.bootstrap.servers", bootstraps,
                                  NULL};
     run_captured(other, log, sizeof(log));
     fprintf(stderr, "--- other cluster:\n%s", log);

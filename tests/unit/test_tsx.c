@@ -8,17 +8,9 @@
 
 #include "tsx.h"
 
-/* A second copy of the scanner, built from the same source with only the
- * portable block scan, under another name: every scanner test runs against
- * it and against the library's, with and without AVX2 (on x86-64). */
-#define CHP_TSX_NO_SIMD      1
-#define chp_tsx_scan_json    portable_scan_json
-#define chp_tsx_parse_number portable_parse_number
-#define chp_tsx_no_avx2      portable_no_avx2
-#include "tsx_json.c"
-#undef chp_tsx_scan_json
-#undef chp_tsx_parse_number
-#undef chp_tsx_no_avx2
+/* Every scanner test runs against the portable copy of the scanner and
+ * against the library's, with and without AVX2 (on x86-64). */
+#include "tsx_portable.h"
 
 static chp_ts_result_t (*scan_impl)(const char *, size_t, const char *const *,
                                     size_t, int64_t *) = chp_tsx_scan_json;

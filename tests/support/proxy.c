@@ -1,52 +1,10 @@
-/*
- * proxy.h - a TCP proxy in the test process, between a client under test
- * and a real server (MariaDB, PostgreSQL, Redis), to cut connections
- * deterministically:
- *   PX_DROP     resets every connection (a server crash, a network cut);
- *   PX_DOWN/UP  also stops/starts listening (connections refused);
- *   px_cut_after(p, word)  the next client message containing word
- *               (e.g. "COMMIT") is forwarded, the server's answer is read
- *               and thrown away and the client's connection reset: the
- *               transaction is committed and the client cannot know (an
- *               "uncertain COMMIT").
- * Header-only: include it once per test program.
- */
-#ifndef CHP_TESTS_PROXY_H
-#define CHP_TESTS_PROXY_H
+/* proxy.c - see proxy.h. */
+#include "proxy.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include "collector/store_impl.h"
-#include "testutil.h"
-
-/* ------------------------------------------------------------ proxy */
-
-/* Forwards 127.0.0.1:port to a server.  drop cuts every connection (as a
- * server crash or a network cut does); down also stops listening, so
- * connections are refused until up. */
-enum { PX_RUN, PX_DROP, PX_DOWN, PX_UP, PX_QUIT };
-#define PX_MAX 32
-
-typedef struct proxy {
-    int lfd, port;
-    struct sockaddr_in up;
-    int fd[PX_MAX][2];        /* client, server; -1 when free */
-    bool cut_pending[PX_MAX]; /* COMMIT forwarded: reset on its answer */
-    atomic_int cut_armed;     /* px_cut_after() */
-    char cut_word[16];
-    atomic_int cuts; /* connections cut after a COMMIT */
-    atomic_int cmd;
-    pthread_t th;
-} proxy_t;
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
 
 static int px_listen(int port)
 {
@@ -183,15 +141,14 @@ static void *px_main(void *arg)
     }
 }
 
-static TU_UNUSED void px_command(proxy_t *p, int cmd)
+void px_command(proxy_t *p, int cmd)
 {
     atomic_store(&p->cmd, cmd);
     while (atomic_load(&p->cmd) != PX_RUN)
         tu_sleep_ms(5);
 }
 
-/* Starts a proxy to host:port on a free local port. */
-static TU_UNUSED void px_start(proxy_t *p, const char *host, int port)
+void px_start(proxy_t *p, const char *host, int port)
 {
     struct sockaddr_in a;
     socklen_t len = sizeof(a);
@@ -209,22 +166,19 @@ static TU_UNUSED void px_start(proxy_t *p, const char *host, int port)
     assert_int_equal(pthread_create(&p->th, NULL, px_main, p), 0);
 }
 
-/* Arms the cut after the next client message containing word (see the
- * top of this file). */
-static TU_UNUSED void px_cut_after(proxy_t *p, const char *word)
+void px_cut_after(proxy_t *p, const char *word)
 {
     snprintf(p->cut_word, sizeof(p->cut_word), "%s", word);
     atomic_store(&p->cut_armed, 1);
 }
 
-static TU_UNUSED void px_stop(proxy_t *p)
+void px_stop(proxy_t *p)
 {
     atomic_store(&p->cmd, PX_QUIT);
     pthread_join(p->th, NULL);
 }
 
-/* url with its host:port replaced by 127.0.0.1:port. */
-static TU_UNUSED void px_url(const char *url, int port, char *out, size_t n)
+void px_url(const char *url, int port, char *out, size_t n)
 {
     const char *auth = strstr(url, "://") + 3;
     const char *at = strchr(auth, '@');
@@ -234,8 +188,7 @@ static TU_UNUSED void px_url(const char *url, int port, char *out, size_t n)
     snprintf(out, n, "%.*s127.0.0.1:%d%s", (int)(host - url), url, port, rest);
 }
 
-static TU_UNUSED void url_hostport(const char *url, char host[256], int *port,
-                                   int default_port)
+void url_hostport(const char *url, char host[256], int *port, int default_port)
 {
     store_url_t u;
     char errstr[256];
@@ -245,5 +198,3 @@ static TU_UNUSED void url_hostport(const char *url, char host[256], int *port,
     snprintf(host, 256, "%s", u.host);
     *port = u.port ? u.port : default_port;
 }
-
-#endif

@@ -1,10 +1,9 @@
-/* report_seed.h - audit rows written through the collector's store
+/* report_seed.c - audit rows written through the collector's store
  * interface (collector/store.h) for the tests of `chaperone report`,
  * `check`, the query API and the dashboard: the same path the collector
- * writes by, on any backend.  Header-only, like the other test helpers;
- * no cmocka: errors come back with errstr filled. */
-#ifndef CHP_TESTS_REPORT_SEED_H
-#define CHP_TESTS_REPORT_SEED_H
+ * writes by, on any backend (declared in report_seed.h).  No cmocka:
+ * errors come back with errstr filled. */
+#include "report_seed.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,9 +18,8 @@
  * lat_ms, p95 ~ 2 * lat_ms, p99 ~ 4 * lat_ms); free it with
  * store_row_clear.  Returns false when the sketch cannot be allocated.
  */
-static TU_UNUSED bool seed_row(store_row_t *r, const char *topic, int64_t begin,
-                               const char *tier, const char *dc, uint64_t count,
-                               int64_t lat_ms)
+bool seed_row(store_row_t *r, const char *topic, int64_t begin,
+              const char *tier, const char *dc, uint64_t count, int64_t lat_ms)
 {
     uint64_t half = count / 2, most = count * 45 / 100;
 
@@ -50,8 +48,8 @@ static TU_UNUSED bool seed_row(store_row_t *r, const char *topic, int64_t begin,
 
 /* Writes rows[0..n) to the database at url in one flush (no uuids, no
  * offsets).  0, or -1 with errstr filled. */
-static TU_UNUSED int seed_flush(const char *url, const store_row_t *rows,
-                                size_t n, char *errstr, size_t errstr_size)
+int seed_flush(const char *url, const store_row_t *rows, size_t n, char *errstr,
+               size_t errstr_size)
 {
     store_t *s;
     store_batch_t b = {.rows = rows, .n_rows = n};
@@ -65,10 +63,8 @@ static TU_UNUSED int seed_flush(const char *url, const store_row_t *rows,
     return rc;
 }
 
-static TU_UNUSED void seed_clear(store_row_t *rows, size_t n)
+void seed_clear(store_row_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         store_row_clear(&rows[i]);
 }
-
-#endif

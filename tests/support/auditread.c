@@ -1,35 +1,8 @@
-/* auditread.h - reads an audit topic back (read_committed) and sums the
- * audit messages per (tier, topic, bucket).  Header-only, for integration
- * and e2e tests. */
-#ifndef CHP_TESTS_AUDITREAD_H
-#define CHP_TESTS_AUDITREAD_H
+/* auditread.c - see auditread.h. */
+#include "auditread.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-#include "chaperone.h"
-#include "testutil.h"
-
-#define AR_MAX_KEYS 4096
-
-typedef struct ar_sum {
-    char tier[CHP_NAME_MAX];
-    char topic[CHP_NAME_MAX];
-    int64_t begin;
-    uint64_t count, bytes, no_time, malformed, delivery_failed, messages;
-} ar_sum_t;
-
-typedef struct ar_result {
-    ar_sum_t sums[AR_MAX_KEYS];
-    size_t n;
-    uint64_t records;     /* audit records read */
-    uint64_t undecodable; /* records that failed to decode */
-    uint64_t dup_uuids;   /* records whose uuid was seen before */
-    char first_error[256];
-} ar_result_t;
-
-static TU_UNUSED ar_sum_t *ar_get(ar_result_t *r, const char *tier,
-                                  const char *topic, int64_t begin)
+ar_sum_t *ar_get(ar_result_t *r, const char *tier, const char *topic,
+                 int64_t begin)
 {
     for (size_t i = 0; i < r->n; i++)
         if (r->sums[i].begin == begin && !strcmp(r->sums[i].topic, topic) &&
@@ -38,9 +11,7 @@ static TU_UNUSED ar_sum_t *ar_get(ar_result_t *r, const char *tier,
     return NULL;
 }
 
-/* Sum of count over every bucket of (tier, topic); field selects which. */
-static TU_UNUSED uint64_t ar_total(const ar_result_t *r, const char *tier,
-                                   const char *topic)
+uint64_t ar_total(const ar_result_t *r, const char *tier, const char *topic)
 {
     uint64_t t = 0;
 
@@ -56,10 +27,8 @@ static int ar_uuid_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Reads audit_topic from the beginning to its end offsets as they are when
- * called (read_committed), summing into r.  0 on success, -1 on error. */
-static TU_UNUSED int ar_read(const char *brokers, const char *audit_topic,
-                             ar_result_t *r, int timeout_ms)
+int ar_read(const char *brokers, const char *audit_topic, ar_result_t *r,
+            int timeout_ms)
 {
     char group[128];
     const char *extra[] = {"isolation.level",
@@ -168,5 +137,3 @@ out:
     rd_kafka_destroy(rk);
     return rc;
 }
-
-#endif

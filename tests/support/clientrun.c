@@ -1,50 +1,6 @@
-/* clientrun.h - one real Kafka client (Python, Go) produces and consumes
- * 21,000 JSON messages over 3 buckets with the interceptor plugin loaded by
- * configuration alone; the audit topic must then hold exact counts and
- * bytes per bucket for both tiers.  The client programs live in
- * tests/clients/ and follow one command line:
- *   CLIENT produce BROKERS TOPIC PLUGIN AUDIT TIER N T0
- *   CLIENT consume BROKERS TOPIC PLUGIN AUDIT TIER N GROUP
- * Header-only, for tests/integration/test_plugin_*.c. */
-#ifndef CHP_TESTS_CLIENTRUN_H
-#define CHP_TESTS_CLIENTRUN_H
-
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-
-#include "auditread.h"
-#include "testutil.h"
-
-#define CR_N       21000
-#define CR_BUCKETS 3
-#define CR_T0      1478311200LL
-
-/* Runs cmd (a shell line), output into out; returns the exit status. */
-static TU_UNUSED int cr_run(const char *cmd, char *out, size_t outn)
-{
-    FILE *p = popen(cmd, "r");
-    size_t got;
-    int st;
-
-    if (!p)
-        return -1;
-    got = fread(out, 1, outn - 1, p);
-    out[got] = '\0';
-    while (fgetc(p) != EOF)
-        ;
-    st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* client: the command prefix (e.g. "/path/python3 /path/pyclient.py");
- * label: "python" or "go", as the clients write it into the value. */
-static TU_UNUSED void cr_prove(const char *client, const char *label)
+/* clientrun.c - see clientrun.h. */
+#include "clientrun.h"
+void cr_prove(const char *client, const char *label)
 {
     const char *brokers = tu_brokers(), *bin = getenv("CHP_BINARY_DIR");
     char topic[128], audit[128], group[128], plugin[1024], err[512];
@@ -75,12 +31,12 @@ static TU_UNUSED void cr_prove(const char *client, const char *label)
 
     snprintf(cmd, sizeof(cmd), "%s produce %s %s %s %s %s %d %lld 2>&1", client,
              brokers, topic, plugin, audit, ptier, CR_N, (long long)CR_T0);
-    rc = cr_run(cmd, out, sizeof(out));
+    rc = tu_run(cmd, out, sizeof(out));
     fprintf(stderr, "%s produce: exit %d, output: %s", label, rc, out);
     assert_int_equal(rc, 0);
     snprintf(cmd, sizeof(cmd), "%s consume %s %s %s %s %s %d %s 2>&1", client,
              brokers, topic, plugin, audit, ctier, CR_N, group);
-    rc = cr_run(cmd, out, sizeof(out));
+    rc = tu_run(cmd, out, sizeof(out));
     fprintf(stderr, "%s consume: exit %d, output: %s", label, rc, out);
     assert_int_equal(rc, 0);
 
@@ -108,5 +64,3 @@ static TU_UNUSED void cr_prove(const char *client, const char *label)
     assert_int_equal(ar_total(r, NULL, NULL), 2 * CR_N);
     free(r);
 }
-
-#endif
