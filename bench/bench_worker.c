@@ -388,6 +388,19 @@ int main(int argc, char **argv)
         printf("%.3f %.3f\n", c.cpu_ns, c.rate);
         return 0;
     }
+    /* For profiling one side by hand (docs/benchmarks.md): the data set
+     * of a run, and its removal. */
+    if (argc == 3 &&
+        (!strcmp(argv[1], "prepare") || !strcmp(argv[1], "drop"))) {
+        snprintf(topic[0], sizeof(topic[0]), "%s", argv[2]);
+        if (!strcmp(argv[1], "drop")) {
+            delete_topics(topic, 1);
+            return 0;
+        }
+        create_topics(topic, 1, PARTS);
+        produce(topic, 1, MSGS);
+        return 0;
+    }
     n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[n > 0 ? n : 0] = '\0';
     snprintf(self_exe, sizeof(self_exe), "%s", self);

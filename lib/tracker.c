@@ -229,13 +229,12 @@ CHP_EXPORT void chp_tracker_track(chp_tracker_t *t, const char *topic,
 /* The extraction runs under the shard's lock: the lock is the calling
  * thread's own in all but crowded cases, and holding it lets the topic's
  * rules come from the shard's topic entry instead of a second lookup. */
-CHP_EXPORT chp_ts_result_t chp_tracker_track_msg(chp_tracker_t *t,
-                                                 const char *topic,
-                                                 const chp_msg_view_t *msg,
-                                                 uint64_t bytes)
+chp_ts_result_t chp_tracker_track_msg_at(chp_tracker_t *t, const char *topic,
+                                         const chp_msg_view_t *msg,
+                                         uint64_t bytes, int64_t now)
 {
     shard_t *s = my_shard(t);
-    int64_t now = chp_now_ms_coarse(), ts = 0;
+    int64_t ts = 0;
     chp_ts_result_t r = CHP_TS_MISSING;
     ttopic_t *tp;
 
@@ -246,6 +245,14 @@ CHP_EXPORT chp_ts_result_t chp_tracker_track_msg(chp_tracker_t *t,
     }
     shard_unlock(t, s);
     return r;
+}
+
+CHP_EXPORT chp_ts_result_t chp_tracker_track_msg(chp_tracker_t *t,
+                                                 const char *topic,
+                                                 const chp_msg_view_t *msg,
+                                                 uint64_t bytes)
+{
+    return chp_tracker_track_msg_at(t, topic, msg, bytes, chp_now_ms_coarse());
 }
 
 void chp_tracker_track_failed(chp_tracker_t *t, const char *topic,

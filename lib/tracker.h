@@ -11,4 +11,11 @@
 void chp_tracker_track_failed(chp_tracker_t *t, const char *topic,
                               const chp_msg_view_t *msg);
 
+/* chp_tracker_track_msg with the caller's reading of chp_now_ms_coarse():
+ * a loop that counts a batch of messages reads the clock once for all of
+ * them. */
+chp_ts_result_t chp_tracker_track_msg_at(chp_tracker_t *t, const char *topic,
+                                         const chp_msg_view_t *msg,
+                                         uint64_t bytes, int64_t now_ms);
+
 #endif

@@ -219,10 +219,9 @@ static void unassign(worker_t *w, rd_kafka_t *rk, bool coop,
     }
 }
 
-void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                       rd_kafka_topic_partition_list_t *parts, void *opaque)
+static void rebalance(worker_t *w, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts)
 {
-    worker_t *w = opaque;
     bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
     switch (err) {
@@ -266,4 +265,48 @@ void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         unassign(w, rk, coop, parts);
         break;
     }
+}
+
+/* librdkafka waits for the assign/unassign call, inside the callback or
+ * later: a rebalance that arrives in the middle of a batch is handled
+ * after the batch, as if the messages before and after it in the batch had
+ * all come before it (the partitions are still assigned until then, so
+ * they can be committed).  Handled at once, it would emit without the
+ * messages already taken into the batch, and those would then be counted
+ * for partitions given up. */
+void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    worker_t *w = opaque;
+    rd_kafka_topic_partition_list_t *copy;
+
+    if (!w->in_batch) {
+        rebalance(w, rk, err, parts);
+        return;
+    }
+    if (w->npending == w->cappending) {
+        size_t ncap = w->cappending ? w->cappending * 2 : 4;
+        wreb_event_t *np = realloc(w->pending, ncap * sizeof(*np));
+        if (!np) {
+            chp_err("worker: out of memory deferring a rebalance");
+            abort();
+        }
+        w->pending = np;
+        w->cappending = ncap;
+    }
+    if (!(copy = rd_kafka_topic_partition_list_copy(parts))) {
+        chp_err("worker: out of memory deferring a rebalance");
+        abort();
+    }
+    w->pending[w->npending].err = err;
+    w->pending[w->npending++].parts = copy;
+}
+
+void wreb_run_pending(worker_t *w)
+{
+    for (size_t i = 0; i < w->npending; i++) {
+        rebalance(w, w->consumer, w->pending[i].err, w->pending[i].parts);
+        rd_kafka_topic_partition_list_destroy(w->pending[i].parts);
+    }
+    w->npending = 0;
 }

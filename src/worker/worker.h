@@ -34,6 +34,12 @@ typedef struct wpart {
     int64_t first, next;
 } wpart_t;
 
+/* A rebalance that arrived while a batch was being read (rebalance.c). */
+typedef struct wreb_event {
+    rd_kafka_resp_err_t err;
+    rd_kafka_topic_partition_list_t *parts;
+} wreb_event_t;
+
 typedef enum {
     TXN_RETRIABLE,
     TXN_ABORTABLE,
@@ -46,6 +52,7 @@ typedef struct worker {
     const worker_hooks_t *hooks;
     volatile int *stop; /* besides daemon_stopping(); may be NULL */
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *cq; /* the consumer's queue, read in batches */
     rd_kafka_t *producer;
     char txid[2 * CHP_NAME_MAX + 2];
     chp_tracker_t *tracker;
@@ -66,6 +73,12 @@ typedef struct worker {
     /* Partitions consumed since the last commit (rebalance.c). */
     wpart_t *parts;
     size_t nparts, capparts, last;
+    /* Rebalances wait while a batch is read: librdkafka runs the callback
+     * in the middle of rd_kafka_consume_batch_queue, when messages before
+     * it are in the batch but not counted yet. */
+    bool in_batch;
+    wreb_event_t *pending;
+    size_t npending, cappending;
 
     /* Transaction machinery (txn.c). */
     bool txn_ready; /* init_transactions done, nothing to resolve */
@@ -113,6 +126,9 @@ chp_err_t wtxn_emit_cb(const chp_auditmsg_t *msgs, size_t n, void *opaque);
 /* rebalance.c */
 void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* Runs the rebalances that arrived during the last batch, in order, after
+ * its messages were counted. */
+void wreb_run_pending(worker_t *w);
 /* Notes a consumed message's offset (counted or not). */
 void wreb_note(worker_t *w, const rd_kafka_message_t *m, bool counted);
 /* The partitions and offsets to commit (NULL when none); caller frees. */
