@@ -17,26 +17,27 @@
 #include "log.h"
 #include "worker/worker.h"
 
-static wpart_t *find_part(worker_t *w, const char *topic, int32_t partition)
+/* Same topic: the same handle within the batch, else the same name. */
+static inline bool same_part(const worker_t *w, const wpart_t *p,
+                             const rd_kafka_message_t *m)
 {
-    for (size_t i = 0; i < w->nparts; i++)
-        if (w->parts[i].partition == partition &&
-            !strcmp(w->parts[i].topic, topic))
-            return &w->parts[i];
-    return NULL;
+    return p->partition == m->partition &&
+           ((p->gen == w->batch_gen && p->rkt == m->rkt) ||
+            !strcmp(p->topic, rd_kafka_topic_name(m->rkt)));
 }
 
 void wreb_note(worker_t *w, const rd_kafka_message_t *m, bool counted)
 {
-    const char *topic = rd_kafka_topic_name(m->rkt);
     wpart_t *p = NULL;
 
     /* Messages come in runs per partition: one comparison per message. */
-    if (w->last < w->nparts && w->parts[w->last].partition == m->partition &&
-        !strcmp(w->parts[w->last].topic, topic))
+    if (w->last < w->nparts && same_part(w, &w->parts[w->last], m)) {
         p = &w->parts[w->last];
-    else if ((p = find_part(w, topic, m->partition)))
-        w->last = (size_t)(p - w->parts);
+    } else {
+        for (size_t i = 0; i < w->nparts && !p; i++)
+            if (same_part(w, &w->parts[i], m))
+                p = &w->parts[i], w->last = i;
+    }
     if (!p) {
         if (w->nparts == w->capparts) {
             size_t ncap = w->capparts ? w->capparts * 2 : 64;
@@ -44,20 +45,22 @@ void wreb_note(worker_t *w, const rd_kafka_message_t *m, bool counted)
             if (!np) {
                 /* Cannot happen in practice; without the note the rewind
                  * would miss this partition, so stop counting it. */
-                chp_err("worker: out of memory noting %s [%d]", topic,
-                        (int)m->partition);
+                chp_err("worker: out of memory noting %s [%d]",
+                        rd_kafka_topic_name(m->rkt), (int)m->partition);
                 abort();
             }
             w->parts = np;
             w->capparts = ncap;
         }
         p = &w->parts[w->nparts];
-        snprintf(p->topic, sizeof(p->topic), "%s", topic);
+        snprintf(p->topic, sizeof(p->topic), "%s", rd_kafka_topic_name(m->rkt));
         p->partition = m->partition;
         p->first = m->offset;
         p->next = -1;
         w->last = w->nparts++;
     }
+    p->rkt = m->rkt;
+    p->gen = w->batch_gen;
     if (counted)
         p->next = m->offset + 1;
 }

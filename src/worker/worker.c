@@ -318,14 +318,17 @@ static void consume_batch(worker_t *w, rd_kafka_message_t **msgs)
     w->in_batch = false;
     /* One clock reading for the batch: it was in the queue by then. */
     now = chp_now_ms_coarse();
+    w->batch_gen++;
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
         if (!m->err)
             count_message(w, m, now);
         else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             chp_warn("worker: consumer: %s", rd_kafka_message_errstr(m));
-        rd_kafka_message_destroy(m);
     }
+    /* Only now: wreb_note compares topic handles within the batch. */
+    for (ssize_t i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
     if (n < 0)
         chp_warn("worker: consumer: %s",
                  rd_kafka_err2str(rd_kafka_last_error()));

@@ -32,6 +32,10 @@ typedef struct wpart {
     char topic[CHP_NAME_MAX];
     int32_t partition;
     int64_t first, next;
+    /* The topic handle of the last message noted, valid in batch gen only:
+     * its messages, so their handles, live until the batch is done. */
+    const rd_kafka_topic_t *rkt;
+    uint64_t gen;
 } wpart_t;
 
 /* A rebalance that arrived while a batch was being read (rebalance.c). */
@@ -77,6 +81,7 @@ typedef struct worker {
      * in the middle of rd_kafka_consume_batch_queue, when messages before
      * it are in the batch but not counted yet. */
     bool in_batch;
+    uint64_t batch_gen; /* counts batches (wpart_t.rkt) */
     wreb_event_t *pending;
     size_t npending, cappending;
 
