@@ -82,6 +82,11 @@ typedef struct worker {
      * it are in the batch but not counted yet. */
     bool in_batch;
     uint64_t batch_gen; /* counts batches (wpart_t.rkt) */
+    /* The tracker's entry for the topic of the last message counted, and
+     * that message's topic handle, valid in batch tt_gen (as wpart_t). */
+    struct ttopic *tt;
+    const rd_kafka_topic_t *tt_rkt;
+    uint64_t tt_gen;
     wreb_event_t *pending;
     size_t npending, cappending;
 
