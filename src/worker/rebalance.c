@@ -270,20 +270,23 @@ static void rebalance(worker_t *w, rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/* librdkafka waits for the assign/unassign call, inside the callback or
- * later: a rebalance that arrives in the middle of a batch is handled
- * after the batch, as if the messages before and after it in the batch had
- * all come before it (the partitions are still assigned until then, so
- * they can be committed).  Handled at once, it would emit without the
- * messages already taken into the batch, and those would then be counted
- * for partitions given up. */
+/* librdkafka waits for the unassign call, inside the callback or later: a
+ * revocation that arrives in the middle of a batch is handled after the
+ * batch, as if the messages before and after it in the batch had all come
+ * before it (the partitions are still assigned until then, so they can be
+ * committed).  Handled at once, it would emit without the messages already
+ * taken into the batch, and those would then be counted for partitions
+ * given up. */
 void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     worker_t *w = opaque;
     rd_kafka_topic_partition_list_t *copy;
 
-    if (!w->in_batch) {
+    /* An assignment touches no counts: at once, unless it must queue
+     * behind a revocation that waits. */
+    if (!w->in_batch ||
+        (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && !w->npending)) {
         rebalance(w, rk, err, parts);
         return;
     }
@@ -307,6 +310,10 @@ void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 void wreb_run_pending(worker_t *w)
 {
+    if (w->npending)
+        chp_info("worker: %zu rebalance event(s) during a batch: handled "
+                 "after its messages were counted",
+                 w->npending);
     for (size_t i = 0; i < w->npending; i++) {
         rebalance(w, w->consumer, w->pending[i].err, w->pending[i].parts);
         rd_kafka_topic_partition_list_destroy(w->pending[i].parts);

@@ -77,7 +77,7 @@ typedef struct worker {
     /* Partitions consumed since the last commit (rebalance.c). */
     wpart_t *parts;
     size_t nparts, capparts, last;
-    /* Rebalances wait while a batch is read: librdkafka runs the callback
+    /* Revocations wait while a batch is read: librdkafka runs the callback
      * in the middle of rd_kafka_consume_batch_queue, when messages before
      * it are in the batch but not counted yet. */
     bool in_batch;
