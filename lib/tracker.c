@@ -206,7 +206,14 @@ static void count_locked(chp_tracker_t *t, shard_t *s, ttopic_t *tp,
             latency = chp_now_ms() - ts_ms;
     } else
         ts_ms = now; /* design.md §3: current-time bucket, latency 0 */
-    if ((b = topic_bucket(t, s, tp, chp_bucket_begin(ts_ms, t->width_s)))) {
+    /* Consecutive messages mostly fall in the topic's latest bucket (the
+     * list's head): checked by range, without chp_bucket_begin's
+     * division or the list walk. */
+    b = tp->buckets;
+    if (!b || ts_ms < b->begin * 1000 ||
+        ts_ms - b->begin * 1000 >= (int64_t)t->width_s * 1000)
+        b = topic_bucket(t, s, tp, chp_bucket_begin(ts_ms, t->width_s));
+    if (b) {
         chp_counts_add(&b->c, bytes, latency, r);
         chp_sketch_add(b->sk, latency, 1);
     }
@@ -230,23 +237,63 @@ CHP_EXPORT void chp_tracker_track(chp_tracker_t *t, const char *topic,
 /* The extraction runs under the shard's lock: the lock is the calling
  * thread's own in all but crowded cases, and holding it lets the topic's
  * rules come from the shard's topic entry instead of a second lookup. */
+static inline chp_ts_result_t track_msg(chp_tracker_t *t, shard_t *s,
+                                        ttopic_t *tp, const chp_msg_view_t *msg,
+                                        uint64_t bytes, int64_t now)
+{
+    int64_t ts = 0;
+    chp_ts_result_t r = chp_tsx_extract(tp->tsx, msg, now, &ts);
+
+    count_locked(t, s, tp, r, ts, now, bytes);
+    return r;
+}
+
+chp_ts_result_t chp_tracker_track_msg_at(chp_tracker_t *t, const char *topic,
+                                         const chp_msg_view_t *msg,
+                                         uint64_t bytes, int64_t now)
+{
+    shard_t *s = my_shard(t);
+    chp_ts_result_t r = CHP_TS_MISSING;
+    ttopic_t *tp;
+
+    shard_lock(t, s);
+    if ((tp = shard_topic(t, s, topic)))
+        r = track_msg(t, s, tp, msg, bytes, now);
+    shard_unlock(t, s);
+    return r;
+}
+
+chp_tracker_topic_t *chp_tracker_topic(chp_tracker_t *t, const char *topic)
+{
+    shard_t *s = my_shard(t);
+    ttopic_t *tp;
+
+    shard_lock(t, s);
+    tp = shard_topic(t, s, topic);
+    shard_unlock(t, s);
+    return tp;
+}
+
+chp_ts_result_t chp_tracker_track_msg_topic(chp_tracker_t *t,
+                                            chp_tracker_topic_t *tp,
+                                            const chp_msg_view_t *msg,
+                                            uint64_t bytes, int64_t now)
+{
+    shard_t *s = my_shard(t);
+    chp_ts_result_t r;
+
+    shard_lock(t, s);
+    r = track_msg(t, s, tp, msg, bytes, now);
+    shard_unlock(t, s);
+    return r;
+}
+
 CHP_EXPORT chp_ts_result_t chp_tracker_track_msg(chp_tracker_t *t,
                                                  const char *topic,
                                                  const chp_msg_view_t *msg,
                                                  uint64_t bytes)
 {
-    shard_t *s = my_shard(t);
-    int64_t now = chp_now_ms_coarse(), ts = 0;
-    chp_ts_result_t r = CHP_TS_MISSING;
-    ttopic_t *tp;
-
-    shard_lock(t, s);
-    if ((tp = shard_topic(t, s, topic))) {
-        r = chp_tsx_extract(tp->tsx, msg, now, &ts);
-        count_locked(t, s, tp, r, ts, now, bytes);
-    }
-    shard_unlock(t, s);
-    return r;
+    return chp_tracker_track_msg_at(t, topic, msg, bytes, chp_now_ms_coarse());
 }
 
 void chp_tracker_track_failed(chp_tracker_t *t, const char *topic,

@@ -17,26 +17,27 @@
 #include "log.h"
 #include "worker/worker.h"
 
-static wpart_t *find_part(worker_t *w, const char *topic, int32_t partition)
+/* Same topic: the same handle within the batch, else the same name. */
+static inline bool same_part(const worker_t *w, const wpart_t *p,
+                             const rd_kafka_message_t *m)
 {
-    for (size_t i = 0; i < w->nparts; i++)
-        if (w->parts[i].partition == partition &&
-            !strcmp(w->parts[i].topic, topic))
-            return &w->parts[i];
-    return NULL;
+    return p->partition == m->partition &&
+           ((p->gen == w->batch_gen && p->rkt == m->rkt) ||
+            !strcmp(p->topic, rd_kafka_topic_name(m->rkt)));
 }
 
 void wreb_note(worker_t *w, const rd_kafka_message_t *m, bool counted)
 {
-    const char *topic = rd_kafka_topic_name(m->rkt);
     wpart_t *p = NULL;
 
     /* Messages come in runs per partition: one comparison per message. */
-    if (w->last < w->nparts && w->parts[w->last].partition == m->partition &&
-        !strcmp(w->parts[w->last].topic, topic))
+    if (w->last < w->nparts && same_part(w, &w->parts[w->last], m)) {
         p = &w->parts[w->last];
-    else if ((p = find_part(w, topic, m->partition)))
-        w->last = (size_t)(p - w->parts);
+    } else {
+        for (size_t i = 0; i < w->nparts && !p; i++)
+            if (same_part(w, &w->parts[i], m))
+                p = &w->parts[i], w->last = i;
+    }
     if (!p) {
         if (w->nparts == w->capparts) {
             size_t ncap = w->capparts ? w->capparts * 2 : 64;
@@ -44,20 +45,22 @@ void wreb_note(worker_t *w, const rd_kafka_message_t *m, bool counted)
             if (!np) {
                 /* Cannot happen in practice; without the note the rewind
                  * would miss this partition, so stop counting it. */
-                chp_log_error("worker: out of memory noting %s [%d]", topic,
-                              (int)m->partition);
+                chp_log_error("worker: out of memory noting %s [%d]",
+                              rd_kafka_topic_name(m->rkt), (int)m->partition);
                 abort();
             }
             w->parts = np;
             w->capparts = ncap;
         }
         p = &w->parts[w->nparts];
-        snprintf(p->topic, sizeof(p->topic), "%s", topic);
+        snprintf(p->topic, sizeof(p->topic), "%s", rd_kafka_topic_name(m->rkt));
         p->partition = m->partition;
         p->first = m->offset;
         p->next = -1;
         w->last = w->nparts++;
     }
+    p->rkt = m->rkt;
+    p->gen = w->batch_gen;
     if (counted)
         p->next = m->offset + 1;
 }
@@ -221,10 +224,9 @@ static void unassign(worker_t *w, rd_kafka_t *rk, bool coop,
     }
 }
 
-void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                       rd_kafka_topic_partition_list_t *parts, void *opaque)
+static void rebalance(worker_t *w, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts)
 {
-    worker_t *w = opaque;
     bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
     switch (err) {
@@ -268,4 +270,55 @@ void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         unassign(w, rk, coop, parts);
         break;
     }
+}
+
+/* librdkafka waits for the unassign call, inside the callback or later: a
+ * revocation that arrives in the middle of a batch is handled after the
+ * batch, as if the messages before and after it in the batch had all come
+ * before it (the partitions are still assigned until then, so they can be
+ * committed).  Handled at once, it would emit without the messages already
+ * taken into the batch, and those would then be counted for partitions
+ * given up. */
+void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    worker_t *w = opaque;
+    rd_kafka_topic_partition_list_t *copy;
+
+    /* An assignment touches no counts: at once, unless it must queue
+     * behind a revocation that waits. */
+    if (!w->in_batch ||
+        (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && !w->npending)) {
+        rebalance(w, rk, err, parts);
+        return;
+    }
+    if (w->npending == w->cappending) {
+        size_t ncap = w->cappending ? w->cappending * 2 : 4;
+        wreb_event_t *np = realloc(w->pending, ncap * sizeof(*np));
+        if (!np) {
+            chp_log_error("worker: out of memory deferring a rebalance");
+            abort();
+        }
+        w->pending = np;
+        w->cappending = ncap;
+    }
+    if (!(copy = rd_kafka_topic_partition_list_copy(parts))) {
+        chp_log_error("worker: out of memory deferring a rebalance");
+        abort();
+    }
+    w->pending[w->npending].err = err;
+    w->pending[w->npending++].parts = copy;
+}
+
+void wreb_run_pending(worker_t *w)
+{
+    if (w->npending)
+        chp_log_info("worker: %zu rebalance event(s) during a batch: handled "
+                     "after its messages were counted",
+                     w->npending);
+    for (size_t i = 0; i < w->npending; i++) {
+        rebalance(w, w->consumer, w->pending[i].err, w->pending[i].parts);
+        rd_kafka_topic_partition_list_destroy(w->pending[i].parts);
+    }
+    w->npending = 0;
 }

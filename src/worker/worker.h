@@ -32,7 +32,17 @@ typedef struct wpart {
     char topic[CHP_NAME_MAX];
     int32_t partition;
     int64_t first, next;
+    /* The topic handle of the last message noted, valid in batch gen only:
+     * its messages, so their handles, live until the batch is done. */
+    const rd_kafka_topic_t *rkt;
+    uint64_t gen;
 } wpart_t;
+
+/* A rebalance that arrived while a batch was being read (rebalance.c). */
+typedef struct wreb_event {
+    rd_kafka_resp_err_t err;
+    rd_kafka_topic_partition_list_t *parts;
+} wreb_event_t;
 
 typedef enum {
     TXN_RETRIABLE,
@@ -46,6 +56,7 @@ typedef struct worker {
     const worker_hooks_t *hooks;
     volatile int *stop; /* besides daemon_stopping(); may be NULL */
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *cq; /* the consumer's queue, read in batches */
     rd_kafka_t *producer;
     char txid[2 * CHP_NAME_MAX + 2];
     chp_tracker_t *tracker;
@@ -66,6 +77,18 @@ typedef struct worker {
     /* Partitions consumed since the last commit (rebalance.c). */
     wpart_t *parts;
     size_t nparts, capparts, last;
+    /* Revocations wait while a batch is read: librdkafka runs the callback
+     * in the middle of rd_kafka_consume_batch_queue, when messages before
+     * it are in the batch but not counted yet. */
+    bool in_batch;
+    uint64_t batch_gen; /* counts batches (wpart_t.rkt) */
+    /* The tracker's entry for the topic of the last message counted, and
+     * that message's topic handle, valid in batch tt_gen (as wpart_t). */
+    struct ttopic *tt;
+    const rd_kafka_topic_t *tt_rkt;
+    uint64_t tt_gen;
+    wreb_event_t *pending;
+    size_t npending, cappending;
 
     /* Transaction machinery (txn.c). */
     bool txn_ready; /* init_transactions done, nothing to resolve */
@@ -113,6 +136,9 @@ chp_err_t wtxn_emit_cb(const chp_auditmsg_t *msgs, size_t n, void *opaque);
 /* rebalance.c */
 void wreb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* Runs the rebalances that arrived during the last batch, in order, after
+ * its messages were counted. */
+void wreb_run_pending(worker_t *w);
 /* Notes a consumed message's offset (counted or not). */
 void wreb_note(worker_t *w, const rd_kafka_message_t *m, bool counted);
 /* The partitions and offsets to commit (NULL when none); caller frees. */

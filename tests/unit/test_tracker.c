@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "chaperone.h"
+#include "bucket.h"
+#include "tracker.h"
 
 /* ---- a sink that sums emissions per (topic, bucket) ---- */
 
@@ -168,6 +170,65 @@ static void test_counts_per_topic_and_bucket(void **state)
 
     chp_tracker_destroy(t);
     free(sk);
+}
+
+/* Bucket edges, before and after 1970, in an order where a message's
+ * bucket is the topic's latest one or not: each lands where
+ * chp_bucket_begin puts it.  Through chp_tracker_track, and through a
+ * topic entry (the worker's path: chp_tracker_topic and
+ * chp_tracker_track_msg_topic, with the Kafka timestamp, which is never
+ * negative). */
+static void test_bucket_edges(void **state)
+{
+    static const int64_t ts[] = {T0 - 1,      T0,      T0 + 599999, T0 + 600000,
+                                 T0 - 1,      T0,      T0 + 599999, -1,
+                                 -600000,     -600001, 0,           599999,
+                                 T0 - 600000, T0 + 1,  T0 - 600001};
+    const size_t n = sizeof(ts) / sizeof(ts[0]);
+    (void)state;
+
+    for (int path = 0; path < 2; path++) {
+        sink_t *sk = sink_new();
+        const char *kv[] = {"timestamp=kafka", NULL};
+        chp_tracker_t *t = tracker_with(kv, CHP_TRACKER_F_SINGLE, sk);
+        chp_tracker_topic_t *tp = chp_tracker_topic(t, "e");
+        chp_msg_view_t v = {0};
+        size_t nb = 0;
+
+        assert_non_null(tp);
+        for (size_t i = 0; i < n; i++) {
+            if (path == 0) {
+                chp_tracker_track(t, "e", CHP_TS_FOUND, ts[i], 1);
+            } else if (ts[i] >= 0) {
+                v.kafka_ts_ms = ts[i];
+                assert_int_equal(chp_tracker_track_msg_topic(
+                                     t, tp, &v, 1, chp_now_ms_coarse()),
+                                 CHP_TS_FOUND);
+            }
+        }
+        assert_int_equal(chp_tracker_flush(t), CHP_OK);
+        for (size_t i = 0; i < n; i++) {
+            int64_t begin = chp_bucket_begin(ts[i], 600);
+            uint64_t want = 0;
+            int first = 1;
+            if (path == 1 && ts[i] < 0)
+                continue;
+            for (size_t j = 0; j < n; j++)
+                if ((path == 0 || ts[j] >= 0) &&
+                    chp_bucket_begin(ts[j], 600) == begin) {
+                    want++;
+                    first &= j >= i;
+                }
+            const sum_t *s = sink_get(sk, "e", begin);
+            assert_non_null(s);
+            assert_int_equal(s->count, want);
+            nb += first;
+        }
+        assert_int_equal(sk->n, nb);
+        assert_int_equal(sk->bad, 0);
+        chp_tracker_destroy(t);
+        free(sk);
+    }
 }
 
 static void test_message_fields(void **state)
@@ -453,6 +514,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_per_topic_and_bucket),
+        cmocka_unit_test(test_bucket_edges),
         cmocka_unit_test(test_message_fields),
         cmocka_unit_test(test_flush_on_destroy),
         cmocka_unit_test(test_interval_thread),
