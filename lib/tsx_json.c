@@ -12,31 +12,12 @@
 
 #include "tsx.h"
 #include "tsx_block.h"
+#include "json_lex.h"
 #include "tsx_num.h"
 
 /* ------------------------------------------------------------------------
  * Small helpers
  * ------------------------------------------------------------------------ */
-
-/* JSON whitespace (space, tab, LF, CR) by a shift and a mask rather than a
- * table load: the scanner is a chain of dependent loads, each one counts. */
-#define WS_BITS                                                                \
-    (((uint64_t)1 << ' ') | ((uint64_t)1 << '\t') | ((uint64_t)1 << '\n') |    \
-     ((uint64_t)1 << '\r'))
-
-static inline bool is_ws(char c)
-{
-    unsigned u = (unsigned char)c;
-
-    return u <= ' ' && ((WS_BITS >> u) & 1);
-}
-
-static inline const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && is_ws(*p))
-        p++;
-    return p;
-}
 
 static inline unsigned char ascii_lower(unsigned char c)
 {
@@ -51,9 +32,9 @@ bool chp_tsx_parse_number(const char *s, size_t len, double *out)
     if (!s || len == 0)
         return false;
     end = s + len;
-    p = skip_ws(s, end);
+    p = json_skip_ws(s, end);
     p = num_scan(p, end, &d);
-    if (!p || skip_ws(p, end) != end)
+    if (!p || json_skip_ws(p, end) != end)
         return false;
     *out = dec_to_double(&d);
     return true;
@@ -353,10 +334,10 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
     __builtin_prefetch(end - 1);
     for (const char *pf = buf + 64; pf < end && pf < buf + 512; pf += 64)
         __builtin_prefetch(pf);
-    p = skip_ws(buf, end);
+    p = json_skip_ws(buf, end);
     if (p == end || *p != '{')
         return CHP_TS_MALFORMED;
-    p = skip_ws(p + 1, end);
+    p = json_skip_ws(p + 1, end);
     if (p < end && *p == '}')
         goto done;
 
@@ -375,10 +356,10 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
         if (!q)
             return CHP_TS_MALFORMED;
         klen = (size_t)(q - key);
-        p = skip_ws(q + 1, end);
+        p = json_skip_ws(q + 1, end);
         if (p == end || *p != ':')
             return CHP_TS_MALFORMED;
-        p = skip_ws(p + 1, end);
+        p = json_skip_ws(p + 1, end);
         if (p == end)
             return CHP_TS_MALFORMED;
         match = n_names && key_matches(key, klen, names, lens, n_names);
@@ -414,7 +395,7 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
         }
         if (!p)
             return CHP_TS_MALFORMED;
-        p = skip_ws(p, end);
+        p = json_skip_ws(p, end);
         if (p == end || (*p != ',' && *p != '}'))
             return CHP_TS_MALFORMED;
 
@@ -423,7 +404,7 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
              * truncation, by looking at the last byte. */
             const char *t = end;
 
-            while (t > p && is_ws(t[-1]))
+            while (t > p && json_is_ws(t[-1]))
                 t--;
             if (t[-1] != '}')
                 return CHP_TS_MALFORMED;
@@ -433,9 +414,9 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
         }
         if (*p == '}')
             break;
-        p = skip_ws(p + 1, end);
+        p = json_skip_ws(p + 1, end);
     }
 done:
     /* p is at the closing brace; only whitespace may follow. */
-    return skip_ws(p + 1, end) == end ? CHP_TS_MISSING : CHP_TS_MALFORMED;
+    return json_skip_ws(p + 1, end) == end ? CHP_TS_MISSING : CHP_TS_MALFORMED;
 }
