@@ -22,9 +22,6 @@
  * then used), or AVX-512 only (AVX2 is then used). */
 extern int chp_tsx_no_avx2;
 extern int chp_tsx_no_avx512;
-/* Tests only: nonzero makes nested values always skipped by the walk with
- * the 2048-level stack in memory (the fallback of the register walk). */
-extern int chp_tsx_stack_only;
 
 /**
  * Parses len bytes that hold exactly one JSON number (optionally surrounded

@@ -147,134 +147,70 @@ skip_block(skip_t *st, const char *b, uint64_t bs, uint64_t br, uint64_t instr,
  * depth never goes below 0).  Returns the byte after the matching close, or
  * NULL if the value is truncated, its brackets do not match, a string in it
  * is unterminated or a backslash appears outside a string.  Scalars, colons
- * and commas inside are not checked: this is the hot loop. */
-static const char *skip_generic(const char *p, const char *end)
-{
-    skip_t st;
-
-    st.depth = 0;
-    st.bad = 0;
-    st.in_str = st.esc = 0;
-    for (;;) {
-        size_t n = (size_t)(end - p);
-        char tail[64];
-        const char *b;
-        uint64_t q, bs, br;
-        unsigned i = 0;
-        int r;
-
-        if (n == 0)
-            return NULL;
-        b = block_at(p, n, tail);
-        block_masks(b, &q, &bs, &br);
-        if (bs | st.esc) /* rare: most blocks hold no backslash */
-            q &= ~escaped_mask(bs, &st.esc);
-        r = skip_block(&st, b, bs, br, prefix_xor(q) ^ st.in_str, &i);
-        if (r <= 0)
-            return r == 0 ? p + i + 1 : NULL;
-        if (n <= 64)
-            return NULL;
-        p += 64;
-    }
-}
-
-/* The hot path of skip_container: the same walk with the stack of open
- * bracket kinds held in a register, one bit a level (bit 0 the innermost,
- * set for '{'), so that a bracket costs no store and no reload of the
- * slot just written.  It handles 63 levels; one level more sets *deep and
- * skip_generic, with its 2048-level stack, redoes the value from the
- * start (deep nesting is rare, and the answers are the same by
- * construction).  Defined once per block-mask variant. */
-#define TSX_DEFINE_SKIP_FAST(NAME, ATTR, MASKS, PXOR)                          \
-    ATTR static const char *NAME(const char *p, const char *end, bool *deep)   \
+ * and commas inside are not checked: this is the hot loop.  Defined once
+ * per block-mask variant. */
+#define TSX_DEFINE_SKIP(NAME, ATTR, MASKS, PXOR)                               \
+    ATTR static const char *NAME(const char *p, const char *end)               \
     {                                                                          \
-        uint64_t stk = 0, in_str = 0, esc = 0;                                 \
-        unsigned depth = 0, bad = 0;                                           \
+        skip_t st;                                                             \
                                                                                \
+        st.depth = 0;                                                          \
+        st.bad = 0;                                                            \
+        st.in_str = st.esc = 0;                                                \
         for (;;) {                                                             \
             size_t n = (size_t)(end - p);                                      \
             char tail[64];                                                     \
             const char *b;                                                     \
-            uint64_t q, bs, br, instr, ev;                                     \
+            uint64_t q, bs, br;                                                \
+            unsigned i = 0;                                                    \
+            int r;                                                             \
                                                                                \
             if (n == 0)                                                        \
                 return NULL;                                                   \
-            /* Nested values are read front to back: ask for the line four     \
-             * blocks ahead (a hint, never faults), the hardware prefetcher    \
-             * restarts slowly at page boundaries. */                          \
+            /* Nested values are read front to back and are not in cache:      \
+             * ask for the line 512 bytes ahead (a hint, never faults). */     \
             __builtin_prefetch(p + 512);                                       \
             b = block_at(p, n, tail);                                          \
             MASKS(b, &q, &bs, &br);                                            \
-            if (bs | esc) /* rare: most blocks hold no backslash */            \
-                q &= ~escaped_mask(bs, &esc);                                  \
-            instr = PXOR(q) ^ in_str;                                          \
-            in_str = (uint64_t)0 - (instr >> 63);                              \
-            if (bs & ~instr)                                                   \
-                return NULL; /* a backslash outside any string */              \
-            ev = br & ~instr;                                                  \
-            while (ev) {                                                       \
-                unsigned i = ctz64(ev);                                        \
-                unsigned c = (unsigned char)b[i];                              \
-                unsigned open = (c >> 1) & 1, t = (c >> 5) & 1;                \
-                uint64_t m;                                                    \
-                                                                               \
-                ev &= ev - 1;                                                  \
-                /* A closing bracket must be of the innermost kind. */         \
-                bad |= ((unsigned)stk ^ t) & 1 & (open ^ 1);                   \
-                /* Masks, not a branch: open and close alternate at            \
-                 * random, a branch would mispredict every other time. */      \
-                m = (uint64_t)0 - open;                                        \
-                stk = (((stk << 1) | t) & m) | ((stk >> 1) & ~m);              \
-                depth = depth + 2 * open - 1;                                  \
-                if (depth - 1 >= 63) { /* closed, or one level too deep */     \
-                    if (depth == 0)                                            \
-                        return bad ? NULL : p + i + 1;                         \
-                    *deep = true;                                              \
-                    return NULL;                                               \
-                }                                                              \
-            }                                                                  \
+            if (bs | st.esc) /* rare: most blocks hold no backslash */         \
+                q &= ~escaped_mask(bs, &st.esc);                               \
+            r = skip_block(&st, b, bs, br, PXOR(q) ^ st.in_str, &i);           \
+            if (r <= 0)                                                        \
+                return r == 0 ? p + i + 1 : NULL;                              \
             if (n <= 64)                                                       \
                 return NULL;                                                   \
             p += 64;                                                           \
         }                                                                      \
     }
 
-TSX_DEFINE_SKIP_FAST(skip_fast, , block_masks, prefix_xor)
+TSX_DEFINE_SKIP(skip_generic, , block_masks, prefix_xor)
 #if defined(TSX_AVX2)
 /* AVX2 compares, a carry-less multiply for the prefix XOR and BMI bit
  * operations: about half the instructions per block of SSE2; AVX-512BW
- * halves them again.  Chosen at run time, since the library is built for
- * baseline x86-64. */
-TSX_DEFINE_SKIP_FAST(skip_fast_avx2, __attribute__((target("avx2,pclmul,bmi"))),
-                     block_masks_avx2, prefix_xor_clmul)
-TSX_DEFINE_SKIP_FAST(skip_fast_avx512,
-                     __attribute__((target("avx512f,avx512bw,pclmul,bmi"))),
-                     block_masks_avx512, prefix_xor_clmul)
+ * compares straight into masks.  Chosen at run time, since the library is
+ * built for baseline x86-64. */
+TSX_DEFINE_SKIP(skip_avx2, __attribute__((target("avx2,pclmul,bmi"))),
+                block_masks_avx2, prefix_xor_clmul)
+TSX_DEFINE_SKIP(skip_avx512,
+                __attribute__((target("avx512f,avx512bw,pclmul,bmi"))),
+                block_masks_avx512, prefix_xor_clmul)
 #endif
 
 int chp_tsx_no_avx2;
 int chp_tsx_no_avx512;
-int chp_tsx_stack_only;
 
 static const char *skip_container(const char *p, const char *end)
 {
-    bool deep = false;
-    const char *r;
-
-    if (chp_tsx_stack_only)
-        return skip_generic(p, end);
 #if defined(TSX_AVX2)
     /* Loads and tests of libgcc's CPU model, set once at start-up. */
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
         __builtin_cpu_supports("bmi") && !chp_tsx_no_avx2) {
         if (__builtin_cpu_supports("avx512bw") && !chp_tsx_no_avx512)
-            r = skip_fast_avx512(p, end, &deep);
-        else
-            r = skip_fast_avx2(p, end, &deep);
-    } else
+            return skip_avx512(p, end);
+        return skip_avx2(p, end);
+    }
 #endif
-        r = skip_fast(p, end, &deep);
-    return deep ? skip_generic(p, end) : r;
+    return skip_generic(p, end);
 }
 
 /* ------------------------------------------------------------------------

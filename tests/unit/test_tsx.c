@@ -10,56 +10,46 @@
 
 /* A second copy of the scanner, built from the same source with only the
  * portable block scan, under another name: every scanner test runs against
- * it and against the library's with AVX-512, AVX2 and SSE2 (on x86-64),
- * and with the 2048-level stack walk instead of the register one. */
+ * it and against the library's with AVX-512, AVX2 and SSE2 (on x86-64). */
 #define CHP_TSX_NO_SIMD      1
 #define chp_tsx_scan_json    portable_scan_json
 #define chp_tsx_parse_number portable_parse_number
 #define chp_tsx_no_avx2      portable_no_avx2
 #define chp_tsx_no_avx512    portable_no_avx512
-#define chp_tsx_stack_only   portable_stack_only
 #include "tsx_json.c"
 #undef chp_tsx_scan_json
 #undef chp_tsx_parse_number
 #undef chp_tsx_no_avx2
 #undef chp_tsx_no_avx512
-#undef chp_tsx_stack_only
 
 static chp_ts_result_t (*scan_impl)(const char *, size_t, const char *const *,
                                     size_t, int64_t *) = chp_tsx_scan_json;
 
 /* Sets the library's test switches (all off is its default path). */
-static int use_variant(int no_avx2, int no_avx512, int stack_only)
+static int use_variant(int no_avx2, int no_avx512)
 {
     scan_impl = chp_tsx_scan_json;
     chp_tsx_no_avx2 = no_avx2;
     chp_tsx_no_avx512 = no_avx512;
-    chp_tsx_stack_only = stack_only;
     return 0;
 }
 
 static int use_library(void **state)
 {
     (void)state;
-    return use_variant(0, 0, 0);
+    return use_variant(0, 0);
 }
 
 static int use_library_avx2(void **state)
 {
     (void)state;
-    return use_variant(0, 1, 0);
+    return use_variant(0, 1);
 }
 
 static int use_library_sse2(void **state)
 {
     (void)state;
-    return use_variant(1, 0, 0);
-}
-
-static int use_library_stack(void **state)
-{
-    (void)state;
-    return use_variant(0, 0, 1);
+    return use_variant(1, 0);
 }
 
 static int use_portable(void **state)
@@ -417,9 +407,9 @@ static void test_depth(void **state)
     free(doc);
 }
 
-/* Mixed bracket kinds around the depths where the register walk (63
- * levels) hands over to the stack walk: the matching and a wrong kind at
- * the innermost, a middle and the outermost nested level. */
+/* Mixed bracket kinds at several depths, across 64-byte blocks: the
+ * matching and a wrong kind at the innermost, a middle and the outermost
+ * nested level. */
 static void test_depth_kinds(void **state)
 {
     static const size_t depths[] = {1, 2, 62, 63, 64, 65, 127, 200};
@@ -716,9 +706,7 @@ int main(void)
                                           scanner, use_library_avx2, NULL);
     failed += cmocka_run_group_tests_name("scanner (library, no AVX2)", scanner,
                                           use_library_sse2, NULL);
-    failed += cmocka_run_group_tests_name("scanner (library, stack walk only)",
-                                          scanner, use_library_stack, NULL);
-    use_variant(0, 0, 0);
+    use_variant(0, 0);
     failed += cmocka_run_group_tests_name("scanner (portable)", scanner,
                                           use_portable, NULL);
     failed += cmocka_run_group_tests_name("rules", rules, NULL, NULL);
