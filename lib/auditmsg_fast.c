@@ -1,12 +1,15 @@
 /* auditmsg_fast.c - the audit message's zero-copy fast decoder, tried
  * before the jansson one (auditmsg.c) on every message the collector reads. */
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auditmsg.h"
 #include "auditmsg_field.h"
+#include "json_lex.h"
 
 /* The collector decodes every audit message; jansson spends ~15 us on a
  * 640-byte one building a DOM we read once.  decode_fast() handles the
@@ -17,19 +20,13 @@
  * decides, so the two can only differ on what the fast path accepts, and
  * fuzz_auditmsg checks that both give the same message there. */
 
-static bool json_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 typedef struct cursor {
     const char *p, *end;
 } cursor_t;
 
 static void skip_ws(cursor_t *c)
 {
-    while (c->p < c->end && json_ws(*c->p))
-        c->p++;
+    c->p = json_skip_ws(c->p, c->end);
 }
 
 /* A string of printable ASCII without escapes; [*s, *s + *n). */
@@ -54,60 +51,46 @@ static bool plain_string(cursor_t *c, const char **s, size_t *n)
     return true;
 }
 
-/* A JSON number: its span, and whether it is an integer literal. */
-static bool number_span(cursor_t *c, const char **s, size_t *n, bool *integer)
-{
-    const char *q = c->p;
-
-    *s = q;
-    *integer = true;
-    if (q < c->end && *q == '-')
-        q++;
-    if (q >= c->end || *q < '0' || *q > '9')
-        return false;
-    if (*q == '0')
-        q++;
-    else
-        while (q < c->end && *q >= '0' && *q <= '9')
-            q++;
-    if (q < c->end && *q == '.') {
-        *integer = false;
-        if (++q >= c->end || *q < '0' || *q > '9')
-            return false;
-        while (q < c->end && *q >= '0' && *q <= '9')
-            q++;
-    }
-    if (q < c->end && (*q == 'e' || *q == 'E')) {
-        *integer = false;
-        if (++q < c->end && (*q == '+' || *q == '-'))
-            q++;
-        if (q >= c->end || *q < '0' || *q > '9')
-            return false;
-        while (q < c->end && *q >= '0' && *q <= '9')
-            q++;
-    }
-    *n = (size_t)(q - *s);
-    c->p = q;
-    return true;
-}
-
-static bool fast_int(const char *s, size_t n, int64_t lo, int64_t hi,
+/* An integer literal of at most 18 digits within [lo, hi]: exact in
+ * num_scan's mantissa (beyond 18 digits the jansson path judges). */
+static bool fast_int(const decnum_t *d, size_t n, int64_t lo, int64_t hi,
                      int64_t *out)
 {
-    bool neg = *s == '-';
-    int64_t x = 0;
+    int64_t x;
 
-    if (neg)
-        s++, n--;
-    if (n > 18) /* beyond 18 digits the jansson path judges */
+    if (!d->integer || n - d->neg > 18)
         return false;
-    for (size_t i = 0; i < n; i++)
-        x = x * 10 + (s[i] - '0');
-    if (neg)
-        x = -x;
+    x = d->neg ? -(int64_t)d->mant : (int64_t)d->mant;
     if (x < lo || x > hi)
         return false;
     *out = x;
+    return true;
+}
+
+/* The C locale, made once: strtod follows LC_NUMERIC, and a program that
+ * sets a locale with a decimal comma would read "12.5" as 12. */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void)
+{
+    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+/* The n bytes at s, a JSON number, as strtod reads it in the C locale (as
+ * jansson, which swaps in the locale's decimal point, does). */
+static bool c_strtod(const char *s, size_t n, double *out)
+{
+    char buf[64];
+
+    if (n >= sizeof(buf))
+        return false;
+    pthread_once(&c_locale_once, c_locale_init);
+    if (c_locale == (locale_t)0)
+        return false;  /* the jansson path decides */
+    memcpy(buf, s, n); /* strtod needs a terminator */
+    buf[n] = '\0';
+    *out = strtod_l(buf, NULL, c_locale);
     return true;
 }
 
@@ -115,7 +98,7 @@ static bool fast_value(cursor_t *c, const field_t *f, chp_auditmsg_t *m)
 {
     const char *s;
     size_t n;
-    bool integer;
+    decnum_t d;
     int64_t x;
 
     if (f->kind == F_NAME || f->kind == F_UUID || f->kind == F_SKETCH) {
@@ -134,40 +117,42 @@ static bool fast_value(cursor_t *c, const field_t *f, chp_auditmsg_t *m)
         AT(m, f, char)[n] = '\0';
         return true;
     }
-    if (!number_span(c, &s, &n, &integer))
-        return false;
+    {
+        const char *q = num_scan(c->p, c->end, &d);
+
+        if (!q)
+            return false;
+        s = c->p;
+        n = (size_t)(q - s);
+        c->p = q;
+    }
     switch (f->kind) {
     case F_TIME:
-        if (!integer || !fast_int(s, n, -TIME_LIMIT_S, TIME_LIMIT_S, &x))
+        if (!fast_int(&d, n, -TIME_LIMIT_S, TIME_LIMIT_S, &x))
             return false;
         *AT(m, f, int64_t) = x;
         return true;
     case F_COUNT:
-        if (!integer || !fast_int(s, n, 0, INT64_MAX, &x))
+        if (!fast_int(&d, n, 0, INT64_MAX, &x))
             return false;
         *AT(m, f, uint64_t) = (uint64_t)x;
         return true;
     case F_VERSION:
-        if (!integer || !fast_int(s, n, 0, INT_MAX, &x))
+        if (!fast_int(&d, n, 0, INT_MAX, &x))
             return false;
         *AT(m, f, int) = (int)x;
         return true;
     case F_LATENCY:
-        if (integer) {
-            if (!fast_int(s, n, INT64_MIN + 1, INT64_MAX, &x))
+        if (d.integer) {
+            if (!fast_int(&d, n, INT64_MIN + 1, INT64_MAX, &x))
                 return false;
             *AT(m, f, double) = (double)x; /* as json_number_value() */
         } else {
-            char buf[64];
-            double d;
-            if (n >= sizeof(buf))
-                return false;
-            memcpy(buf, s, n); /* strtod needs a terminator */
-            buf[n] = '\0';
-            d = strtod(buf, NULL);
-            if (!isfinite(d))
+            double v;
+
+            if (!c_strtod(s, n, &v) || !isfinite(v))
                 return false; /* jansson: "real number overflow" */
-            *AT(m, f, double) = d;
+            *AT(m, f, double) = v;
         }
         return true;
     default:
@@ -177,11 +162,13 @@ static bool fast_value(cursor_t *c, const field_t *f, chp_auditmsg_t *m)
 
 bool chp_auditmsg_decode_fast(chp_auditmsg_t *m, const char *json, size_t len)
 {
-    cursor_t c = {json, json + len};
+    cursor_t c;
     bool seen[N_FIELDS] = {false};
 
-    if (!json)
+    if (!json) /* before json + len: no arithmetic on a null pointer */
         return false;
+    c.p = json;
+    c.end = json + len;
     skip_ws(&c);
     if (c.p >= c.end || *c.p++ != '{')
         return false;

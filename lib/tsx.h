@@ -18,8 +18,10 @@
 /* Default rule list when chp_tsx_new gets NULL (the original's rule). */
 #define CHP_TSX_DEFAULT_RULES "json"
 
-/* Tests only: nonzero makes the scanner ignore AVX2 (SSE2 is then used). */
+/* Tests only: nonzero makes the scanner ignore AVX2 and AVX-512 (SSE2 is
+ * then used), or AVX-512 only (AVX2 is then used). */
 extern int chp_tsx_no_avx2;
+extern int chp_tsx_no_avx512;
 
 /**
  * Parses len bytes that hold exactly one JSON number (optionally surrounded

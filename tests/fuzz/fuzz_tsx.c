@@ -2,8 +2,8 @@
  * (docs/timestamps.md).  Besides "never crash, never read past len", it
  * checks the scanner against jansson: a document jansson accepts as an
  * object is never malformed, and without a top-level "ts"/"timestamp" key
- * (any case) it is noTime; and the AVX2, SSE2 and portable block scans
- * agree. */
+ * (any case) it is noTime; and the AVX-512, AVX2, SSE2 and portable block
+ * scans agree. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,8 +13,8 @@
 
 #include "tsx.h"
 
-/* The portable copy of the scanner: its answers must be identical to the
- * library's (which uses SSE2 or AVX2 here). */
+/* The portable copy of the scanner (tests/support/tsx_portable.c): its
+ * answers must be identical to the library's AVX-512, AVX2 and SSE2 ones. */
 #include "tsx_portable.h"
 
 static const char *const names[] = {"ts", "timestamp"};
@@ -115,6 +115,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     chp_tsx_no_avx2 = 0;
     if (r2 != r || (r == CHP_TS_FOUND && ms2 != ms))
         die("SSE2 scanner disagrees", buf, size);
+    chp_tsx_no_avx512 = 1;
+    r2 = chp_tsx_scan_json(buf, size, names, 2, &ms2);
+    chp_tsx_no_avx512 = 0;
+    if (r2 != r || (r == CHP_TS_FOUND && ms2 != ms))
+        die("AVX2 scanner disagrees", buf, size);
 
     /* The rule lists agree with the bare scanner. */
     in.data = buf;

@@ -6,4 +6,5 @@
 #define chp_tsx_scan_json    portable_scan_json
 #define chp_tsx_parse_number portable_parse_number
 #define chp_tsx_no_avx2      portable_no_avx2
+#define chp_tsx_no_avx512    portable_no_avx512
 #include "tsx_json.c"

@@ -18,5 +18,6 @@ chp_ts_result_t portable_scan_json(const char *buf, size_t len,
                                    int64_t *ts_ms);
 bool portable_parse_number(const char *s, size_t len, double *out);
 extern int portable_no_avx2;
+extern int portable_no_avx512;
 
 #endif

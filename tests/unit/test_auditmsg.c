@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "auditmsg.h"
+#include "testutil.h"
 
 #define ERRSZ 512
 
@@ -819,6 +821,50 @@ static void test_decode_replaces(void **state)
     chp_auditmsg_clear(&b);
 }
 
+/* Fractions are read with '.' whatever LC_NUMERIC says: by the fast
+ * decoder (a plain strtod would read "12.5" as 12 under a decimal comma)
+ * and by the jansson path it falls back to. */
+static void test_decode_locale(void **state)
+{
+    static const char doc[] =
+        "{\"topicName\":\"t\",\"timeBeginInSec\":1478311200,\"count\":3,"
+        "\"meanLatency\":12.5,\"latency95\":-0.25,\"latency99\":1e-3,"
+        "\"latencySumMs\":37.5}";
+    static const char slow[] = /* an escape: only jansson takes it */
+        "{\"topicName\":\"\\u0074\",\"timeBeginInSec\":0,\"count\":1,"
+        "\"maxLatency\":2.75}";
+    chp_auditmsg_t m;
+    char errstr[ERRSZ] = "";
+    (void)state;
+
+    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8") &&
+        !setlocale(LC_NUMERIC, "fr_FR.UTF-8")) {
+        TU_SKIP_CASE("no de_DE.UTF-8 or fr_FR.UTF-8 locale (scripts/deps.sh "
+                     "generates de_DE.UTF-8)");
+        return;
+    }
+    chp_auditmsg_init(&m);
+    assert_true(chp_auditmsg_decode_fast(&m, doc, strlen(doc)));
+    assert_true(m.mean_latency == 12.5);
+    assert_true(m.latency95 == -0.25);
+    assert_true(m.latency99 == 1e-3);
+    assert_true(m.latency_sum_ms == 37.5);
+    chp_auditmsg_clear(&m);
+    chp_auditmsg_init(&m);
+    assert_int_equal(decode_str(&m, doc, errstr), CHP_OK);
+    assert_true(m.mean_latency == 12.5);
+    chp_auditmsg_clear(&m);
+    chp_auditmsg_init(&m);
+    assert_false(chp_auditmsg_decode_fast(&m, slow, strlen(slow)));
+    chp_auditmsg_clear(&m);
+    chp_auditmsg_init(&m);
+    assert_int_equal(decode_str(&m, slow, errstr), CHP_OK);
+    assert_string_equal(m.topic, "t");
+    assert_true(m.max_latency == 2.75);
+    chp_auditmsg_clear(&m);
+    setlocale(LC_NUMERIC, "C");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -837,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_long_strings),
         cmocka_unit_test(test_unicode),
         cmocka_unit_test(test_decode_replaces),
+        cmocka_unit_test(test_decode_locale),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -8,27 +8,38 @@
 
 #include "tsx.h"
 
-/* Every scanner test runs against the portable copy of the scanner and
- * against the library's, with and without AVX2 (on x86-64). */
+/* The portable copy of the scanner (tests/support/tsx_portable.c): its
+ * answers must be identical to the library's AVX-512, AVX2 and SSE2 ones. */
 #include "tsx_portable.h"
 
 static chp_ts_result_t (*scan_impl)(const char *, size_t, const char *const *,
                                     size_t, int64_t *) = chp_tsx_scan_json;
 
+/* Sets the library's test switches (all off is its default path). */
+static int use_variant(int no_avx2, int no_avx512)
+{
+    scan_impl = chp_tsx_scan_json;
+    chp_tsx_no_avx2 = no_avx2;
+    chp_tsx_no_avx512 = no_avx512;
+    return 0;
+}
+
 static int use_library(void **state)
 {
     (void)state;
-    scan_impl = chp_tsx_scan_json;
-    chp_tsx_no_avx2 = 0;
-    return 0;
+    return use_variant(0, 0);
+}
+
+static int use_library_avx2(void **state)
+{
+    (void)state;
+    return use_variant(0, 1);
 }
 
 static int use_library_sse2(void **state)
 {
     (void)state;
-    scan_impl = chp_tsx_scan_json;
-    chp_tsx_no_avx2 = 1;
-    return 0;
+    return use_variant(1, 0);
 }
 
 static int use_portable(void **state)
@@ -386,6 +397,47 @@ static void test_depth(void **state)
     free(doc);
 }
 
+/* Mixed bracket kinds at several depths, across 64-byte blocks: the
+ * matching and a wrong kind at the innermost, a middle and the outermost
+ * nested level. */
+static void test_depth_kinds(void **state)
+{
+    static const size_t depths[] = {1, 2, 62, 63, 64, 65, 127, 200};
+    char *doc = malloc(2 * 200 + 64);
+    int64_t ms = 0;
+    (void)state;
+
+    assert_non_null(doc);
+    for (size_t k = 0; k < sizeof(depths) / sizeof(depths[0]); k++) {
+        size_t depth = depths[k];
+
+        /* wrong: 0 none, else the level (1 = outermost) closed wrongly */
+        for (size_t wrong = 0; wrong <= depth; wrong++) {
+            size_t n = 0;
+
+            if (wrong > 1 && wrong < depth && wrong != depth / 2)
+                continue;
+            memcpy(doc + n, "{\"a\":", 5);
+            n += 5;
+            for (size_t i = 0; i < depth; i++)
+                doc[n++] = (i * 7 + depth) % 3 ? '[' : '{';
+            for (size_t i = depth; i-- > 0;) {
+                char open = (i * 7 + depth) % 3 ? '[' : '{';
+                char close = (char)(open + 2);
+
+                if (i + 1 == wrong)
+                    close = open == '[' ? '}' : ']';
+                doc[n++] = close;
+            }
+            memcpy(doc + n, ",\"ts\":1}", 8);
+            n += 8;
+            assert_int_equal(scan(doc, n, &ms),
+                             wrong ? CHP_TS_MALFORMED : CHP_TS_FOUND);
+        }
+    }
+    free(doc);
+}
+
 static void test_parse_number(void **state)
 {
     double v = 0;
@@ -628,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_block_boundaries),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_depth_kinds),
     };
     const struct CMUnitTest rules[] = {
         cmocka_unit_test(test_parse_number),
@@ -639,9 +692,11 @@ int main(void)
 
     failed += cmocka_run_group_tests_name("scanner (library)", scanner,
                                           use_library, NULL);
+    failed += cmocka_run_group_tests_name("scanner (library, no AVX-512)",
+                                          scanner, use_library_avx2, NULL);
     failed += cmocka_run_group_tests_name("scanner (library, no AVX2)", scanner,
                                           use_library_sse2, NULL);
-    chp_tsx_no_avx2 = 0;
+    use_variant(0, 0);
     failed += cmocka_run_group_tests_name("scanner (portable)", scanner,
                                           use_portable, NULL);
     failed += cmocka_run_group_tests_name("rules", rules, NULL, NULL);
