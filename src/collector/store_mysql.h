@@ -26,9 +26,9 @@
 #define P8  "?,?,?,?,?,?,?,?"
 #define P64 P8 "," P8 "," P8 "," P8 "," P8 "," P8 "," P8 "," P8
 
-#define N_ROW_SHAPES   4
+#define N_ROW_SHAPES   5
 #define N_UUID_SHAPES  4
-#define ROW_SHAPE_MAX  32
+#define ROW_SHAPE_MAX  128
 #define UUID_SHAPE_MAX 256
 extern const size_t store_mysql_row_shapes[N_ROW_SHAPES];
 extern const size_t store_mysql_uuid_shapes[N_UUID_SHAPES];

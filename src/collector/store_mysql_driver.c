@@ -14,7 +14,7 @@
 /* Multi-row statements come in a few sizes (rows per statement), so n
  * rows take a few round trips whatever n is, with a handful of prepared
  * statements.  (MariaDB's array binding would not run on MySQL.) */
-const size_t store_mysql_row_shapes[N_ROW_SHAPES] = {32, 8, 2, 1};
+const size_t store_mysql_row_shapes[N_ROW_SHAPES] = {128, 32, 8, 2, 1};
 const size_t store_mysql_uuid_shapes[N_UUID_SHAPES] = {256, 32, 4, 1};
 
 /* ------------------------------------------------------------ driver */
