@@ -28,7 +28,7 @@
 
 /* The statements of one fixed text; the others are built by build_sql(). */
 static const char *const fixed_sql[Q__COUNT] = {
-    [Q_SEEN] = "SELECT uuid FROM seen_uuids WHERE uuid IN (" P64 ")",
+    [Q_SEEN] = "SELECT uuid FROM seen_uuids WHERE uuid IN (" P256 ")",
     /* Compare-and-set (store_impl.h): no row changed = stale batch.  The
      * new offset always differs from the old one (store.c checks), so
      * "affected rows" (changed, not matched) is exact. */

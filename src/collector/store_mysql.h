@@ -21,16 +21,18 @@
 #define DEFAULT_PORT 3306
 #define TEXT_SLOT    (CHP_SKETCH_ENCODE_MAX + 1)
 
-/* uuids per round trip for store_seen(). */
-#define UUID_CHUNK 64
+/* uuids per round trip for store_seen(): a collector asks about a whole
+ * batch, and each round trip costs a server wake-up. */
+#define UUID_CHUNK 256
 
-#define P8  "?,?,?,?,?,?,?,?"
-#define P64 P8 "," P8 "," P8 "," P8 "," P8 "," P8 "," P8 "," P8
+#define P8   "?,?,?,?,?,?,?,?"
+#define P64  P8 "," P8 "," P8 "," P8 "," P8 "," P8 "," P8 "," P8
+#define P256 P64 "," P64 "," P64 "," P64
 
-#define N_ROW_SHAPES   4
-#define N_UUID_SHAPES  4
-#define ROW_SHAPE_MAX  32
-#define UUID_SHAPE_MAX 256
+#define N_ROW_SHAPES   8
+#define N_UUID_SHAPES  6
+#define ROW_SHAPE_MAX  128
+#define UUID_SHAPE_MAX 1024
 extern const size_t store_mysql_row_shapes[N_ROW_SHAPES];
 extern const size_t store_mysql_uuid_shapes[N_UUID_SHAPES];
 

@@ -29,9 +29,12 @@
     "audit_dropped_count = VALUES(audit_dropped_count), "                      \
     "aborted_count = VALUES(aborted_count)"
 
-#define KEY_TERM                                                               \
-    "(time_begin = ? AND topic = ? AND tier = ? AND datacenter = ? AND "       \
-    "host = ?)"
+/* get_rows reads a chunk's keys as one row-value IN list on the primary
+ * key.  FORCE INDEX: otherwise the optimizer weighs the topic index too
+ * (and an empty table may get a full scan), which made the former WHERE
+ * of STORE_CHUNK OR-ed key terms cost ~30 us of server CPU a key, and
+ * this one ~5 (docs/benchmarks.md). */
+#define KEY_TUPLE "(?,?,?,?,?)"
 
 /* ------------------------------------------------------------ handle */
 
@@ -61,8 +64,10 @@ static bool build_sql(my_store_t *s)
         "INSERT INTO audit_rows (" STORE_PUT_COLUMNS ") VALUES ";
 
     s->sql[Q_GET_ROWS] =
-        build("SELECT " STORE_ROW_COLUMNS " FROM audit_rows WHERE ",
-              STORE_CHUNK, KEY_TERM, " OR ", " FOR UPDATE");
+        build("SELECT " STORE_ROW_COLUMNS " FROM audit_rows FORCE INDEX "
+              "(PRIMARY) WHERE (time_begin, topic, tier, datacenter, host) "
+              "IN (",
+              STORE_CHUNK, KEY_TUPLE, ",", ") FOR UPDATE");
     for (size_t i = 0; i < N_ROW_SHAPES; i++) {
         s->sql[Q_INS_ROWS + i] =
             build(ins_head, store_mysql_row_shapes[i], put_group, ",", "");
