@@ -1,4 +1,4 @@
-/* registry_writer.c - writes the registry topic (worker/registry.h format)
+/* registry_writer.c - writes the registry topic (registry_format.h)
  * with an idempotent producer, one record at a time, and returns only once
  * Kafka acknowledged it: a REST 200 means the change is durable, and a
  * retried write cannot be duplicated or reordered by the producer. */
@@ -179,26 +179,19 @@ out:
 int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
                            char *errstr, size_t errstr_size)
 {
-    char *value = state == REG_ABSENT ? NULL : registry_value(state);
+    const char *value = registry_format_encode(state);
     uint64_t seq = ++k->seq;
     int64_t deadline = chp_now_ms() + k->write_wait_ms;
     rd_kafka_resp_err_t err;
 
-    if (ctl_kafka_fatal(k, errstr, errstr_size)) {
-        free(value);
+    if (ctl_kafka_fatal(k, errstr, errstr_size))
         return -1;
-    }
-    if (state != REG_ABSENT && !value) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    err = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(k->registry_topic),
-                            RD_KAFKA_V_KEY(topic, strlen(topic)),
-                            RD_KAFKA_V_VALUE(value, value ? strlen(value) : 0),
-                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
-                            RD_KAFKA_V_END);
-    free(value);
+    err = rd_kafka_producev(
+        k->rk, RD_KAFKA_V_TOPIC(k->registry_topic),
+        RD_KAFKA_V_KEY(topic, strlen(topic)),
+        RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
     if (err) {
         snprintf(errstr, errstr_size, "producing to %s: %s", k->registry_topic,
                  rd_kafka_err2str(err));

@@ -119,10 +119,9 @@ typedef struct fixture {
 
 static void apply(registry_t *r, const char *topic, reg_state_t st)
 {
-    char *v = registry_value(st);
+    const char *v = registry_format_encode(st);
 
     assert_int_equal(registry_apply(r, topic, strlen(topic), v, strlen(v)), 0);
-    free(v);
 }
 
 /* The cluster: the original's dummyTopic, an audited topic, a blacklisted
