@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"

@@ -24,7 +24,8 @@
 #include <stdint.h>
 
 #include "chaperone.h"
-#include "daemon.h"
+#include "http.h"
+#include "metrics.h"
 #include "worker/registry.h"
 #include "worker/topics.h"
 
