@@ -1,12 +1,12 @@
 /* metrics.c - see metrics.h.  Values are atomics: the loops update them
  * without the lock, which only guards the list (added to, rendered). */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "metrics.h"
 
 struct metric {
@@ -95,60 +95,25 @@ double metric_get(const metric_t *x)
     return x ? atomic_load(&((metric_t *)x)->value) : 0.0;
 }
 
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-} strbuf_t;
-
-static int sb_printf(strbuf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int sb_printf(strbuf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        size_t avail = b->cap - b->len;
-        va_start(ap, fmt);
-        n = vsnprintf(b->s ? b->s + b->len : NULL, avail, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return -1;
-        if ((size_t)n < avail) {
-            b->len += (size_t)n;
-            return 0;
-        }
-        size_t ncap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-        char *ns = realloc(b->s, ncap);
-        if (!ns)
-            return -1;
-        b->s = ns;
-        b->cap = ncap;
-    }
-}
-
 int metrics_render(metrics_t *m, char **out, size_t *len)
 {
-    strbuf_t b = {0};
+    chp_buf_t b = {0};
     const char *last = "";
 
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->n; i++) {
         metric_t *x = m->v[i];
         if (strcmp(last, x->name)) { /* HELP/TYPE once per family */
-            sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", x->name, x->help,
-                      x->name, x->type == METRIC_COUNTER ? "counter" : "gauge");
+            chp_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", x->name, x->help,
+                           x->name,
+                           x->type == METRIC_COUNTER ? "counter" : "gauge");
             last = x->name;
         }
-        sb_printf(&b, "%s%s%s%s %.17g\n", x->name, x->labels ? "{" : "",
-                  x->labels ? x->labels : "", x->labels ? "}" : "",
-                  metric_get(x));
+        chp_buf_printf(&b, "%s%s%s%s %.17g\n", x->name, x->labels ? "{" : "",
+                       x->labels ? x->labels : "", x->labels ? "}" : "",
+                       metric_get(x));
     }
     pthread_mutex_unlock(&m->lock);
-    if (!b.s && sb_printf(&b, "%s", "") != 0)
-        return -1;
-    *out = b.s;
     *len = b.len;
-    return 0;
+    return (*out = chp_buf_take(&b)) ? 0 : -1;
 }
