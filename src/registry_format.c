@@ -7,14 +7,9 @@
 
 const char *registry_format_encode(reg_state_t state)
 {
-    switch (state) {
-    case REG_AUDITED:
-        return "{\"state\":\"audited\"}";
-    case REG_BLACKLISTED:
-        return "{\"state\":\"blacklisted\"}";
-    default:
-        return NULL;
-    }
+    return state == REG_AUDITED       ? "{\"state\":\"audited\"}"
+           : state == REG_BLACKLISTED ? "{\"state\":\"blacklisted\"}"
+                                      : NULL;
 }
 
 const char *registry_state_name(reg_state_t state)

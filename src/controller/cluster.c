@@ -167,36 +167,35 @@ static int describe_group(void *opaque, const char *topic, ctl_group_t *out,
     ctl_kafka_t *k = opaque;
     const char *groups[1] = {k->group_id};
     rd_kafka_AdminOptions_t *opts;
-    rd_kafka_queue_t *q = NULL;
-    rd_kafka_event_t *ev = NULL;
-    int rc = -1;
+    rd_kafka_queue_t *q;
+    rd_kafka_event_t *ev;
+    int rc;
 
     memset(out, 0, sizeof(*out));
     opts = rd_kafka_AdminOptions_new(k->rk,
                                      RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
-    if (!opts) {
-        snprintf(errstr, errstr_size, "out of memory");
+    if (!opts || rd_kafka_AdminOptions_set_request_timeout(
+                     opts, CTL_KAFKA_TIMEOUT_MS, errstr, errstr_size)) {
+        if (opts)
+            rd_kafka_AdminOptions_destroy(opts);
+        else
+            snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    if (rd_kafka_AdminOptions_set_request_timeout(opts, CTL_KAFKA_TIMEOUT_MS,
-                                                  errstr, errstr_size))
-        goto out;
     q = rd_kafka_queue_new(k->rk);
     rd_kafka_DescribeConsumerGroups(k->rk, groups, 1, opts, q);
     /* The request timeout answers first; the margin only covers a lost
      * event. */
-    if (!(ev = rd_kafka_queue_poll(q, CTL_KAFKA_TIMEOUT_MS + 1000))) {
+    ev = rd_kafka_queue_poll(q, CTL_KAFKA_TIMEOUT_MS + 1000);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    if (!ev) {
         snprintf(errstr, errstr_size, "describing group %s: no answer in %d ms",
                  k->group_id, CTL_KAFKA_TIMEOUT_MS);
-        goto out;
+        return -1;
     }
     rc = read_group(k, ev, topic, out, errstr, errstr_size);
-out:
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (q)
-        rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_event_destroy(ev);
     if (rc != 0)
         ctl_group_clear(out);
     return rc;
