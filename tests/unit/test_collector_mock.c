@@ -41,6 +41,9 @@ static struct {
     char dir[256], db[512];
     uint64_t sent;   /* sum of count over every message produced */
     int64_t next[2]; /* messages produced per partition */
+    pid_t live[2];   /* collectors started; killed by teardown if a
+                        failed assertion left them running */
+    int n_live;
 } g;
 
 static void produce(int part, int n)
@@ -100,11 +103,16 @@ static void coll_start(coll_t *c, const char *name)
     args[n] = NULL;
     snprintf(log, sizeof(log), "%s/%s.log", g.dir, name);
     assert_int_equal(proc_start(&c->p, log, args), 0);
+    g.live[g.n_live++] = c->p.pid;
 }
 
 static void coll_stop(coll_t *c)
 {
     int st = proc_stop(&c->p, SIGTERM, 30000);
+
+    for (int i = 0; i < g.n_live; i++)
+        if (g.live[i] == c->p.pid)
+            g.live[i] = 0;
 
     if (st != 0)
         proc_dump_log(&c->p);
@@ -248,6 +256,11 @@ static int teardown(void **state)
     char cmd[400];
     (void)state;
 
+    for (int i = 0; i < g.n_live; i++)
+        if (g.live[i] > 0) {
+            kill(g.live[i], SIGKILL);
+            waitpid(g.live[i], NULL, 0);
+        }
     rd_kafka_destroy(g.producer);
     rd_kafka_mock_cluster_destroy(g.mc);
     rd_kafka_destroy(g.mrk);
