@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon.h"
+#include "http.h"
+#include "metrics.h"
 
 typedef struct health health_t;
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "buf.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -30,8 +30,7 @@ struct http_server {
 };
 
 typedef struct conn_state {
-    char *body;
-    size_t len;
+    chp_buf_t body; /* NUL-terminated; .s NULL while empty */
     bool too_big;
     bool denied; /* answered 401 from the headers alone */
 } conn_state_t;
@@ -174,7 +173,7 @@ static void default_routes(http_server_t *s, const http_req_t *req,
                !strcmp(req->method, "GET")) {
         char *out;
         size_t len;
-        if (metrics_render(s->metrics, &out, &len) == 0) {
+        if (metrics_render(s->metrics, &out, &len) == CHP_OK) {
             resp->status = 200;
             resp->content_type = "text/plain; version=0.0.4";
             resp->body = out;
@@ -242,14 +241,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         return MHD_YES;
     }
     if (*upload_size) { /* a chunk of the body */
-        if (!st->too_big && st->len + *upload_size <= s->max_body) {
-            char *nb = realloc(st->body, st->len + *upload_size + 1);
-            if (!nb)
+        if (!st->too_big && st->body.len + *upload_size <= s->max_body) {
+            chp_buf_putn(&st->body, upload, *upload_size);
+            if (st->body.failed)
                 return MHD_NO;
-            memcpy(nb + st->len, upload, *upload_size);
-            st->body = nb;
-            st->len += *upload_size;
-            st->body[st->len] = '\0';
         } else {
             st->too_big = true;
         }
@@ -262,8 +257,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     } else {
         http_req_t req = {.method = method,
                           .path = url,
-                          .body = st->body,
-                          .body_len = st->len,
+                          .body = st->body.s,
+                          .body_len = st->body.len,
                           .conn = c};
         dispatch(s, &req, &resp);
     }
@@ -277,7 +272,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls, (void)c, (void)toe;
 
     if (st) {
-        free(st->body);
+        chp_buf_free(&st->body);
         free(st);
         *con_cls = NULL;
     }

@@ -1,14 +1,64 @@
-/* http.h - the HTTP server's configuration-driven side: one call that reads
- * the http.* keys (address, port, authentication, TLS) and starts the
- * server, the same for the worker, the controller and the collector; and
- * the seam that serves one request without a socket (tests, fuzzing).
- * The base server API (handlers, replies) is in daemon.h. */
+/* http.h - the daemons' embedded HTTP server (libmicrohttpd, http.c): the
+ * requests, replies and handlers; the configuration-driven start that reads
+ * the http.* keys (address, port, authentication, TLS; http_conf.c), the
+ * same for the worker, the controller and the collector; and the seam that
+ * serves one request without a socket (tests, fuzzing). */
 #ifndef CHP_HTTP_H
 #define CHP_HTTP_H
 
+#include <stddef.h>
+
 #include "chaperone.h"
-#include "daemon.h"
 #include "http_auth.h"
+#include "metrics.h"
+
+/* ------------------------------------------------------------ server */
+
+typedef struct http_req {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* decoded path, without the query string */
+    const char *body;   /* NUL-terminated; NULL when empty */
+    size_t body_len;
+    void *conn; /* for http_query() */
+} http_req_t;
+
+typedef struct http_resp {
+    int status;
+    const char *content_type; /* static string */
+    char *body;               /* malloc()ed, freed by the server */
+    size_t body_len;
+} http_resp_t;
+
+/* The value of query parameter name, or NULL. */
+const char *http_query(const http_req_t *req, const char *name);
+
+/* Fills resp with a copy of body. */
+void http_reply(http_resp_t *resp, int status, const char *content_type,
+                const char *body);
+/* {"error": msg} with status. */
+void http_reply_error(http_resp_t *resp, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+typedef void(http_handler_t)(const http_req_t *req, http_resp_t *resp,
+                             void *opaque);
+
+typedef struct http_server http_server_t;
+
+/*
+ * Starts a server on address:port (port 0 = any free port, see
+ * http_server_port) with its own thread.  Bodies larger than max_body get a
+ * 413 with a JSON error before the handler is called.  GET /metrics and
+ * GET /health are answered from metrics (if not NULL) unless the handler
+ * answers them first (status != 0).
+ */
+http_server_t *http_server_start(const char *address, int port, size_t max_body,
+                                 http_handler_t *handler, void *opaque,
+                                 metrics_t *metrics, char *errstr,
+                                 size_t errstr_size);
+int http_server_port(const http_server_t *s);
+void http_server_stop(http_server_t *s);
+
+/* ------------------------------------------------------------ from conf */
 
 /* Request line plus headers, per connection (libmicrohttpd answers 431 or
  * 414 beyond it). */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "collector/collector.h"
+#include "consumer_lag.h"
 #include "kafkaconf.h"
 #include "log.h"
 #include "conf_daemon_keys.h"
@@ -378,27 +379,15 @@ void coll_consumer_commit(collector_t *c, const store_offset_t *offsets,
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
-/* Consumer lag from the watermarks the fetcher already has (no request). */
 void coll_update_lag(collector_t *c)
 {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    double lag = 0;
+    double lag;
+    int n;
 
-    if (rd_kafka_assignment(c->consumer, &parts) || !parts)
+    if (chp_consumer_lag(c->consumer, &lag, &n) != 0)
         return;
-    rd_kafka_position(c->consumer, parts);
-    for (int i = 0; i < parts->cnt; i++) {
-        rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t lo, hi;
-        if (p->offset >= 0 &&
-            rd_kafka_get_watermark_offsets(c->consumer, p->topic, p->partition,
-                                           &lo, &hi) == 0 &&
-            hi > p->offset)
-            lag += (double)(hi - p->offset);
-    }
     metric_set(c->m.lag, lag);
-    metric_set(c->m.partitions, parts->cnt);
-    rd_kafka_topic_partition_list_destroy(parts);
+    metric_set(c->m.partitions, n);
 }
 
 /* ------------------------------------------------------------- flush */

@@ -1,12 +1,12 @@
 /* cluster.c - ctl_cluster_t over librdkafka: the topic list and partition
  * counts from metadata, registry writes (registry_writer.c), and the
- * workers' group from the group coordinator's own description. */
+ * workers' group from the group coordinator's own description
+ * (DescribeConsumerGroups, which decodes the members' assignments). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller/kafka.h"
-#include "log.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -76,79 +76,126 @@ static int registry_write(void *opaque, const char *topic, reg_state_t state,
 }
 
 /* Appends member m with its partitions of topic (if it holds any). */
-static int add_member(ctl_group_t *out,
-                      const struct rd_kafka_group_member_info *m,
+static int add_member(ctl_group_t *out, const rd_kafka_MemberDescription_t *m,
                       const char *topic)
 {
-    int32_t *parts;
-    size_t n;
+    const rd_kafka_MemberAssignment_t *a =
+        rd_kafka_MemberDescription_assignment(m);
+    const rd_kafka_topic_partition_list_t *l =
+        a ? rd_kafka_MemberAssignment_partitions(a) : NULL;
+    const char *id = rd_kafka_MemberDescription_consumer_id(m),
+               *client = rd_kafka_MemberDescription_client_id(m),
+               *host = rd_kafka_MemberDescription_host(m);
+    int32_t *parts = NULL;
+    size_t n = 0;
     ctl_member_t *nv, *x;
 
-    if (ctl_assignment_partitions(m->member_assignment,
-                                  m->member_assignment_size > 0
-                                      ? (size_t)m->member_assignment_size
-                                      : 0,
-                                  topic, &parts, &n) != 0) {
-        chp_log_warn("controller: unreadable assignment of group member %s",
-                     m->member_id ? m->member_id : "?");
-        return 0;
-    }
+    for (int i = 0; l && i < l->cnt; i++)
+        n += !strcmp(l->elems[i].topic, topic);
     if (n == 0)
         return 0;
-    nv = realloc(out->members, (out->n_members + 1) * sizeof(*nv));
-    if (!nv) {
+    if (!(parts = malloc(n * sizeof(*parts))))
+        return -1;
+    n = 0;
+    for (int i = 0; i < l->cnt; i++)
+        if (!strcmp(l->elems[i].topic, topic))
+            parts[n++] = l->elems[i].partition;
+    if (!(nv = realloc(out->members, (out->n_members + 1) * sizeof(*nv)))) {
         free(parts);
         return -1;
     }
     out->members = nv;
     x = &out->members[out->n_members++];
-    x->member_id = m->member_id ? strdup(m->member_id) : NULL;
-    x->client_id = m->client_id ? strdup(m->client_id) : NULL;
-    x->host = m->client_host ? strdup(m->client_host) : NULL;
+    x->member_id = id ? strdup(id) : NULL;
+    x->client_id = client ? strdup(client) : NULL;
+    x->host = host ? strdup(host) : NULL;
     x->partitions = parts;
     x->n_partitions = n;
     return 0;
 }
 
+/* Fills out from the description of k's group in ev. */
+static int read_group(ctl_kafka_t *k, rd_kafka_event_t *ev, const char *topic,
+                      ctl_group_t *out, char *errstr, size_t errstr_size)
+{
+    const rd_kafka_ConsumerGroupDescription_t **gs;
+    const rd_kafka_ConsumerGroupDescription_t *g = NULL;
+    const rd_kafka_error_t *gerr;
+    size_t cnt = 0;
+
+    if (rd_kafka_event_error(ev)) {
+        snprintf(errstr, errstr_size, "describing group %s: %s", k->group_id,
+                 rd_kafka_event_error_string(ev));
+        return -1;
+    }
+    gs = rd_kafka_DescribeConsumerGroups_result_groups(
+        rd_kafka_event_DescribeConsumerGroups_result(ev), &cnt);
+    for (size_t i = 0; i < cnt; i++)
+        if (!strcmp(rd_kafka_ConsumerGroupDescription_group_id(gs[i]),
+                    k->group_id))
+            g = gs[i];
+    if (!g) {
+        snprintf(errstr, errstr_size, "describing group %s: no result",
+                 k->group_id);
+        return -1;
+    }
+    if ((gerr = rd_kafka_ConsumerGroupDescription_error(g))) {
+        snprintf(errstr, errstr_size, "describing group %s: %s", k->group_id,
+                 rd_kafka_error_string(gerr));
+        return -1;
+    }
+    /* A group nobody joined is described as "Dead" with no members. */
+    if (!(out->state = strdup(rd_kafka_consumer_group_state_name(
+              rd_kafka_ConsumerGroupDescription_state(g)))))
+        goto oom;
+    for (size_t j = 0; j < rd_kafka_ConsumerGroupDescription_member_count(g);
+         j++)
+        if (add_member(out, rd_kafka_ConsumerGroupDescription_member(g, j),
+                       topic) != 0)
+            goto oom;
+    return 0;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+    return -1;
+}
+
+/* The group coordinator's own description (DescribeGroups): librdkafka
+ * decodes each member's assignment. */
 static int describe_group(void *opaque, const char *topic, ctl_group_t *out,
                           char *errstr, size_t errstr_size)
 {
     ctl_kafka_t *k = opaque;
-    const struct rd_kafka_group_list *gl = NULL;
-    rd_kafka_resp_err_t err;
-    int rc = -1;
+    const char *groups[1] = {k->group_id};
+    rd_kafka_AdminOptions_t *opts;
+    rd_kafka_queue_t *q;
+    rd_kafka_event_t *ev;
+    int rc;
 
     memset(out, 0, sizeof(*out));
-    /* librdkafka 2.0's DescribeGroups wrapper; the bytes of each member's
-     * assignment are decoded by assignment.c. */
-    err = rd_kafka_list_groups(k->rk, k->group_id, &gl, CTL_KAFKA_TIMEOUT_MS);
-    if (err) {
-        snprintf(errstr, errstr_size, "describing group %s: %s", k->group_id,
-                 rd_kafka_err2str(err));
+    opts = rd_kafka_AdminOptions_new(k->rk,
+                                     RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    if (!opts || rd_kafka_AdminOptions_set_request_timeout(
+                     opts, CTL_KAFKA_TIMEOUT_MS, errstr, errstr_size)) {
+        if (opts)
+            rd_kafka_AdminOptions_destroy(opts);
+        else
+            snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    for (int i = 0; i < gl->group_cnt; i++) {
-        const struct rd_kafka_group_info *g = &gl->groups[i];
-        if (strcmp(g->group, k->group_id))
-            continue;
-        if (g->err) {
-            snprintf(errstr, errstr_size, "describing group %s: %s",
-                     k->group_id, rd_kafka_err2str(g->err));
-            goto out;
-        }
-        out->state = strdup(g->state ? g->state : "");
-        /* Only the consumer protocol has this assignment format. */
-        if (!g->protocol_type || strcmp(g->protocol_type, "consumer"))
-            break;
-        for (int j = 0; j < g->member_cnt; j++)
-            if (add_member(out, &g->members[j], topic) != 0) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto out;
-            }
+    q = rd_kafka_queue_new(k->rk);
+    rd_kafka_DescribeConsumerGroups(k->rk, groups, 1, opts, q);
+    /* The request timeout answers first; the margin only covers a lost
+     * event. */
+    ev = rd_kafka_queue_poll(q, CTL_KAFKA_TIMEOUT_MS + 1000);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    if (!ev) {
+        snprintf(errstr, errstr_size, "describing group %s: no answer in %d ms",
+                 k->group_id, CTL_KAFKA_TIMEOUT_MS);
+        return -1;
     }
-    rc = 0;
-out:
-    rd_kafka_group_list_destroy(gl);
+    rc = read_group(k, ev, topic, out, errstr, errstr_size);
+    rd_kafka_event_destroy(ev);
     if (rc != 0)
         ctl_group_clear(out);
     return rc;

@@ -14,7 +14,6 @@
  *   detect.c            auto-detection of new topics
  *   registry_writer.c   the registry topic: create it, write it durably
  *   cluster.c           ctl_cluster_t over librdkafka (metadata, group)
- *   assignment.c        decoding a consumer group member's assignment
  */
 #ifndef CHP_CONTROLLER_H
 #define CHP_CONTROLLER_H
@@ -25,7 +24,8 @@
 #include <stdint.h>
 
 #include "chaperone.h"
-#include "daemon.h"
+#include "http.h"
+#include "metrics.h"
 #include "worker/registry.h"
 #include "worker/topics.h"
 
@@ -152,16 +152,5 @@ int ctl_topic_name_check(const char *name, size_t len, char *errstr,
  * when the cluster could not be listed or a write failed.
  */
 int ctl_detect_run(ctl_t *c, char *errstr, size_t errstr_size);
-
-/* ------------------------------------------------------------ assignment */
-
-/*
- * The partitions of topic in a ConsumerProtocol assignment (the bytes a
- * consumer group member was given: int16 version, [topic, [int32
- * partition]], user data).  *parts is malloc()ed (NULL when none).
- * 0, or -1 if the bytes are malformed.
- */
-int ctl_assignment_partitions(const void *buf, size_t len, const char *topic,
-                              int32_t **parts, size_t *n);
 
 #endif

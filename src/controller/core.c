@@ -176,7 +176,7 @@ bool ctl_detectable(const ctl_t *c, const char *topic)
 int ctl_change(ctl_t *c, const char *topic, reg_state_t state, char *errstr,
                size_t errstr_size)
 {
-    char *value = NULL;
+    const char *value;
     int rc;
 
     if (c->cluster.registry_write(c->cluster.opaque, topic, state, errstr,
@@ -186,13 +186,9 @@ int ctl_change(ctl_t *c, const char *topic, reg_state_t state, char *errstr,
     }
     metric_inc(c->m_writes, 1);
     /* Memory follows Kafka, through the same decoder the workers use. */
-    if (state != REG_ABSENT && !(value = registry_value(state))) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
+    value = registry_format_encode(state);
     rc = registry_apply(c->reg, topic, strlen(topic), value,
                         value ? strlen(value) : 0);
-    free(value);
     if (rc != 0) {
         snprintf(errstr, errstr_size, "cannot apply the registry change");
         return -1;

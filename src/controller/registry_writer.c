@@ -1,4 +1,4 @@
-/* registry_writer.c - writes the registry topic (worker/registry.h format)
+/* registry_writer.c - writes the registry topic (registry_format.h)
  * with an idempotent producer, one record at a time, and returns only once
  * Kafka acknowledged it: a REST 200 means the change is durable, and a
  * retried write cannot be duplicated or reordered by the producer. */
@@ -113,39 +113,54 @@ admin_result(rd_kafka_queue_t *q, rd_kafka_event_type_t type, int timeout_ms)
     return NULL;
 }
 
-int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
-                              size_t errstr_size)
+/* Sends the CreateTopics request for the registry topic: its result event,
+ * or NULL with errstr filled. */
+static rd_kafka_event_t *create_registry(ctl_kafka_t *k, int timeout_ms,
+                                         char *errstr, size_t errstr_size)
 {
-    rd_kafka_NewTopic_t *nt = NULL;
-    rd_kafka_AdminOptions_t *opts = NULL;
-    rd_kafka_queue_t *q = NULL;
+    rd_kafka_NewTopic_t *nt;
+    rd_kafka_AdminOptions_t *opts;
+    rd_kafka_queue_t *q;
     rd_kafka_event_t *ev = NULL;
-    const rd_kafka_topic_result_t **res;
-    rd_kafka_resp_err_t err;
-    size_t cnt = 0;
-    int rc = -1;
 
     /* Replication -1: the broker's default.replication.factor, so the same
      * code suits a one-node test broker and a production cluster. */
     if (!(nt = rd_kafka_NewTopic_new(k->registry_topic, 1, -1, errstr,
                                      errstr_size)))
-        goto out;
+        return NULL;
     if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact")) {
         snprintf(errstr, errstr_size, "cannot set cleanup.policy");
-        goto out;
+        rd_kafka_NewTopic_destroy(nt);
+        return NULL;
     }
     opts = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr,
-                                                  errstr_size))
-        goto out;
-    q = rd_kafka_queue_new(k->rk);
-    rd_kafka_CreateTopics(k->rk, &nt, 1, opts, q);
-    if (!(ev = admin_result(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT,
-                            timeout_ms + 1000))) {
-        snprintf(errstr, errstr_size, "creating %s: no answer in %d ms",
-                 k->registry_topic, timeout_ms);
-        goto out;
+                                                  errstr_size) == 0) {
+        q = rd_kafka_queue_new(k->rk);
+        rd_kafka_CreateTopics(k->rk, &nt, 1, opts, q);
+        ev = admin_result(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT,
+                          timeout_ms + 1000);
+        rd_kafka_queue_destroy(q);
+        if (!ev)
+            snprintf(errstr, errstr_size, "creating %s: no answer in %d ms",
+                     k->registry_topic, timeout_ms);
     }
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_NewTopic_destroy(nt);
+    return ev;
+}
+
+int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
+                              size_t errstr_size)
+{
+    rd_kafka_event_t *ev = create_registry(k, timeout_ms, errstr, errstr_size);
+    const rd_kafka_topic_result_t **res;
+    rd_kafka_resp_err_t err;
+    size_t cnt = 0;
+    int rc = -1;
+
+    if (!ev)
+        return -1;
     if (rd_kafka_event_error(ev)) {
         snprintf(errstr, errstr_size, "creating %s: %s", k->registry_topic,
                  rd_kafka_event_error_string(ev));
@@ -166,40 +181,26 @@ int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
     }
     rc = 0;
 out:
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (q)
-        rd_kafka_queue_destroy(q);
-    if (opts)
-        rd_kafka_AdminOptions_destroy(opts);
-    if (nt)
-        rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_event_destroy(ev);
     return rc;
 }
 
 int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
                            char *errstr, size_t errstr_size)
 {
-    char *value = state == REG_ABSENT ? NULL : registry_value(state);
+    const char *value = registry_format_encode(state);
     uint64_t seq = ++k->seq;
     int64_t deadline = chp_now_ms() + k->write_wait_ms;
     rd_kafka_resp_err_t err;
 
-    if (ctl_kafka_fatal(k, errstr, errstr_size)) {
-        free(value);
+    if (ctl_kafka_fatal(k, errstr, errstr_size))
         return -1;
-    }
-    if (state != REG_ABSENT && !value) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    err = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(k->registry_topic),
-                            RD_KAFKA_V_KEY(topic, strlen(topic)),
-                            RD_KAFKA_V_VALUE(value, value ? strlen(value) : 0),
-                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
-                            RD_KAFKA_V_END);
-    free(value);
+    err = rd_kafka_producev(
+        k->rk, RD_KAFKA_V_TOPIC(k->registry_topic),
+        RD_KAFKA_V_KEY(topic, strlen(topic)),
+        RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
     if (err) {
         snprintf(errstr, errstr_size, "producing to %s: %s", k->registry_topic,
                  rd_kafka_err2str(err));

@@ -50,13 +50,6 @@ static void reply_json(http_resp_t *resp, int status, json_t *doc)
     resp->body_len = len + 1;
 }
 
-static const char *state_name(reg_state_t st)
-{
-    return st == REG_AUDITED       ? "audited"
-           : st == REG_BLACKLISTED ? "blacklisted"
-                                   : "unknown";
-}
-
 static void append_name(const char *topic, void *opaque)
 {
     json_array_append_new(opaque, json_string(topic));
@@ -226,7 +219,8 @@ static void delete_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     pthread_mutex_unlock(&c->lock);
     reply_json(resp, 200,
                json_pack("{s:s,s:s,s:s}", "topic", topic, "state",
-                         "blacklisted", "previousState", state_name(st)));
+                         "blacklisted", "previousState",
+                         registry_state_name(st)));
 }
 
 /* PUT /topics: the original grew the topic's partitions in its replicator;
@@ -241,7 +235,7 @@ static void put_topics(ctl_t *c, const ctl_topic_body_t *b, http_resp_t *resp)
     pthread_mutex_unlock(&c->lock);
     reply_json(resp, 200,
                json_pack("{s:s,s:s,s:s}", "topic", b->topic, "state",
-                         state_name(st), "message",
+                         registry_state_name(st), "message",
                          "accepted; partition growth is followed "
                          "automatically"));
 }
@@ -329,7 +323,7 @@ static void route(ctl_t *c, const http_req_t *req, http_resp_t *resp)
         } else {
             char *out;
             size_t len;
-            if (metrics_render(c->metrics, &out, &len) != 0) {
+            if (metrics_render(c->metrics, &out, &len) != CHP_OK) {
                 http_reply_error(resp, 500, "cannot render metrics");
                 return;
             }

@@ -27,7 +27,7 @@
 #include <stddef.h>
 
 #include "chaperone.h"
-#include "daemon.h"
+#include "http.h"
 
 typedef struct api api_t;
 

@@ -15,7 +15,7 @@
 #include "collector/store.h"
 #include "log.h"
 #include "report/api_priv.h"
-#include "report/buf.h"
+#include "buf.h"
 #include "report/promcomplete.h"
 #include "report/watermark.h"
 #include "conf_daemon_keys.h"
@@ -112,7 +112,7 @@ void api_topic_watermark(call_t *c, const char *topic)
 /* Recomputes the completeness samples (lock held, store ready). */
 static char *completeness_text(api_t *api, int64_t now)
 {
-    rep_buf_t b = {0};
+    chp_buf_t b = {0};
     char **names = NULL, err[1024];
     size_t n = 0;
 
@@ -131,7 +131,7 @@ static char *completeness_text(api_t *api, int64_t now)
         rep_grid_free(&g);
     }
     rep_topics_free(names);
-    return rep_buf_take(&b);
+    return chp_buf_take(&b);
 }
 
 void api_metrics(call_t *c)
@@ -140,13 +140,13 @@ void api_metrics(call_t *c)
     int64_t now = (int64_t)time(NULL);
     char *reg = NULL;
     size_t reg_len = 0;
-    rep_buf_t b = {0};
+    chp_buf_t b = {0};
 
-    if (metrics_render(api->metrics, &reg, &reg_len) != 0) {
+    if (metrics_render(api->metrics, &reg, &reg_len) != CHP_OK) {
         api_fail(c, 500, "cannot render metrics");
         return;
     }
-    rep_buf_putn(&b, reg, reg_len);
+    chp_buf_putn(&b, reg, reg_len);
     free(reg);
     if (api->metrics_topics > 0 && now - api->metrics_at >= API_METRICS_TTL_S) {
         c->html = false;
@@ -163,6 +163,6 @@ void api_metrics(call_t *c)
         }
     }
     if (api->metrics_text)
-        rep_buf_puts(&b, api->metrics_text);
-    api_answer(c, rep_buf_take(&b), "text/plain; version=0.0.4");
+        chp_buf_puts(&b, api->metrics_text);
+    api_answer(c, chp_buf_take(&b), "text/plain; version=0.0.4");
 }

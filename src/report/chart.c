@@ -65,7 +65,7 @@ static double py(const scale_t *s, double y)
     return MT + PH - (y - s->ymin) / (s->ymax - s->ymin) * PH;
 }
 
-static void axes(rep_buf_t *b, const chart_t *c, const scale_t *s, double step)
+static void axes(chp_buf_t *b, const chart_t *c, const scale_t *s, double step)
 {
     size_t every = c->n > 8 ? (c->n + 7) / 8 : 1;
     int last_day = -1;
@@ -73,7 +73,7 @@ static void axes(rep_buf_t *b, const chart_t *c, const scale_t *s, double step)
     for (double y = s->ymin; y <= s->ymax + step * 1e-9; y += step) {
         char label[32];
         short_number(y, label, sizeof(label));
-        rep_buf_printf(b,
+        chp_buf_printf(b,
                        "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
                        "y2=\"%.1f\"/><text class=\"ylab\" x=\"%d\" "
                        "y=\"%.1f\" text-anchor=\"end\">%s%s</text>\n",
@@ -88,24 +88,24 @@ static void axes(rep_buf_t *b, const chart_t *c, const scale_t *s, double step)
             continue;
         strftime(hm, sizeof(hm), "%H:%M", &tm);
         strftime(day, sizeof(day), "%m-%d", &tm);
-        rep_buf_printf(b,
+        chp_buf_printf(b,
                        "<text class=\"xlab\" x=\"%.1f\" y=\"%d\" "
                        "text-anchor=\"middle\">%s",
                        px(s, c->x[i]), H - MB + 16, hm);
         if (tm.tm_yday != last_day)
-            rep_buf_printf(b, "<tspan x=\"%.1f\" dy=\"14\">%s</tspan>",
+            chp_buf_printf(b, "<tspan x=\"%.1f\" dy=\"14\">%s</tspan>",
                            px(s, c->x[i]), day);
-        rep_buf_puts(b, "</text>\n");
+        chp_buf_puts(b, "</text>\n");
         last_day = tm.tm_yday;
     }
-    rep_buf_printf(b,
+    chp_buf_printf(b,
                    "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
                    "y2=\"%.1f\"/>\n",
                    ML, W - MR, py(s, 0), py(s, 0));
 }
 
 /* Highlight bands: loss (red) and open buckets (grey), behind the lines. */
-static void bands(rep_buf_t *b, const chart_t *c, const scale_t *s)
+static void bands(chp_buf_t *b, const chart_t *c, const scale_t *s)
 {
     double bw = s->x1 > s->x0 && c->width_s > 0
                     ? (double)c->width_s / (double)(s->x1 - s->x0) * PW
@@ -125,7 +125,7 @@ static void bands(rep_buf_t *b, const chart_t *c, const scale_t *s)
         if (!gmtime_r(&t, &tm) ||
             !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
             snprintf(when, sizeof(when), "%lld", (long long)c->x[i]);
-        rep_buf_printf(b,
+        chp_buf_printf(b,
                        "<rect class=\"%s\" data-time=\"%s\" x=\"%.1f\" "
                        "y=\"%d\" width=\"%.1f\" height=\"%d\"><title>%s "
                        "%s</title></rect>\n",
@@ -134,7 +134,7 @@ static void bands(rep_buf_t *b, const chart_t *c, const scale_t *s)
     }
 }
 
-static size_t series_svg(rep_buf_t *b, const chart_t *c, const scale_t *s,
+static size_t series_svg(chp_buf_t *b, const chart_t *c, const scale_t *s,
                          size_t k)
 {
     const chart_series_t *se = &c->series[k];
@@ -145,21 +145,21 @@ static size_t series_svg(rep_buf_t *b, const chart_t *c, const scale_t *s,
     for (size_t i = 0; i < c->n; i++) { /* the line, broken at gaps */
         if (!isfinite(se->y[i])) {
             if (in_line)
-                rep_buf_puts(b, "\"/>\n");
+                chp_buf_puts(b, "\"/>\n");
             in_line = false;
             continue;
         }
         if (!in_line)
-            rep_buf_printf(b,
+            chp_buf_printf(b,
                            "<polyline class=\"line\" stroke=\"%s\" "
                            "points=\"",
                            color);
-        rep_buf_printf(b, "%s%.1f,%.1f", in_line ? " " : "", px(s, c->x[i]),
+        chp_buf_printf(b, "%s%.1f,%.1f", in_line ? " " : "", px(s, c->x[i]),
                        py(s, se->y[i]));
         in_line = true;
     }
     if (in_line)
-        rep_buf_puts(b, "\"/>\n");
+        chp_buf_puts(b, "\"/>\n");
     for (size_t i = 0; i < c->n; i++) {
         bool loss = se->mark && se->mark[i];
         char when[32], val[32];
@@ -171,23 +171,23 @@ static size_t series_svg(rep_buf_t *b, const chart_t *c, const scale_t *s,
             !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
             snprintf(when, sizeof(when), "%lld", (long long)c->x[i]);
         snprintf(val, sizeof(val), "%.10g", se->y[i]);
-        rep_buf_printf(b,
+        chp_buf_printf(b,
                        "<circle class=\"%s%s\" cx=\"%.1f\" cy=\"%.1f\" "
                        "r=\"%d\" fill=\"%s\" data-tier=\"",
                        c->point_class, loss ? " loss" : "", px(s, c->x[i]),
                        py(s, se->y[i]), loss ? 5 : 3, loss ? "#d62728" : color);
-        rep_buf_html(b, se->name);
-        rep_buf_printf(b, "\" data-time=\"%s\" data-value=\"%s\"><title>", when,
+        chp_buf_html(b, se->name);
+        chp_buf_printf(b, "\" data-time=\"%s\" data-value=\"%s\"><title>", when,
                        val);
-        rep_buf_html(b, se->name);
-        rep_buf_printf(b, " %s: %s%s%s</title></circle>\n", when, val, c->unit,
+        chp_buf_html(b, se->name);
+        chp_buf_printf(b, " %s: %s%s%s</title></circle>\n", when, val, c->unit,
                        loss ? " (loss)" : "");
         points++;
     }
     return points;
 }
 
-static void legend(rep_buf_t *b, const chart_t *c)
+static void legend(chp_buf_t *b, const chart_t *c)
 {
     double x = W - MR;
 
@@ -195,24 +195,24 @@ static void legend(rep_buf_t *b, const chart_t *c)
     for (size_t k = c->n_series; k-- > 0;) {
         size_t len = strlen(c->series[k].name);
         x -= 18 + 7.0 * (double)(len > 40 ? 40 : len);
-        rep_buf_printf(b,
+        chp_buf_printf(b,
                        "<rect x=\"%.1f\" y=\"10\" width=\"10\" height=\"10\" "
                        "fill=\"%s\"/><text class=\"legend\" x=\"%.1f\" "
                        "y=\"19\">",
                        x,
                        c->series[k].color ? c->series[k].color : chart_color(k),
                        x + 14);
-        rep_buf_html(b, c->series[k].name);
-        rep_buf_puts(b, "</text>\n");
+        chp_buf_html(b, c->series[k].name);
+        chp_buf_puts(b, "</text>\n");
     }
 }
 
-size_t chart_svg(rep_buf_t *b, const chart_t *c)
+size_t chart_svg(chp_buf_t *b, const chart_t *c)
 {
     scale_t s = {.x0 = c->n ? c->x[0] : 0, .x1 = c->n ? c->x[c->n - 1] : 0};
     double max = 0, min = 0, step;
     size_t points = 0, mark = 0;
-    rep_buf_t body = {0};
+    chp_buf_t body = {0};
 
     for (size_t k = 0; k < c->n_series; k++)
         for (size_t i = 0; i < c->n; i++) {
@@ -238,25 +238,25 @@ size_t chart_svg(rep_buf_t *b, const chart_t *c)
     for (size_t i = 0; c->band && i < c->n; i++)
         mark += c->band[i];
 
-    rep_buf_printf(b,
+    chp_buf_printf(b,
                    "<svg class=\"chart\" id=\"%s\" data-points=\"%zu\" "
                    "data-loss-buckets=\"%zu\" viewBox=\"0 0 %d %d\" "
                    "width=\"%d\" height=\"%d\" role=\"img\" "
                    "xmlns=\"http://www.w3.org/2000/svg\">\n<text "
                    "class=\"title\" x=\"%d\" y=\"20\">",
                    c->id, points, mark, W, H, W, H, ML);
-    rep_buf_html(b, c->title);
-    rep_buf_puts(b, "</text>\n");
+    chp_buf_html(b, c->title);
+    chp_buf_puts(b, "</text>\n");
     if (body.failed)
         b->failed = true;
     else if (body.s)
-        rep_buf_puts(b, body.s);
+        chp_buf_puts(b, body.s);
     if (c->n == 0)
-        rep_buf_printf(b,
+        chp_buf_printf(b,
                        "<text class=\"empty\" x=\"%d\" y=\"%d\" "
                        "text-anchor=\"middle\">no data</text>\n",
                        ML + PW / 2, MT + PH / 2);
-    rep_buf_puts(b, "</svg>\n");
-    rep_buf_free(&body);
+    chp_buf_puts(b, "</svg>\n");
+    chp_buf_free(&body);
     return points;
 }

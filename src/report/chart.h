@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "report/buf.h"
+#include "buf.h"
 
 typedef struct chart_series {
     const char *name;  /* legend and data-tier */
@@ -41,6 +41,6 @@ const char *chart_color(size_t i);
  * class="band"> per highlighted bucket, axes with labels, a legend.
  * Returns N, the number of points drawn.
  */
-size_t chart_svg(rep_buf_t *b, const chart_t *c);
+size_t chart_svg(chp_buf_t *b, const chart_t *c);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/buf.h"
+#include "buf.h"
 #include "report/chart.h"
 #include "report/dashboard.h"
 
@@ -30,17 +30,17 @@ static const char style[] =
     "form input{width:190px;margin-right:8px}\n"
     "</style>\n";
 
-static void head(rep_buf_t *b, const char *title)
+static void head(chp_buf_t *b, const char *title)
 {
-    rep_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+    chp_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
                     "<meta charset=\"utf-8\"><title>");
-    rep_buf_html(b, title);
-    rep_buf_puts(b, " - Chaperone</title>\n");
-    rep_buf_puts(b, style);
-    rep_buf_puts(b, "</head><body>\n<header><a href=\"/\">Chaperone</a>");
+    chp_buf_html(b, title);
+    chp_buf_puts(b, " - Chaperone</title>\n");
+    chp_buf_puts(b, style);
+    chp_buf_puts(b, "</head><body>\n<header><a href=\"/\">Chaperone</a>");
 }
 
-void dash_page_head(rep_buf_t *b, const char *title)
+void dash_page_head(chp_buf_t *b, const char *title)
 {
     head(b, title);
 }
@@ -49,16 +49,16 @@ void dash_page_head(rep_buf_t *b, const char *title)
  * unreserved characters and ',' ':' (legal in both, and in tier lists): a
  * stored topic name may hold anything ('/', '?', quotes), and a link must
  * neither break out of its attribute nor point elsewhere. */
-void dash_url_segment(rep_buf_t *b, const char *s)
+void dash_url_segment(chp_buf_t *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
             (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
             c == '~' || c == ',' || c == ':')
-            rep_buf_putn(b, s, 1);
+            chp_buf_putn(b, s, 1);
         else
-            rep_buf_printf(b, "%%%02X", c);
+            chp_buf_printf(b, "%%%02X", c);
     }
 }
 
@@ -86,21 +86,21 @@ void dash_row_fill(dash_row_t *row, const rep_grid_t *g, double max_loss,
     rep_grid_summary(g, max_loss, lateness_s, now_s, &row->sum);
 }
 
-static void range_line(rep_buf_t *b, const dash_view_t *v)
+static void range_line(chp_buf_t *b, const dash_view_t *v)
 {
     char a[REP_TIME_MAX], z[REP_TIME_MAX], late[32];
 
     rep_format_time(v->from, a);
     rep_format_time(v->to, z);
     rep_format_duration(v->lateness_s, late, sizeof(late));
-    rep_buf_printf(b,
+    chp_buf_printf(b,
                    "<p class=\"note\">Buckets starting from %s to %s (UTC). "
                    "A bucket is final once it ended %s ago; open buckets "
                    "are shaded and not judged. Loss threshold %g%%.</p>\n",
                    a, z, late, v->max_loss * 100);
 }
 
-void dash_page_range(rep_buf_t *b, const dash_view_t *v)
+void dash_page_range(chp_buf_t *b, const dash_view_t *v)
 {
     range_line(b, v);
 }
@@ -109,21 +109,21 @@ void dash_page_range(rep_buf_t *b, const dash_view_t *v)
 
 char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
 {
-    rep_buf_t b = {0};
+    chp_buf_t b = {0};
 
     head(&b, "Topics");
-    rep_buf_puts(&b, " &rsaquo; topics</header>\n");
+    chp_buf_puts(&b, " &rsaquo; topics</header>\n");
     range_line(&b, v);
     if (n == 0) {
-        rep_buf_puts(&b, "<p id=\"no-topics\">No audit data stored yet.</p>"
+        chp_buf_puts(&b, "<p id=\"no-topics\">No audit data stored yet.</p>"
                          "\n</body></html>\n");
-        return rep_buf_take(&b);
+        return chp_buf_take(&b);
     }
-    rep_buf_puts(&b, "<table id=\"topics\"><thead><tr><th>topic</th>"
+    chp_buf_puts(&b, "<table id=\"topics\"><thead><tr><th>topic</th>"
                      "<th>tiers</th><th>reference</th><th>buckets</th>"
                      "<th>final</th><th>lossy</th><th>worst completeness</th>"
                      "<th>worst tier</th><th>worst bucket</th>");
-    rep_buf_puts(&b, v->pipeline_arg ? "<th>pipeline</th></tr></thead><tbody>\n"
+    chp_buf_puts(&b, v->pipeline_arg ? "<th>pipeline</th></tr></thead><tbody>\n"
                                      : "</tr></thead><tbody>\n");
     for (size_t i = 0; i < n; i++) {
         const dash_row_t *r = &rows[i];
@@ -135,55 +135,55 @@ char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
             ratio_text(&c->worst, worst, sizeof(worst));
             rep_format_time(c->worst_begin, when);
         }
-        rep_buf_printf(&b, "<tr class=\"topic%s\" data-topic=\"",
+        chp_buf_printf(&b, "<tr class=\"topic%s\" data-topic=\"",
                        bad ? " bad" : "");
-        rep_buf_html(&b, r->topic);
-        rep_buf_puts(&b, "\"><td><a href=\"/topic/");
+        chp_buf_html(&b, r->topic);
+        chp_buf_puts(&b, "\"><td><a href=\"/topic/");
         dash_url_segment(&b, r->topic);
-        rep_buf_puts(&b, "\">");
-        rep_buf_html(&b, r->topic);
-        rep_buf_puts(&b, "</a></td><td>");
-        rep_buf_html(&b, r->tiers);
-        rep_buf_puts(&b, "</td><td>");
-        rep_buf_html(&b, r->reference);
-        rep_buf_printf(&b,
+        chp_buf_puts(&b, "\">");
+        chp_buf_html(&b, r->topic);
+        chp_buf_puts(&b, "</a></td><td>");
+        chp_buf_html(&b, r->tiers);
+        chp_buf_puts(&b, "</td><td>");
+        chp_buf_html(&b, r->reference);
+        chp_buf_printf(&b,
                        "</td><td>%zu</td><td>%zu</td><td>%zu</td>"
                        "<td class=\"worst%s\">%s</td><td>",
                        r->sum.buckets, c->final_buckets, c->bad_buckets,
                        bad ? " bad" : "", worst);
-        rep_buf_html(&b, c->have_worst ? c->worst_tier : "-");
-        rep_buf_printf(&b, "</td><td>%s</td>", when);
+        chp_buf_html(&b, c->have_worst ? c->worst_tier : "-");
+        chp_buf_printf(&b, "</td><td>%s</td>", when);
         if (v->pipeline_arg) {
-            rep_buf_puts(&b, "<td><a class=\"pipeline\" href=\"/pipeline/");
+            chp_buf_puts(&b, "<td><a class=\"pipeline\" href=\"/pipeline/");
             dash_url_segment(&b, r->topic);
-            rep_buf_puts(&b, "\">hops</a></td>");
+            chp_buf_puts(&b, "\">hops</a></td>");
         }
-        rep_buf_puts(&b, "</tr>\n");
+        chp_buf_puts(&b, "</tr>\n");
     }
-    rep_buf_puts(&b, "</tbody></table>\n</body></html>\n");
-    return rep_buf_take(&b);
+    chp_buf_puts(&b, "</tbody></table>\n</body></html>\n");
+    return chp_buf_take(&b);
 }
 
 /* ------------------------------------------------------------ topic */
 
 /* The range form; values echo what was asked. */
-static void form(rep_buf_t *b, const rep_grid_t *g, const dash_view_t *v)
+static void form(chp_buf_t *b, const rep_grid_t *g, const dash_view_t *v)
 {
     static const char *const names[] = {"from", "to", "reference"};
     const char *vals[] = {v->from_arg, v->to_arg, v->reference_arg};
     const char *hints[] = {"-24h", "now", g->n_tiers ? g->tiers[g->ref] : ""};
 
-    rep_buf_puts(b, "<form method=\"get\">");
+    chp_buf_puts(b, "<form method=\"get\">");
     for (size_t i = 0; i < 3; i++) {
-        rep_buf_printf(b, "<label>%s <input name=\"%s\" value=\"", names[i],
+        chp_buf_printf(b, "<label>%s <input name=\"%s\" value=\"", names[i],
                        names[i]);
-        rep_buf_html(b, vals[i] ? vals[i] : "");
-        rep_buf_puts(b, "\" placeholder=\"");
-        rep_buf_html(b, hints[i]);
-        rep_buf_puts(b, "\"></label>");
+        chp_buf_html(b, vals[i] ? vals[i] : "");
+        chp_buf_puts(b, "\" placeholder=\"");
+        chp_buf_html(b, hints[i]);
+        chp_buf_puts(b, "\"></label>");
     }
     /* Empty fields would be sent as "from=" and refused: drop them. */
-    rep_buf_puts(b, "<button type=\"submit\">show</button></form>\n"
+    chp_buf_puts(b, "<button type=\"submit\">show</button></form>\n"
                     "<script>document.querySelector('form').addEventListener("
                     "'submit',function(){this.querySelectorAll('input')."
                     "forEach(function(i){if(!i.value)i.disabled=true;});});"
@@ -244,7 +244,7 @@ static bool data_fill(topic_data_t *d, const rep_grid_t *g,
     return true;
 }
 
-static size_t charts(rep_buf_t *b, const rep_grid_t *g, const topic_data_t *d)
+static size_t charts(chp_buf_t *b, const rep_grid_t *g, const topic_data_t *d)
 {
     static const char *const ids[] = {"latency-p50", "latency-p95",
                                       "latency-p99"};
@@ -300,7 +300,7 @@ static size_t charts(rep_buf_t *b, const rep_grid_t *g, const topic_data_t *d)
             se[t].color = NULL;
         }
     }
-    rep_buf_puts(b, "<h2>Latency</h2>\n<p class=\"note\">Time from the event "
+    chp_buf_puts(b, "<h2>Latency</h2>\n<p class=\"note\">Time from the event "
                     "time to when each tier saw the message, per bucket. p50 "
                     "needs the latency sketch (audit messages of version 2); "
                     "missing points had none.</p>\n");
@@ -326,35 +326,35 @@ static size_t charts(rep_buf_t *b, const rep_grid_t *g, const topic_data_t *d)
 }
 
 /* The numbers under the charts; lossy cells marked. */
-static void numbers(rep_buf_t *b, const rep_grid_t *g, const topic_data_t *d)
+static void numbers(chp_buf_t *b, const rep_grid_t *g, const topic_data_t *d)
 {
     size_t n = g->n_buckets;
 
-    rep_buf_puts(b, "<h2>Buckets</h2>\n<table id=\"buckets\"><thead><tr>"
+    chp_buf_puts(b, "<h2>Buckets</h2>\n<table id=\"buckets\"><thead><tr>"
                     "<th>bucket (UTC)</th>");
     for (size_t t = 0; t < g->n_tiers; t++) {
-        rep_buf_puts(b, "<th>");
-        rep_buf_html(b, g->tiers[t]);
-        rep_buf_puts(b, t == g->ref ? " (reference)</th>" : "</th>");
+        chp_buf_puts(b, "<th>");
+        chp_buf_html(b, g->tiers[t]);
+        chp_buf_puts(b, t == g->ref ? " (reference)</th>" : "</th>");
     }
     for (size_t t = 0; t < g->n_tiers; t++) {
         if (t == g->ref)
             continue;
-        rep_buf_puts(b, "<th>completeness ");
-        rep_buf_html(b, g->tiers[t]);
-        rep_buf_puts(b, "</th>");
+        chp_buf_puts(b, "<th>completeness ");
+        chp_buf_html(b, g->tiers[t]);
+        chp_buf_puts(b, "</th>");
     }
-    rep_buf_puts(b, "</tr></thead><tbody>\n");
+    chp_buf_puts(b, "</tr></thead><tbody>\n");
     for (size_t i = n; i-- > 0;) { /* newest first */
         char when[REP_TIME_MAX];
         rep_format_time(g->begin[i], when);
-        rep_buf_printf(b,
+        chp_buf_printf(b,
                        "<tr class=\"bucket%s%s\" data-time=\"%s\"><td>%s"
                        "%s</td>",
                        d->band[i] ? " bad" : "", d->open[i] ? " open" : "",
                        when, when, d->open[i] ? " (open)" : "");
         for (size_t t = 0; t < g->n_tiers; t++)
-            rep_buf_printf(b, "<td>%" PRIu64 "</td>",
+            chp_buf_printf(b, "<td>%" PRIu64 "</td>",
                            rep_cell(g, i, t)->row.count);
         for (size_t t = 0; t < g->n_tiers; t++) {
             rep_cmp_t c = rep_grid_compare(g, i, t);
@@ -362,54 +362,54 @@ static void numbers(rep_buf_t *b, const rep_grid_t *g, const topic_data_t *d)
             if (t == g->ref)
                 continue;
             ratio_text(&c, text, sizeof(text));
-            rep_buf_printf(b, "<td class=\"%s\">%s",
+            chp_buf_printf(b, "<td class=\"%s\">%s",
                            d->mark[t * n + i] ? "bad"
                            : c.unexpected     ? "unexpected"
                                               : "",
                            text);
             if (c.loss != 0 && !c.unexpected)
-                rep_buf_printf(b, " (%+" PRId64 ")", -c.loss);
-            rep_buf_puts(b, "</td>");
+                chp_buf_printf(b, " (%+" PRId64 ")", -c.loss);
+            chp_buf_puts(b, "</td>");
         }
-        rep_buf_puts(b, "</tr>\n");
+        chp_buf_puts(b, "</tr>\n");
     }
-    rep_buf_puts(b, "</tbody></table>\n");
+    chp_buf_puts(b, "</tbody></table>\n");
 }
 
 char *dash_topic_html(const rep_grid_t *g, const dash_view_t *v)
 {
-    rep_buf_t b = {0};
+    chp_buf_t b = {0};
     topic_data_t d;
     size_t lossy = 0;
 
     head(&b, g->topic);
-    rep_buf_puts(&b, " &rsaquo; <span id=\"topic\">");
-    rep_buf_html(&b, g->topic);
-    rep_buf_puts(&b, "</span></header>\n");
+    chp_buf_puts(&b, " &rsaquo; <span id=\"topic\">");
+    chp_buf_html(&b, g->topic);
+    chp_buf_puts(&b, "</span></header>\n");
     form(&b, g, v);
     range_line(&b, v);
     if (v->pipeline_arg) {
-        rep_buf_puts(&b, "<p><a id=\"pipeline-link\" href=\"/pipeline/");
+        chp_buf_puts(&b, "<p><a id=\"pipeline-link\" href=\"/pipeline/");
         dash_url_segment(&b, g->topic);
-        rep_buf_puts(&b, "\">Pipeline view: loss and duplication per "
+        chp_buf_puts(&b, "\">Pipeline view: loss and duplication per "
                          "hop</a></p>\n");
     }
     if (!data_fill(&d, g, v)) {
         data_free(&d);
-        rep_buf_free(&b);
+        chp_buf_free(&b);
         return NULL;
     }
     for (size_t i = 0; i < g->n_buckets; i++)
         lossy += d.band[i];
     if (g->n_tiers) {
-        rep_buf_puts(&b, "<p id=\"summary\">Reference tier <b>");
-        rep_buf_html(&b, g->tiers[g->ref]);
-        rep_buf_printf(&b, "</b> (%s). %zu bucket(s), ",
+        chp_buf_puts(&b, "<p id=\"summary\">Reference tier <b>");
+        chp_buf_html(&b, g->tiers[g->ref]);
+        chp_buf_printf(&b, "</b> (%s). %zu bucket(s), ",
                        g->ref_missing ? "given; it has no rows in this range"
                        : g->ref_rule == REP_REF_GIVEN ? "given"
                                                       : "largest total",
                        g->n_buckets);
-        rep_buf_printf(&b,
+        chp_buf_printf(&b,
                        "<span class=\"%s\" id=\"lossy\">%zu final "
                        "bucket(s) with loss</span>.</p>\n",
                        lossy ? "bad" : "ok", lossy);
@@ -417,20 +417,20 @@ char *dash_topic_html(const rep_grid_t *g, const dash_view_t *v)
     charts(&b, g, &d);
     if (g->n_buckets)
         numbers(&b, g, &d);
-    rep_buf_puts(&b, "</body></html>\n");
+    chp_buf_puts(&b, "</body></html>\n");
     data_free(&d);
-    return rep_buf_take(&b);
+    return chp_buf_take(&b);
 }
 
 char *dash_error_html(int status, const char *msg)
 {
-    rep_buf_t b = {0};
+    chp_buf_t b = {0};
     char title[32];
 
     snprintf(title, sizeof(title), "Error %d", status);
     head(&b, title);
-    rep_buf_printf(&b, " &rsaquo; error %d</header>\n<p id=\"error\">", status);
-    rep_buf_html(&b, msg);
-    rep_buf_puts(&b, "</p>\n</body></html>\n");
-    return rep_buf_take(&b);
+    chp_buf_printf(&b, " &rsaquo; error %d</header>\n<p id=\"error\">", status);
+    chp_buf_html(&b, msg);
+    chp_buf_puts(&b, "</p>\n</body></html>\n");
+    return chp_buf_take(&b);
 }

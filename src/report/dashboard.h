@@ -4,7 +4,7 @@
 #ifndef CHP_REPORT_DASHBOARD_H
 #define CHP_REPORT_DASHBOARD_H
 
-#include "report/buf.h"
+#include "buf.h"
 #include "report/pipeline.h"
 #include "report/report.h"
 
@@ -46,11 +46,11 @@ char *dash_topic_html(const rep_grid_t *g, const dash_view_t *v);
 char *dash_pipeline_html(const rep_pipe_t *p, const dash_view_t *v, long hop);
 /* The page head (title, style, start of the header line) and the range
  * note, shared by the pages of dashboard.c and dashboard_pipeline.c. */
-void dash_page_head(rep_buf_t *b, const char *title);
+void dash_page_head(chp_buf_t *b, const char *title);
 /* s percent-encoded but for RFC 3986's unreserved characters and ',' ':':
  * safe as a path segment or query value inside a quoted attribute. */
-void dash_url_segment(rep_buf_t *b, const char *s);
-void dash_page_range(rep_buf_t *b, const dash_view_t *v);
+void dash_url_segment(chp_buf_t *b, const char *s);
+void dash_page_range(chp_buf_t *b, const dash_view_t *v);
 /* An error page (the message is escaped). */
 char *dash_error_html(int status, const char *msg);
 

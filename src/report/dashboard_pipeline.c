@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/buf.h"
+#include "buf.h"
 #include "report/dashboard.h"
 #include "report/pipeline_format.h"
 
@@ -25,24 +25,24 @@ static const char style[] =
     "</style>\n";
 
 /* The query string of a link: the page's own parameters, hop replaced. */
-static void link(rep_buf_t *b, const char *topic, const dash_view_t *v,
+static void link(chp_buf_t *b, const char *topic, const dash_view_t *v,
                  long hop)
 {
     const char *names[] = {"from", "to", "pipeline"};
     const char *vals[] = {v->from_arg, v->to_arg, v->pipeline_arg};
     const char *sep = "?";
 
-    rep_buf_puts(b, "/pipeline/");
+    chp_buf_puts(b, "/pipeline/");
     dash_url_segment(b, topic);
     for (size_t i = 0; i < 3; i++) {
         if (!vals[i])
             continue;
-        rep_buf_printf(b, "%s%s=", sep, names[i]);
+        chp_buf_printf(b, "%s%s=", sep, names[i]);
         dash_url_segment(b, vals[i]);
         sep = "&amp;";
     }
     if (hop >= 0)
-        rep_buf_printf(b, "%shop=%ld", sep, hop);
+        chp_buf_printf(b, "%shop=%ld", sep, hop);
 }
 
 /* Per hop: violations in final buckets and the lowest total completeness
@@ -82,17 +82,17 @@ static void pct(char *buf, size_t size, double v)
         snprintf(buf, size, "%.4f%%", v * 100);
 }
 
-static void chain(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v,
+static void chain(chp_buf_t *b, const rep_pipe_t *p, const dash_view_t *v,
                   long sel)
 {
-    rep_buf_puts(b, "<div id=\"chain\">");
+    chp_buf_puts(b, "<div id=\"chain\">");
     for (size_t t = 0; t < p->spec.n; t++) {
         const rep_pipe_tier_t *tr = &p->tiers[t];
         if (t > 0) {
             hop_sum_t s = hop_summary(p, t - 1, v);
             char c[64];
             pct(c, sizeof(c), s.completeness);
-            rep_buf_printf(b,
+            chp_buf_printf(b,
                            "<a class=\"hop %s%s\" data-hop=\"%zu\" "
                            "data-violations=\"%zu\" data-loss=\"%" PRIu64
                            "\" data-duplicated=\"%" PRIu64 "\" href=\"",
@@ -100,56 +100,56 @@ static void chain(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v,
                            sel == (long)t - 1 ? " sel" : "", t - 1,
                            s.violations, s.loss, s.dup);
             link(b, p->topic, v, (long)t - 1);
-            rep_buf_printf(b,
+            chp_buf_printf(b,
                            "\">&rarr; %s &rarr;<small>lost %" PRIu64
                            ", duplicated %" PRIu64 "</small></a>",
                            c, s.loss, s.dup);
         }
-        rep_buf_puts(b, "<span class=\"tier\" data-tier=\"");
-        rep_buf_html(b, tr->name);
-        rep_buf_puts(b, "\">");
-        rep_buf_html(b, tr->name);
-        rep_buf_printf(b, "<small>%" PRIu64 " msgs", tr->total);
+        chp_buf_puts(b, "<span class=\"tier\" data-tier=\"");
+        chp_buf_html(b, tr->name);
+        chp_buf_puts(b, "\">");
+        chp_buf_html(b, tr->name);
+        chp_buf_printf(b, "<small>%" PRIu64 " msgs", tr->total);
         for (size_t d = 0; d < tr->n_dc; d++) {
-            rep_buf_puts(b, d ? ", " : " &middot; ");
-            rep_buf_html(b, tr->dc[d]);
+            chp_buf_puts(b, d ? ", " : " &middot; ");
+            chp_buf_html(b, tr->dc[d]);
         }
-        rep_buf_puts(b, "</small></span>");
+        chp_buf_puts(b, "</small></span>");
     }
-    rep_buf_puts(b, "</div>\n");
+    chp_buf_puts(b, "</div>\n");
 }
 
-static void num(rep_buf_t *b, double v)
+static void num(chp_buf_t *b, double v)
 {
     if (isfinite(v))
-        rep_buf_printf(b, "<td>%.1f</td>", v);
+        chp_buf_printf(b, "<td>%.1f</td>", v);
     else
-        rep_buf_puts(b, "<td>-</td>");
+        chp_buf_puts(b, "<td>-</td>");
 }
 
-static void cell_row(rep_buf_t *b, const char *first, const char *hop,
+static void cell_row(chp_buf_t *b, const char *first, const char *hop,
                      const char *dc, const rep_hop_cell_t *c, bool bad,
                      bool open)
 {
     char compl [64];
 
     pct(compl, sizeof(compl ), c->unexpected ? NAN : c->completeness);
-    rep_buf_printf(b, "<tr class=\"%s%s\"><td>", bad ? "bad" : "",
+    chp_buf_printf(b, "<tr class=\"%s%s\"><td>", bad ? "bad" : "",
                    open ? " open" : "");
-    rep_buf_html(b, first);
+    chp_buf_html(b, first);
     if (hop) {
-        rep_buf_puts(b, "</td><td>");
-        rep_buf_html(b, hop);
+        chp_buf_puts(b, "</td><td>");
+        chp_buf_html(b, hop);
     }
-    rep_buf_puts(b, "</td><td>");
-    rep_buf_html(b, dc);
-    rep_buf_printf(b,
+    chp_buf_puts(b, "</td><td>");
+    chp_buf_html(b, dc);
+    chp_buf_printf(b,
                    "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
                    "</td><td>%" PRIu64 "</td><td>%s</td>",
                    c->up, c->down, c->loss, c->duplicated, compl );
     num(b, c->p50_added);
     num(b, c->p99_added);
-    rep_buf_puts(b, "</tr>\n");
+    chp_buf_puts(b, "</tr>\n");
 }
 
 static const char cols[] =
@@ -157,11 +157,11 @@ static const char cols[] =
     "<th>duplicated</th><th>completeness</th><th>p50 added (ms)</th>"
     "<th>p99 added (ms)</th></tr></thead><tbody>\n";
 
-static void hops_table(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v)
+static void hops_table(chp_buf_t *b, const rep_pipe_t *p, const dash_view_t *v)
 {
-    rep_buf_puts(b, "<h2>Hops over the range</h2>\n<table id=\"hops\">"
+    chp_buf_puts(b, "<h2>Hops over the range</h2>\n<table id=\"hops\">"
                     "<thead><tr><th>hop</th><th>violations</th>");
-    rep_buf_puts(b, cols);
+    chp_buf_puts(b, cols);
     for (size_t i = 0; i < p->n_hops; i++) {
         const rep_hop_t *h = &p->hops[i];
         hop_sum_t s = hop_summary(p, i, v);
@@ -172,19 +172,19 @@ static void hops_table(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v)
             cell_row(b, name, n, rep_hop_dc(h, d), &h->total[d],
                      s.violations > 0, false);
     }
-    rep_buf_puts(b, "</tbody></table>\n");
+    chp_buf_puts(b, "</tbody></table>\n");
 }
 
-static void hop_buckets(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v,
+static void hop_buckets(chp_buf_t *b, const rep_pipe_t *p, const dash_view_t *v,
                         size_t i)
 {
     const rep_hop_t *h = &p->hops[i];
     char name[2 * CHP_NAME_MAX + 4];
 
     rep_hop_name(p, h, name, sizeof(name));
-    rep_buf_puts(b, "<h2 id=\"hop-title\">Hop ");
-    rep_buf_html(b, name);
-    rep_buf_printf(b,
+    chp_buf_puts(b, "<h2 id=\"hop-title\">Hop ");
+    chp_buf_html(b, name);
+    chp_buf_printf(b,
                    " per bucket</h2>\n<p class=\"note\">%s. Newest first; "
                    "open buckets are not judged.</p>\n<table "
                    "id=\"hop-buckets\" data-hop=\"%zu\"><thead><tr><th>"
@@ -194,7 +194,7 @@ static void hop_buckets(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v,
                              : "Summed over datacenters: the tiers report "
                                "different datacenters (the topology fans in)",
                    i);
-    rep_buf_puts(b, cols);
+    chp_buf_puts(b, cols);
     for (size_t k = p->n_buckets; k-- > 0;) {
         bool final = rep_bucket_final(p->end[k], v->now, v->lateness_s);
         char when[REP_TIME_MAX];
@@ -206,10 +206,10 @@ static void hop_buckets(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v,
                      !final);
         }
     }
-    rep_buf_puts(b, "</tbody></table>\n");
+    chp_buf_puts(b, "</tbody></table>\n");
 }
 
-static void form(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v)
+static void form(chp_buf_t *b, const rep_pipe_t *p, const dash_view_t *v)
 {
     static const char *const names[] = {"from", "to", "pipeline"};
     const char *vals[] = {v->from_arg, v->to_arg, v->pipeline_arg};
@@ -219,16 +219,16 @@ static void form(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v)
     for (size_t t = 0; t < p->spec.n && o < sizeof(spec); t++)
         o += (size_t)snprintf(spec + o, sizeof(spec) - o, "%s%s", t ? "," : "",
                               p->spec.tiers[t]);
-    rep_buf_puts(b, "<form method=\"get\">");
+    chp_buf_puts(b, "<form method=\"get\">");
     for (size_t i = 0; i < 3; i++) {
-        rep_buf_printf(b, "<label>%s <input name=\"%s\" value=\"", names[i],
+        chp_buf_printf(b, "<label>%s <input name=\"%s\" value=\"", names[i],
                        names[i]);
-        rep_buf_html(b, vals[i] ? vals[i] : "");
-        rep_buf_puts(b, "\" placeholder=\"");
-        rep_buf_html(b, i == 0 ? "-24h" : i == 1 ? "now" : spec);
-        rep_buf_puts(b, "\"></label>");
+        chp_buf_html(b, vals[i] ? vals[i] : "");
+        chp_buf_puts(b, "\" placeholder=\"");
+        chp_buf_html(b, i == 0 ? "-24h" : i == 1 ? "now" : spec);
+        chp_buf_puts(b, "\"></label>");
     }
-    rep_buf_puts(b, "<button type=\"submit\">show</button></form>\n"
+    chp_buf_puts(b, "<button type=\"submit\">show</button></form>\n"
                     "<script>document.querySelector('form').addEventListener("
                     "'submit',function(){this.querySelectorAll('input')."
                     "forEach(function(i){if(!i.value)i.disabled=true;});});"
@@ -237,37 +237,37 @@ static void form(rep_buf_t *b, const rep_pipe_t *p, const dash_view_t *v)
 
 char *dash_pipeline_html(const rep_pipe_t *p, const dash_view_t *v, long hop)
 {
-    rep_buf_t b = {0};
+    chp_buf_t b = {0};
     char title[CHP_NAME_MAX + 16];
 
     snprintf(title, sizeof(title), "%s pipeline", p->topic);
     dash_page_head(&b, title);
-    rep_buf_puts(&b, " &rsaquo; <a href=\"/topic/");
+    chp_buf_puts(&b, " &rsaquo; <a href=\"/topic/");
     dash_url_segment(&b, p->topic);
-    rep_buf_puts(&b, "\"><span id=\"topic\">");
-    rep_buf_html(&b, p->topic);
-    rep_buf_puts(&b, "</span></a> &rsaquo; pipeline</header>\n");
-    rep_buf_puts(&b, style);
+    chp_buf_puts(&b, "\"><span id=\"topic\">");
+    chp_buf_html(&b, p->topic);
+    chp_buf_puts(&b, "</span></a> &rsaquo; pipeline</header>\n");
+    chp_buf_puts(&b, style);
     form(&b, p, v);
     dash_page_range(&b, v);
     if (p->others[0]) {
-        rep_buf_puts(&b, "<p class=\"note\">Tiers not in the pipeline "
+        chp_buf_puts(&b, "<p class=\"note\">Tiers not in the pipeline "
                          "(ignored): ");
-        rep_buf_html(&b, p->others);
-        rep_buf_puts(&b, "</p>\n");
+        chp_buf_html(&b, p->others);
+        chp_buf_puts(&b, "</p>\n");
     }
     chain(&b, p, v, hop);
     if (p->n_buckets == 0) {
-        rep_buf_puts(&b, "<p id=\"no-rows\">No rows of the pipeline's tiers "
+        chp_buf_puts(&b, "<p id=\"no-rows\">No rows of the pipeline's tiers "
                          "in this range.</p>\n</body></html>\n");
-        return rep_buf_take(&b);
+        return chp_buf_take(&b);
     }
     hops_table(&b, p, v);
     if (hop >= 0 && (size_t)hop < p->n_hops)
         hop_buckets(&b, p, v, (size_t)hop);
     else
-        rep_buf_puts(&b, "<p class=\"note\">Click a hop in the chain for its "
+        chp_buf_puts(&b, "<p class=\"note\">Click a hop in the chain for its "
                          "buckets.</p>\n");
-    rep_buf_puts(&b, "</body></html>\n");
-    return rep_buf_take(&b);
+    chp_buf_puts(&b, "</body></html>\n");
+    return chp_buf_take(&b);
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/buf.h"
+#include "buf.h"
 #include "report/format.h"
 
 chp_err_t rep_format_parse(const char *s, rep_format_t *out, char *errstr,
@@ -131,32 +131,32 @@ static void fill_table(const rep_grid_t *g, bool latency, table_t *t)
     }
 }
 
-static void title_line(const rep_grid_t *g, rep_buf_t *out)
+static void title_line(const rep_grid_t *g, chp_buf_t *out)
 {
     char a[REP_TIME_MAX], b[REP_TIME_MAX];
 
     rep_format_time(g->from, a);
     rep_format_time(g->to, b);
-    rep_buf_printf(out, "topic %s, %s to %s, %zu bucket(s)", g->topic, a, b,
+    chp_buf_printf(out, "topic %s, %s to %s, %zu bucket(s)", g->topic, a, b,
                    g->n_buckets);
     if (g->n_tiers)
-        rep_buf_printf(out, ", reference tier %s (%s)", g->tiers[g->ref],
+        chp_buf_printf(out, ", reference tier %s (%s)", g->tiers[g->ref],
                        g->ref_missing ? "given, no rows in range"
                        : g->ref_rule == REP_REF_GIVEN ? "given"
                                                       : "largest total");
-    rep_buf_puts(out, "\n");
+    chp_buf_puts(out, "\n");
 }
 
 char *rep_format_table(const rep_grid_t *g, bool latency)
 {
-    rep_buf_t out = {0};
+    chp_buf_t out = {0};
     table_t t = {0};
     size_t *width = NULL;
 
     title_line(g, &out);
     if (g->n_buckets == 0) {
-        rep_buf_puts(&out, "no rows\n");
-        return rep_buf_take(&out);
+        chp_buf_puts(&out, "no rows\n");
+        return chp_buf_take(&out);
     }
     t.rows = g->n_buckets + 1;
     t.cols = 1 + g->n_tiers + 2 * (g->n_tiers - 1) +
@@ -178,40 +178,40 @@ char *rep_format_table(const rep_grid_t *g, bool latency)
             const char *s = tcell(&t, r, c);
             size_t pad = width[c] - strlen(s);
             if (c > 0)
-                rep_buf_puts(&out, "  ");
+                chp_buf_puts(&out, "  ");
             if (!t.left[c])
-                rep_buf_pad(&out, ' ', pad);
-            rep_buf_puts(&out, s);
+                chp_buf_pad(&out, ' ', pad);
+            chp_buf_puts(&out, s);
             if (t.left[c] && c + 1 < t.cols)
-                rep_buf_pad(&out, ' ', pad);
+                chp_buf_pad(&out, ' ', pad);
         }
-        rep_buf_puts(&out, "\n");
+        chp_buf_puts(&out, "\n");
     }
 out:
     free(t.cell);
     free(t.left);
     free(width);
-    return rep_buf_take(&out);
+    return chp_buf_take(&out);
 }
 
 /* ------------------------------------------------------------ CSV */
 
-static void csv_header(rep_buf_t *out, const char *tier, const char *what)
+static void csv_header(chp_buf_t *out, const char *tier, const char *what)
 {
     char name[CHP_NAME_MAX + 32];
 
     snprintf(name, sizeof(name), "%s.%s", tier, what);
-    rep_buf_puts(out, ",");
-    rep_buf_csv(out, name);
+    chp_buf_puts(out, ",");
+    chp_buf_csv(out, name);
 }
 
 char *rep_format_csv(const rep_grid_t *g)
 {
     static const char *const cols[] = {"count",      "loss",   "completeness",
                                        "unexpected", "p95_ms", "p99_ms"};
-    rep_buf_t out = {0};
+    chp_buf_t out = {0};
 
-    rep_buf_puts(&out, "bucket,begin,end");
+    chp_buf_puts(&out, "bucket,begin,end");
     for (size_t k = 0; k < g->n_tiers; k++)
         for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
             csv_header(&out, g->tiers[k], cols[i]);
@@ -221,34 +221,34 @@ char *rep_format_csv(const rep_grid_t *g)
             csv_header(&out, g->tiers[k], "audit_dropped");
             csv_header(&out, g->tiers[k], "aborted");
         }
-    rep_buf_puts(&out, "\n");
+    chp_buf_puts(&out, "\n");
     for (size_t b = 0; b < g->n_buckets; b++) {
         char when[REP_TIME_MAX];
         rep_format_time(g->begin[b], when);
-        rep_buf_printf(&out, "%s,%" PRId64 ",%" PRId64, when, g->begin[b],
+        chp_buf_printf(&out, "%s,%" PRId64 ",%" PRId64, when, g->begin[b],
                        g->end[b]);
         for (size_t k = 0; k < g->n_tiers; k++) {
             const rep_cell_t *x = rep_cell(g, b, k);
             rep_cmp_t c = rep_grid_compare(g, b, k);
-            rep_buf_printf(&out, ",%" PRIu64 ",%" PRId64 ",", c.count, c.loss);
+            chp_buf_printf(&out, ",%" PRIu64 ",%" PRId64 ",", c.count, c.loss);
             if (!c.unexpected)
-                rep_buf_printf(&out, "%.6f", c.ratio);
-            rep_buf_printf(&out, ",%d,", c.unexpected ? 1 : 0);
+                chp_buf_printf(&out, "%.6f", c.ratio);
+            chp_buf_printf(&out, ",%d,", c.unexpected ? 1 : 0);
             if (x->present)
-                rep_buf_printf(&out, "%.3f,%.3f", x->st.p95, x->st.p99);
+                chp_buf_printf(&out, "%.3f,%.3f", x->st.p95, x->st.p99);
             else
-                rep_buf_puts(&out, ",");
+                chp_buf_puts(&out, ",");
         }
         for (size_t k = 0; k < g->n_tiers; k++)
             if (has_side(g, k)) {
                 const store_row_t *x = &rep_cell(g, b, k)->row;
-                rep_buf_printf(&out, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+                chp_buf_printf(&out, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
                                x->delivery_failed_count, x->audit_dropped_count,
                                x->aborted_count);
             }
-        rep_buf_puts(&out, "\n");
+        chp_buf_puts(&out, "\n");
     }
-    return rep_buf_take(&out);
+    return chp_buf_take(&out);
 }
 
 /* ------------------------------------------------------------ JSON */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/buf.h"
+#include "buf.h"
 #include "report/pipeline_format.h"
 
 #define COLS 10
@@ -78,19 +78,19 @@ static void for_each_line(const rep_pipe_t *p,
             cb(p, &p->hops[i], d, -1, &p->hops[i].total[d], opaque);
 }
 
-static void title(const rep_pipe_t *p, rep_buf_t *out)
+static void title(const rep_pipe_t *p, chp_buf_t *out)
 {
     char a[REP_TIME_MAX], z[REP_TIME_MAX];
 
     rep_format_time(p->from, a);
     rep_format_time(p->to, z);
-    rep_buf_printf(out, "topic %s, %s to %s, %zu bucket(s), pipeline ",
+    chp_buf_printf(out, "topic %s, %s to %s, %zu bucket(s), pipeline ",
                    p->topic, a, z, p->n_buckets);
     for (size_t t = 0; t < p->spec.n; t++)
-        rep_buf_printf(out, "%s%s", t ? " -> " : "", p->spec.tiers[t]);
-    rep_buf_puts(out, "\n");
+        chp_buf_printf(out, "%s%s", t ? " -> " : "", p->spec.tiers[t]);
+    chp_buf_puts(out, "\n");
     if (p->others[0])
-        rep_buf_printf(out, "tiers not in the pipeline (ignored): %s\n",
+        chp_buf_printf(out, "tiers not in the pipeline (ignored): %s\n",
                        p->others);
 }
 
@@ -112,17 +112,17 @@ static void table_line(const rep_pipe_t *p, const rep_hop_t *h, size_t d,
 
 char *rep_pipe_format_table(const rep_pipe_t *p)
 {
-    rep_buf_t out = {0};
+    chp_buf_t out = {0};
     size_t rows = n_lines(p) + 1, width[COLS] = {0};
     table_ctx_t x = {.line = 1};
 
     title(p, &out);
     if (p->n_buckets == 0) {
-        rep_buf_puts(&out, "no rows\n");
-        return rep_buf_take(&out);
+        chp_buf_puts(&out, "no rows\n");
+        return chp_buf_take(&out);
     }
     if (!(x.cells = calloc(rows * COLS, sizeof(*x.cells)))) {
-        rep_buf_free(&out);
+        chp_buf_free(&out);
         return NULL;
     }
     for (size_t c = 0; c < COLS; c++)
@@ -138,64 +138,64 @@ char *rep_pipe_format_table(const rep_pipe_t *p)
             size_t pad = width[c] - strlen(s);
             bool left = c < 3;
             if (c > 0)
-                rep_buf_puts(&out, "  ");
+                chp_buf_puts(&out, "  ");
             if (!left)
-                rep_buf_pad(&out, ' ', pad);
-            rep_buf_puts(&out, s);
+                chp_buf_pad(&out, ' ', pad);
+            chp_buf_puts(&out, s);
             if (left && c + 1 < COLS)
-                rep_buf_pad(&out, ' ', pad);
+                chp_buf_pad(&out, ' ', pad);
         }
-        rep_buf_puts(&out, "\n");
+        chp_buf_puts(&out, "\n");
     }
     free(x.cells);
-    return rep_buf_take(&out);
+    return chp_buf_take(&out);
 }
 
 /* ------------------------------------------------------------ CSV */
 
-static void csv_num(rep_buf_t *out, double v)
+static void csv_num(chp_buf_t *out, double v)
 {
     if (isfinite(v))
-        rep_buf_printf(out, ",%.3f", v);
+        chp_buf_printf(out, ",%.3f", v);
     else
-        rep_buf_puts(out, ",");
+        chp_buf_puts(out, ",");
 }
 
 static void csv_line(const rep_pipe_t *p, const rep_hop_t *h, size_t d, long b,
                      const rep_hop_cell_t *c, void *opaque)
 {
-    rep_buf_t *out = opaque;
+    chp_buf_t *out = opaque;
     char when[REP_TIME_MAX] = "total";
 
     if (b >= 0)
         rep_format_time(p->begin[b], when);
-    rep_buf_printf(out, "%s,%" PRId64 ",%" PRId64 ",", when,
+    chp_buf_printf(out, "%s,%" PRId64 ",%" PRId64 ",", when,
                    b >= 0 ? p->begin[b] : p->from, b >= 0 ? p->end[b] : p->to);
-    rep_buf_csv(out, p->spec.tiers[h->up]);
-    rep_buf_puts(out, ",");
-    rep_buf_csv(out, p->spec.tiers[h->down]);
-    rep_buf_puts(out, ",");
-    rep_buf_csv(out, rep_hop_dc(h, d));
-    rep_buf_printf(out, ",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",",
+    chp_buf_csv(out, p->spec.tiers[h->up]);
+    chp_buf_puts(out, ",");
+    chp_buf_csv(out, p->spec.tiers[h->down]);
+    chp_buf_puts(out, ",");
+    chp_buf_csv(out, rep_hop_dc(h, d));
+    chp_buf_printf(out, ",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",",
                    h->per_dc ? 1 : 0, c->up, c->down, c->loss, c->duplicated);
     if (!c->unexpected)
-        rep_buf_printf(out, "%.6f", c->completeness);
-    rep_buf_printf(out, ",%d", c->unexpected ? 1 : 0);
+        chp_buf_printf(out, "%.6f", c->completeness);
+    chp_buf_printf(out, ",%d", c->unexpected ? 1 : 0);
     csv_num(out, c->p50_added);
     csv_num(out, c->p99_added);
-    rep_buf_puts(out, "\n");
+    chp_buf_puts(out, "\n");
 }
 
 char *rep_pipe_format_csv(const rep_pipe_t *p)
 {
-    rep_buf_t out = {0};
+    chp_buf_t out = {0};
 
-    rep_buf_puts(&out, "bucket,begin,end,upstream_tier,downstream_tier,"
+    chp_buf_puts(&out, "bucket,begin,end,upstream_tier,downstream_tier,"
                        "datacenter,per_datacenter,upstream,downstream,loss,"
                        "duplicated,completeness,unexpected,p50_added_ms,"
                        "p99_added_ms\n");
     for_each_line(p, csv_line, &out);
-    return rep_buf_take(&out);
+    return chp_buf_take(&out);
 }
 
 /* ------------------------------------------------------------ JSON */

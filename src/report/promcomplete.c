@@ -5,9 +5,9 @@
 #include "report/promcomplete.h"
 #include "report/watermark.h"
 
-void rep_prom_header(rep_buf_t *b)
+void rep_prom_header(chp_buf_t *b)
 {
-    rep_buf_puts(b,
+    chp_buf_puts(b,
                  "# HELP chaperone_completeness_ratio Worst completeness of "
                  "a tier against the reference over the closed buckets of "
                  "the window.\n"
@@ -21,35 +21,35 @@ void rep_prom_header(rep_buf_t *b)
                  "# TYPE chaperone_complete_until_seconds gauge\n");
 }
 
-void rep_prom_label(rep_buf_t *b, const char *s)
+void rep_prom_label(chp_buf_t *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == '\\')
-            rep_buf_puts(b, "\\\\");
+            chp_buf_puts(b, "\\\\");
         else if (*s == '"')
-            rep_buf_puts(b, "\\\"");
+            chp_buf_puts(b, "\\\"");
         else if (*s == '\n')
-            rep_buf_puts(b, "\\n");
+            chp_buf_puts(b, "\\n");
         else
-            rep_buf_putn(b, s, 1);
+            chp_buf_putn(b, s, 1);
     }
 }
 
-static void sample(rep_buf_t *b, const char *name, const rep_grid_t *g,
+static void sample(chp_buf_t *b, const char *name, const rep_grid_t *g,
                    size_t t, bool with_ref)
 {
-    rep_buf_printf(b, "%s{topic=\"", name);
+    chp_buf_printf(b, "%s{topic=\"", name);
     rep_prom_label(b, g->topic);
-    rep_buf_puts(b, "\",tier=\"");
+    chp_buf_puts(b, "\",tier=\"");
     rep_prom_label(b, g->tiers[t]);
     if (with_ref) {
-        rep_buf_puts(b, "\",reference=\"");
+        chp_buf_puts(b, "\",reference=\"");
         rep_prom_label(b, g->tiers[g->ref]);
     }
-    rep_buf_puts(b, "\"} ");
+    chp_buf_puts(b, "\"} ");
 }
 
-void rep_prom_topic(rep_buf_t *b, const rep_grid_t *g, double max_loss,
+void rep_prom_topic(chp_buf_t *b, const rep_grid_t *g, double max_loss,
                     int64_t lateness_s, int64_t now_s)
 {
     rep_watermark_t w;
@@ -75,15 +75,15 @@ void rep_prom_topic(rep_buf_t *b, const rep_grid_t *g, double max_loss,
             continue; /* nothing closed yet: no claim either way */
         if (!isnan(worst)) {
             sample(b, "chaperone_completeness_ratio", g, t, true);
-            rep_buf_printf(b, "%.6g\n", worst);
+            chp_buf_printf(b, "%.6g\n", worst);
         }
         sample(b, "chaperone_lossy_buckets", g, t, false);
-        rep_buf_printf(b, "%zu\n", lossy);
+        chp_buf_printf(b, "%zu\n", lossy);
     }
     rep_watermark(g, NULL, 0, max_loss, lateness_s, now_s, &w);
     if (w.have_until) {
-        rep_buf_puts(b, "chaperone_complete_until_seconds{topic=\"");
+        chp_buf_puts(b, "chaperone_complete_until_seconds{topic=\"");
         rep_prom_label(b, g->topic);
-        rep_buf_printf(b, "\"} %lld\n", (long long)w.until);
+        chp_buf_printf(b, "\"} %lld\n", (long long)w.until);
     }
 }

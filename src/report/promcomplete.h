@@ -16,15 +16,15 @@
 #ifndef CHP_REPORT_PROMCOMPLETE_H
 #define CHP_REPORT_PROMCOMPLETE_H
 
-#include "report/buf.h"
+#include "buf.h"
 #include "report/report.h"
 
 /* The # HELP and # TYPE lines, once before the topics. */
-void rep_prom_header(rep_buf_t *b);
+void rep_prom_header(chp_buf_t *b);
 /* The samples of one topic's grid. */
-void rep_prom_topic(rep_buf_t *b, const rep_grid_t *g, double max_loss,
+void rep_prom_topic(chp_buf_t *b, const rep_grid_t *g, double max_loss,
                     int64_t lateness_s, int64_t now_s);
 /* s as a Prometheus label value (backslash, quote and newline escaped). */
-void rep_prom_label(rep_buf_t *b, const char *s);
+void rep_prom_label(chp_buf_t *b, const char *s);
 
 #endif

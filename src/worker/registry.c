@@ -1,5 +1,4 @@
 /* registry.c - see registry.h.  A sorted array of (topic, state). */
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,21 +63,6 @@ static size_t find(const registry_t *r, const char *topic, size_t len,
     return lo;
 }
 
-static reg_state_t parse_state(const char *value, size_t len)
-{
-    json_t *doc = json_loadb(value, len, 0, NULL);
-    const char *s =
-        doc ? json_string_value(json_object_get(doc, "state")) : NULL;
-    reg_state_t st = REG_ABSENT;
-
-    if (s && !strcmp(s, "audited"))
-        st = REG_AUDITED;
-    else if (s && !strcmp(s, "blacklisted"))
-        st = REG_BLACKLISTED;
-    json_decref(doc);
-    return st;
-}
-
 int registry_apply(registry_t *r, const char *key, size_t key_len,
                    const char *value, size_t value_len)
 {
@@ -86,9 +70,7 @@ int registry_apply(registry_t *r, const char *key, size_t key_len,
     bool found;
     size_t i;
 
-    if (!key || key_len == 0 || key_len >= CHP_NAME_MAX)
-        return -1;
-    if (value && (st = parse_state(value, value_len)) == REG_ABSENT)
+    if (registry_format_decode(key, key_len, value, value_len, &st, NULL, 0))
         return -1;
     i = find(r, key, key_len, &found);
     if (st == REG_ABSENT) { /* tombstone */
@@ -137,12 +119,6 @@ void registry_foreach(const registry_t *r, reg_state_t state,
     for (size_t i = 0; i < r->n; i++)
         if (r->v[i].state == state)
             cb(r->v[i].topic, opaque);
-}
-
-char *registry_value(reg_state_t state)
-{
-    return strdup(state == REG_BLACKLISTED ? "{\"state\":\"blacklisted\"}"
-                                           : "{\"state\":\"audited\"}");
 }
 
 int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,

@@ -1,30 +1,24 @@
 /* registry.h - the audited-topic registry (design.md §7): a compacted Kafka
  * topic (worker.registry, default __chaperone_topics) written by the
- * controller. Record key = topic name; value =
- * {"state":"audited"|"blacklisted",...}; a tombstone (null value) forgets the
- * topic.  The worker reads it from the beginning on every refresh, so it needs
- * no state of its own and keeps working, with the last set it read, while the
- * controller is down. */
+ * controller, records as in registry_format.h.  The worker reads it from the
+ * beginning on every refresh, so it needs no state of its own and keeps
+ * working, with the last set it read, while the controller is down. */
 #ifndef CHP_WORKER_REGISTRY_H
 #define CHP_WORKER_REGISTRY_H
 
 #include <stdbool.h>
 
 #include "chaperone.h"
-
-typedef enum {
-    REG_ABSENT = 0,
-    REG_AUDITED,
-    REG_BLACKLISTED,
-} reg_state_t;
+#include "registry_format.h"
 
 typedef struct registry registry_t;
 
 registry_t *registry_new(void);
 void registry_destroy(registry_t *r);
 
-/* Applies one record of the registry topic (value NULL = tombstone).
- * Returns -1 (and changes nothing) for a value it cannot parse. */
+/* Applies one record of the registry topic (value NULL = tombstone),
+ * decoded by registry_format_decode.  Returns -1 (and changes nothing) for
+ * a record it cannot read. */
 int registry_apply(registry_t *r, const char *key, size_t key_len,
                    const char *value, size_t value_len);
 
@@ -36,9 +30,6 @@ bool registry_has(const registry_t *r, const char *topic);
 void registry_foreach(const registry_t *r, reg_state_t state,
                       void (*cb)(const char *topic, void *opaque),
                       void *opaque);
-
-/* Encodes the record value for state ({"state":"audited"}); caller frees. */
-char *registry_value(reg_state_t state);
 
 /*
  * Reads the whole registry topic from the beginning into r (a fresh set).

@@ -35,6 +35,7 @@
 
 #include "bucket.h"
 #include "commands.h"
+#include "consumer_lag.h"
 #include "http.h"
 #include "kafkaconf.h"
 #include "kafkawatch.h"
@@ -99,26 +100,12 @@ static void refresh_topics(worker_t *w)
     metric_set(w->m_topics, (double)now.n);
 }
 
-/* Consumer lag from the watermarks the fetcher already has (no request). */
 static void update_lag(worker_t *w)
 {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    double lag = 0;
+    double lag;
 
-    if (rd_kafka_assignment(w->consumer, &parts) || !parts)
-        return;
-    rd_kafka_position(w->consumer, parts);
-    for (int i = 0; i < parts->cnt; i++) {
-        int64_t lo, hi;
-        rd_kafka_topic_partition_t *p = &parts->elems[i];
-        if (p->offset >= 0 &&
-            rd_kafka_get_watermark_offsets(w->consumer, p->topic, p->partition,
-                                           &lo, &hi) == 0 &&
-            hi > p->offset)
-            lag += (double)(hi - p->offset);
-    }
-    metric_set(w->m_lag, lag);
-    rd_kafka_topic_partition_list_destroy(parts);
+    if (chp_consumer_lag(w->consumer, &lag, NULL) == 0)
+        metric_set(w->m_lag, lag);
 }
 
 /* ------------------------------------------------------------ set-up */

@@ -394,6 +394,13 @@ static void test_quick_start(void **state)
             FAIL("GET %s: %d", path, status);
         assert_int_equal(
             json_integer_value(json_object_get(doc, "numPartitions")), 1);
+        if (held) {
+            /* Who the worker is, as librdkafka decoded the description. */
+            assert_true(json_string_length(json_object_get(w, "clientId")) > 0);
+            assert_true(json_string_length(json_object_get(w, "host")) > 0);
+            assert_string_equal(
+                json_string_value(json_object_get(doc, "group")), g.group);
+        }
         json_decref(doc);
         if (held)
             break;

@@ -12,7 +12,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "daemon.h"
+#include "http.h"
+#include "metrics.h"
 #include "report/api.h"
 #include "seed_api.h"
 

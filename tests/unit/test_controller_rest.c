@@ -1,5 +1,5 @@
-/* Unit tests: the controller's REST API, auto-detection rules and the
- * group assignment decoder (design.md §7), without a broker.  The REST handler
+/* Unit tests: the controller's REST API and auto-detection rules
+ * (design.md §7), without a broker.  The REST handler
  * is driven directly, over an in-memory cluster behind ctl_cluster_t (the
  * controller's seam to Kafka); a few requests also go through the real
  * HTTP server to check what only it does (413, routing to the handler). */
@@ -120,10 +120,9 @@ typedef struct fixture {
 
 static void apply(registry_t *r, const char *topic, reg_state_t st)
 {
-    char *v = registry_value(st);
+    const char *v = registry_format_encode(st);
 
     assert_int_equal(registry_apply(r, topic, strlen(topic), v, strlen(v)), 0);
-    free(v);
 }
 
 /* The cluster: the original's dummyTopic, an audited topic, a blacklisted
@@ -696,104 +695,6 @@ static void test_bad_regex(void **state)
     chp_conf_destroy(conf);
 }
 
-/* ------------------------------------------------------------ assignment */
-
-/* Big-endian writers for a ConsumerProtocolAssignment. */
-static size_t put16(unsigned char *b, size_t o, int v)
-{
-    b[o] = (unsigned char)((v >> 8) & 0xff);
-    b[o + 1] = (unsigned char)(v & 0xff);
-    return o + 2;
-}
-
-static size_t put32(unsigned char *b, size_t o, int32_t v)
-{
-    uint32_t u = (uint32_t)v;
-
-    b[o] = (unsigned char)(u >> 24);
-    b[o + 1] = (unsigned char)(u >> 16);
-    b[o + 2] = (unsigned char)(u >> 8);
-    b[o + 3] = (unsigned char)u;
-    return o + 4;
-}
-
-static size_t putstr(unsigned char *b, size_t o, const char *s)
-{
-    o = put16(b, o, (int)strlen(s));
-    memcpy(b + o, s, strlen(s));
-    return o + strlen(s);
-}
-
-/* version 1, a:[0,2], bb:[1], user data "xy" */
-static size_t sample(unsigned char *b)
-{
-    size_t o = put16(b, 0, 1);
-    o = put32(b, o, 2);
-    o = putstr(b, o, "a");
-    o = put32(b, o, 2);
-    o = put32(b, o, 0);
-    o = put32(b, o, 2);
-    o = putstr(b, o, "bb");
-    o = put32(b, o, 1);
-    o = put32(b, o, 1);
-    memcpy(b + o, "xy", 2);
-    return o + 2;
-}
-
-static void test_assignment_decode(void **state)
-{
-    unsigned char b[256];
-    size_t len = sample(b), n;
-    int32_t *p;
-    (void)state;
-
-    assert_int_equal(ctl_assignment_partitions(b, len, "a", &p, &n), 0);
-    assert_int_equal(n, 2);
-    assert_int_equal(p[0], 0);
-    assert_int_equal(p[1], 2);
-    free(p);
-    assert_int_equal(ctl_assignment_partitions(b, len, "bb", &p, &n), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(p[0], 1);
-    free(p);
-    assert_int_equal(ctl_assignment_partitions(b, len, "b", &p, &n), 0);
-    assert_int_equal(n, 0);
-    assert_null(p);
-    /* Joined but not assigned yet. */
-    assert_int_equal(ctl_assignment_partitions(b, 0, "a", &p, &n), 0);
-    assert_int_equal(n, 0);
-}
-
-static void test_assignment_malformed(void **state)
-{
-    unsigned char b[256];
-    size_t len = sample(b), n, o;
-    int32_t *p;
-    (void)state;
-
-    /* Every truncation inside the topic array is refused; none crashes. */
-    for (size_t cut = 1; cut < len - 2; cut++) {
-        assert_int_equal(ctl_assignment_partitions(b, cut, "a", &p, &n), -1);
-        assert_null(p);
-        assert_int_equal(n, 0);
-    }
-    /* Negative version, negative string length, absurd counts. */
-    o = put16(b, 0, -1);
-    assert_int_equal(ctl_assignment_partitions(b, len, "a", &p, &n), -1);
-    o = put16(b, 0, 0);
-    o = put32(b, o, 1);
-    put16(b, o, -5);
-    assert_int_equal(ctl_assignment_partitions(b, len, "a", &p, &n), -1);
-    o = put16(b, 0, 0);
-    o = put32(b, o, 1);
-    o = putstr(b, o, "a");
-    put32(b, o, 0x7fffffff);
-    assert_int_equal(ctl_assignment_partitions(b, len, "a", &p, &n), -1);
-    o = put16(b, 0, 0);
-    put32(b, o, 0x7fffffff);
-    assert_int_equal(ctl_assignment_partitions(b, 6, "a", &p, &n), -1);
-}
-
 /* ------------------------------------------------------------ over HTTP */
 
 /* What only the HTTP layer does: the body limit (413, JSON), and that the
@@ -863,8 +764,6 @@ int main(void)
         cmocka_unit_test(test_detect_include_exclude),
         cmocka_unit_test_setup_teardown(test_detect_failures, setup, teardown),
         cmocka_unit_test(test_bad_regex),
-        cmocka_unit_test(test_assignment_decode),
-        cmocka_unit_test(test_assignment_malformed),
         cmocka_unit_test_setup_teardown(test_over_http, setup, teardown),
     };
 

@@ -32,7 +32,7 @@ static void add(rep_grid_t *g, const char *topic, int64_t begin,
 static void test_samples(void **state)
 {
     rep_grid_t g;
-    rep_buf_t b = {0};
+    chp_buf_t b = {0};
     char err[128], *s;
     (void)state;
 
@@ -45,7 +45,7 @@ static void test_samples(void **state)
     }
     assert_int_equal(rep_grid_finish(&g, "producer", err, sizeof(err)), CHP_OK);
     rep_prom_topic(&b, &g, 0.0, 60, T0 + 3 * W + 61);
-    assert_non_null(s = rep_buf_take(&b));
+    assert_non_null(s = chp_buf_take(&b));
     assert_string_equal(
         s,
         "chaperone_completeness_ratio{topic=\"orders\",tier=\"consumer-etl\","
@@ -63,7 +63,7 @@ static void test_samples(void **state)
 static void test_escaping_and_nothing_closed(void **state)
 {
     rep_grid_t g;
-    rep_buf_t b = {0};
+    chp_buf_t b = {0};
     char err[128], *s;
     (void)state;
 
@@ -72,12 +72,12 @@ static void test_escaping_and_nothing_closed(void **state)
     add(&g, "a\"b\\c", T0, "kafka-x", 5);
     assert_int_equal(rep_grid_finish(&g, "producer", err, sizeof(err)), CHP_OK);
     rep_prom_topic(&b, &g, 0.0, 60, T0 + W + 61);
-    assert_non_null(s = rep_buf_take(&b));
+    assert_non_null(s = chp_buf_take(&b));
     assert_non_null(strstr(s, "{topic=\"a\\\"b\\\\c\",tier=\"kafka-x\""));
     free(s);
     /* Nothing closed yet: no sample at all rather than a guess. */
     rep_prom_topic(&b, &g, 0.0, 60, T0 + W);
-    s = rep_buf_take(&b);
+    s = chp_buf_take(&b);
     assert_non_null(s);
     assert_string_equal(s, "");
     free(s);

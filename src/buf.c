@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/buf.h"
+#include "buf.h"
 
 /* Room for need more bytes plus the NUL; false (and failed set) if not. */
-static bool reserve(rep_buf_t *b, size_t need)
+static bool reserve(chp_buf_t *b, size_t need)
 {
     size_t cap;
     char *ns;
@@ -28,7 +28,7 @@ static bool reserve(rep_buf_t *b, size_t need)
     return true;
 }
 
-void rep_buf_putn(rep_buf_t *b, const char *s, size_t n)
+void chp_buf_putn(chp_buf_t *b, const char *s, size_t n)
 {
     if (!reserve(b, n))
         return;
@@ -37,12 +37,12 @@ void rep_buf_putn(rep_buf_t *b, const char *s, size_t n)
     b->s[b->len] = '\0';
 }
 
-void rep_buf_puts(rep_buf_t *b, const char *s)
+void chp_buf_puts(chp_buf_t *b, const char *s)
 {
-    rep_buf_putn(b, s, strlen(s));
+    chp_buf_putn(b, s, strlen(s));
 }
 
-void rep_buf_printf(rep_buf_t *b, const char *fmt, ...)
+void chp_buf_printf(chp_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -58,47 +58,46 @@ void rep_buf_printf(rep_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void rep_buf_html(rep_buf_t *b, const char *s)
+/* The entity for c, or NULL when c stands for itself. */
+static const char *html_entity(char c)
+{
+    static const char *const ent[] = {
+        ['&'] = "&amp;",  ['<'] = "&lt;",   ['>'] = "&gt;",
+        ['"'] = "&quot;", ['\''] = "&#39;",
+    };
+
+    return (unsigned char)c < sizeof(ent) / sizeof(ent[0])
+               ? ent[(unsigned char)c]
+               : NULL;
+}
+
+void chp_buf_html(chp_buf_t *b, const char *s)
 {
     for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            rep_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            rep_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            rep_buf_puts(b, "&gt;");
-            break;
-        case '"':
-            rep_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            rep_buf_puts(b, "&#39;");
-            break;
-        default:
-            rep_buf_putn(b, s, 1);
-        }
+        const char *e = html_entity(*s);
+        if (e)
+            chp_buf_puts(b, e);
+        else
+            chp_buf_putn(b, s, 1);
     }
 }
 
-void rep_buf_csv(rep_buf_t *b, const char *s)
+void chp_buf_csv(chp_buf_t *b, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
-        rep_buf_puts(b, s);
+        chp_buf_puts(b, s);
         return;
     }
-    rep_buf_puts(b, "\"");
+    chp_buf_puts(b, "\"");
     for (; *s; s++) {
         if (*s == '"')
-            rep_buf_puts(b, "\"");
-        rep_buf_putn(b, s, 1);
+            chp_buf_puts(b, "\"");
+        chp_buf_putn(b, s, 1);
     }
-    rep_buf_puts(b, "\"");
+    chp_buf_puts(b, "\"");
 }
 
-void rep_buf_pad(rep_buf_t *b, char c, size_t n)
+void chp_buf_pad(chp_buf_t *b, char c, size_t n)
 {
     if (!reserve(b, n))
         return;
@@ -107,7 +106,7 @@ void rep_buf_pad(rep_buf_t *b, char c, size_t n)
     b->s[b->len] = '\0';
 }
 
-char *rep_buf_take(rep_buf_t *b)
+char *chp_buf_take(chp_buf_t *b)
 {
     char *s = b->s;
 
@@ -121,7 +120,7 @@ char *rep_buf_take(rep_buf_t *b)
     return s;
 }
 
-void rep_buf_free(rep_buf_t *b)
+void chp_buf_free(chp_buf_t *b)
 {
     free(b->s);
     memset(b, 0, sizeof(*b));
