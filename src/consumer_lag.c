@@ -3,13 +3,13 @@
 
 #include "consumer_lag.h"
 
-int chp_consumer_lag(rd_kafka_t *rk, double *lag, int *partitions)
+chp_err_t chp_consumer_lag(rd_kafka_t *rk, double *lag, int *partitions)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
     double sum = 0;
 
     if (rd_kafka_assignment(rk, &parts) || !parts)
-        return -1;
+        return CHP_ERR_KAFKA;
     rd_kafka_position(rk, parts);
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -24,5 +24,5 @@ int chp_consumer_lag(rd_kafka_t *rk, double *lag, int *partitions)
     if (partitions)
         *partitions = parts->cnt;
     rd_kafka_topic_partition_list_destroy(parts);
-    return 0;
+    return CHP_OK;
 }

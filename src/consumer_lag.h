@@ -5,13 +5,16 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "chaperone.h"
+
 /*
  * The messages between rk's position and the high watermark, summed over
  * its current assignment, from the watermarks the fetcher already has (no
  * request: cheap enough for a run loop).  A partition with no position yet
  * or no watermark counts 0.  *partitions (may be NULL) is the size of the
- * assignment.  0, or -1 when the assignment cannot be read (nothing set).
+ * assignment.  CHP_OK, or CHP_ERR_KAFKA when the assignment cannot be read
+ * (nothing set).
  */
-int chp_consumer_lag(rd_kafka_t *rk, double *lag, int *partitions);
+chp_err_t chp_consumer_lag(rd_kafka_t *rk, double *lag, int *partitions);
 
 #endif

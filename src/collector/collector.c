@@ -190,7 +190,7 @@ static void final_flush(collector_t *c)
                          : COLL_SHUTDOWN_FLUSH_MS;
     int64_t deadline = chp_now_ms() + budget;
 
-    while (coll_batch_records(c->batch) > 0 && coll_flush(c) != 0 &&
+    while (coll_batch_records(c->batch) > 0 && coll_flush(c) != CHP_OK &&
            chp_now_ms() < deadline) {
         int64_t wait = c->next_retry_ms - chp_now_ms();
         if (wait > deadline - chp_now_ms())
@@ -223,8 +223,8 @@ static void run(collector_t *c)
         }
         if (!c->retrying && now >= c->next_retention_ms)
             c->next_retention_ms =
-                now + (coll_retention(c) == 0 ? COLL_RETENTION_EVERY_MS
-                                              : RETENTION_RETRY_MS);
+                now + (coll_retention(c) == CHP_OK ? COLL_RETENTION_EVERY_MS
+                                                   : RETENTION_RETRY_MS);
         if (now >= c->next_lag_ms) {
             coll_update_lag(c);
             c->next_lag_ms = now + LAG_EVERY_MS;
@@ -294,10 +294,10 @@ int cmd_collector(chp_conf_t *conf, int argc, char **argv)
         }
         goto fail;
     }
-    if (coll_dedup_open(&c, err, sizeof(err)) != 0 ||
-        coll_consumer_new(&c, err, sizeof(err)) != 0)
+    if (coll_dedup_open(&c, err, sizeof(err)) != CHP_OK ||
+        coll_consumer_new(&c, err, sizeof(err)) != CHP_OK)
         goto fail;
-    if (coll_consumer_cluster(&c) != 0) {
+    if (coll_consumer_cluster(&c) != CHP_OK) {
         watchdog_start(c.shutdown_timeout_ms, 3);
         collector_free(&c);
         return 0;

@@ -86,14 +86,16 @@ typedef struct collector {
 } collector_t;
 
 /* consume.c */
-int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size);
+/* Creates the consumer and subscribes; CHP_ERR_KAFKA with errstr. */
+chp_err_t coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size);
 /* Sets c->cluster: collector.cluster, else the audit cluster's id, waiting
- * for a broker (with back-off).  -1 when asked to stop while waiting. */
-int coll_consumer_cluster(collector_t *c);
+ * for a broker (with back-off).  CHP_ERR_STATE when asked to stop while
+ * waiting. */
+chp_err_t coll_consumer_cluster(collector_t *c);
 /* After a stale batch: reads every assigned partition's stored offset
  * again and seeks there, so consumption resumes exactly after what is
- * stored.  -1 only when shutting down. */
-int coll_consumer_resync(collector_t *c);
+ * stored.  CHP_ERR_STATE when shutting down, CHP_ERR_NOMEM (fatal). */
+chp_err_t coll_consumer_resync(collector_t *c);
 /* Pauses (true) or resumes (false) every assigned partition. */
 void coll_consumer_pause(collector_t *c, bool pause);
 /* Commits the offsets of the flushed batch to the group, asynchronously:
@@ -103,8 +105,9 @@ void coll_consumer_commit(collector_t *c, const store_offset_t *offsets,
 /* One flush, and the consumer follows its result: paused while the
  * flush is being retried, resumed after, sought back to the stored
  * offsets after a stale batch, the stored offsets committed to the group.
- * 0 when stored (or nothing to store, or stale), -1 when it failed. */
-int coll_flush(collector_t *c);
+ * CHP_OK when stored (or nothing to store, or stale), CHP_ERR_DB when it
+ * failed (logged and counted by the flush). */
+chp_err_t coll_flush(collector_t *c);
 /* Handles one consumed record (or consumer error). */
 void coll_consume(collector_t *c, rd_kafka_message_t *m);
 void coll_update_lag(collector_t *c);
@@ -131,10 +134,11 @@ bool coll_flush_due(const collector_t *c, int64_t now_ms);
 /* Replaces line breaks and tabs in s (a database's error text) by spaces,
  * so every log event stays on one line; returns s. */
 char *coll_one_line(char *s);
-/* Deletes old rows and uuids; 0, or -1 if the database refused. */
-int coll_retention(collector_t *c);
+/* Deletes old rows and uuids; CHP_OK, or the store's error if the
+ * database refused (logged here: nobody else acts on it). */
+chp_err_t coll_retention(collector_t *c);
 /* Opens the dedup=redis client if configured (NULL otherwise). */
-int coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size);
+chp_err_t coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size);
 void coll_dedup_close(collector_t *c);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "collector/collector.h"
 #include "consumer_lag.h"
+#include "errstr.h"
 #include "kafkaconf.h"
 #include "log.h"
 #include "conf_daemon_keys.h"
@@ -36,8 +37,9 @@ void coll_sleep_ms(int64_t ms, bool wake_on_stop)
  * is down this waits (with back-off) rather than guessing: a guessed offset
  * would count messages twice or never.  Returns -1 only when shutting down.
  */
-static int offsets_from_store(collector_t *c,
-                              rd_kafka_topic_partition_list_t *parts)
+/* CHP_ERR_STATE: the daemon is stopping; CHP_ERR_NOMEM: fatal. */
+static chp_err_t offsets_from_store(collector_t *c,
+                                    rd_kafka_topic_partition_list_t *parts)
 {
     char err[512];
     int64_t backoff = COLL_BACKOFF_MIN_MS;
@@ -49,7 +51,7 @@ static int offsets_from_store(collector_t *c,
         while (store_offset(c->store, c->cluster, p->topic, p->partition, &next,
                             err, sizeof(err)) != CHP_OK) {
             if (daemon_stopping())
-                return -1;
+                return CHP_ERR_STATE;
             health_fail(c->health, "database: %s", coll_one_line(err));
             chp_log_warn("collector: cannot read the stored offset of %s [%d] "
                          "(retrying in %lld ms): %s",
@@ -65,7 +67,7 @@ static int offsets_from_store(collector_t *c,
             CHP_OK) {
             chp_log_error("collector: out of memory recording offsets");
             c->fatal = true;
-            return -1;
+            return CHP_ERR_NOMEM;
         }
         if (next < 0)
             chp_log_info("collector: %s [%d] starts at the beginning (no "
@@ -75,19 +77,19 @@ static int offsets_from_store(collector_t *c,
             chp_log_info("collector: %s [%d] resumes at stored offset %lld",
                          p->topic, (int)p->partition, (long long)next);
     }
-    return 0;
+    return CHP_OK;
 }
 
-int coll_consumer_resync(collector_t *c)
+chp_err_t coll_consumer_resync(collector_t *c)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
     rd_kafka_error_t *error;
-    int rc = 0;
+    chp_err_t rc = CHP_OK;
 
     /* No consumer (tests drive the flush alone): nothing assigned. */
     if (!c->consumer || rd_kafka_assignment(c->consumer, &parts) || !parts)
-        return 0;
-    if (parts->cnt > 0 && (rc = offsets_from_store(c, parts)) == 0) {
+        return CHP_OK;
+    if (parts->cnt > 0 && (rc = offsets_from_store(c, parts)) == CHP_OK) {
         /* Asynchronous: records fetched before the seek are discarded by
          * librdkafka (the partition's version moves on). */
         if ((error = rd_kafka_seek_partitions(c->consumer, parts, 0))) {
@@ -141,7 +143,7 @@ static void on_revoke(collector_t *c, rd_kafka_topic_partition_list_t *parts)
      * down for long, and the group is waiting for us).
      */
     if (coll_batch_records(c->batch) > 0 &&
-        (c->stopping || coll_flush(c) != 0)) {
+        (c->stopping || coll_flush(c) != CHP_OK)) {
         chp_log_warn("collector: dropping what was consumed from the revoked "
                      "partition(s) and not stored; their next owner reads it "
                      "again from the stored offsets");
@@ -234,7 +236,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
-int coll_consumer_cluster(collector_t *c)
+chp_err_t coll_consumer_cluster(collector_t *c)
 {
     const char *conf = chp_conf_get_str(c->conf, CHP_KEY_COLLECTOR_CLUSTER);
     int64_t backoff = COLL_BACKOFF_MIN_MS;
@@ -242,7 +244,7 @@ int coll_consumer_cluster(collector_t *c)
 
     if (conf && *conf) {
         snprintf(c->cluster, sizeof(c->cluster), "%s", conf);
-        return 0;
+        return CHP_OK;
     }
     /* Known from the first metadata answer: waits for a broker. */
     while (!(id = rd_kafka_clusterid(c->consumer, 2000))) {
@@ -253,7 +255,7 @@ int coll_consumer_cluster(collector_t *c)
         while ((ev = rd_kafka_consumer_poll(c->consumer, 0)))
             rd_kafka_message_destroy(ev);
         if (daemon_stopping())
-            return -1;
+            return CHP_ERR_STATE;
         chp_log_warn("collector: waiting for the audit cluster's id (set "
                      "collector.cluster to name it instead)");
         health_fail(c->health, "kafka: no broker answered (cluster id)");
@@ -262,7 +264,7 @@ int coll_consumer_cluster(collector_t *c)
     }
     snprintf(c->cluster, sizeof(c->cluster), "%s", id);
     rd_kafka_mem_free(c->consumer, id);
-    return 0;
+    return CHP_OK;
 }
 
 /* Commits to Kafka are for lag tools only; one refused during a rebalance
@@ -276,7 +278,7 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_err2str(err));
 }
 
-int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
+chp_err_t coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
 {
     const char *const defaults[] = {
         "group.id",
@@ -299,7 +301,7 @@ int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
     rd_kafka_conf_t *kc;
 
     if (!(kc = chp_kafka_conf_new(c->conf, defaults, errstr, errstr_size)))
-        return -1;
+        return CHP_ERR_KAFKA;
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
@@ -307,7 +309,7 @@ int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
     if (!(c->consumer =
               rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kc);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     rd_kafka_poll_set_consumer(c->consumer);
     sub = rd_kafka_topic_partition_list_new(1);
@@ -316,11 +318,11 @@ int coll_consumer_new(collector_t *c, char *errstr, size_t errstr_size)
     err = rd_kafka_subscribe(c->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {
-        snprintf(errstr, errstr_size, "subscribe to %s: %s", c->audit_topic,
-                 rd_kafka_err2str(err));
-        return -1;
+        return chp_errf(errstr, errstr_size, CHP_ERR_KAFKA,
+                        "subscribe to %s: %s", c->audit_topic,
+                        rd_kafka_err2str(err));
     }
-    return 0;
+    return CHP_OK;
 }
 
 void coll_consumer_close(collector_t *c)
@@ -384,7 +386,7 @@ void coll_update_lag(collector_t *c)
     double lag;
     int n;
 
-    if (chp_consumer_lag(c->consumer, &lag, &n) != 0)
+    if (chp_consumer_lag(c->consumer, &lag, &n) != CHP_OK)
         return;
     metric_set(c->m.lag, lag);
     metric_set(c->m.partitions, n);
@@ -392,30 +394,30 @@ void coll_update_lag(collector_t *c)
 
 /* ------------------------------------------------------------- flush */
 
-int coll_flush(collector_t *c)
+chp_err_t coll_flush(collector_t *c)
 {
     bool was_retrying = c->retrying;
 
     switch (coll_flush_store(c)) {
     case COLL_FLUSH_EMPTY:
-        return 0;
+        return CHP_OK;
     case COLL_FLUSH_STORED:
         if (was_retrying)
             coll_consumer_pause(c, false);
         coll_consumer_commit(c, c->stored, c->n_stored);
-        return 0;
+        return CHP_OK;
     case COLL_FLUSH_STALE:
         if (was_retrying)
             coll_consumer_pause(c, false);
-        if (coll_consumer_resync(c) != 0)
+        if (coll_consumer_resync(c) != CHP_OK)
             chp_log_info("collector: stopping before the stored offsets were "
                          "read again");
-        return 0; /* nothing left to store */
+        return CHP_OK; /* nothing left to store */
     case COLL_FLUSH_FAILED:
     default:
         if (!was_retrying && c->retrying)
             coll_consumer_pause(c, true);
-        return -1;
+        return CHP_ERR_DB;
     }
 }
 
@@ -452,7 +454,7 @@ void coll_consume(collector_t *c, rd_kafka_message_t *m)
     c->kafka_down = false;
     err = coll_batch_add(c->batch, rd_kafka_topic_name(m->rkt), m->partition,
                          m->offset, m->payload, m->len, &res, why, sizeof(why));
-    if (err == CHP_ERR_NOMEM && coll_flush(c) == 0)
+    if (err == CHP_ERR_NOMEM && coll_flush(c) == CHP_OK)
         err = coll_batch_add(c->batch, rd_kafka_topic_name(m->rkt),
                              m->partition, m->offset, m->payload, m->len, &res,
                              why, sizeof(why));

@@ -33,16 +33,14 @@ static chp_err_t seen_in_redis(void *opaque, const char *const *uuids, size_t n,
     return dedup_redis_seen(c->redis, uuids, n, seen, errstr, errstr_size);
 }
 
-int coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size)
+chp_err_t coll_dedup_open(collector_t *c, char *errstr, size_t errstr_size)
 {
     if (strcmp(chp_conf_get_str(c->conf, CHP_KEY_DEDUP), "redis"))
-        return 0;
+        return CHP_OK;
     return dedup_redis_new(chp_conf_get_str(c->conf, CHP_KEY_REDIS_URL),
                            chp_conf_get_int(c->conf, CHP_KEY_DEDUP_TTL_HOURS) *
                                3600,
-                           &c->redis, errstr, errstr_size) == CHP_OK
-               ? 0
-               : -1;
+                           &c->redis, errstr, errstr_size);
 }
 
 void coll_dedup_close(collector_t *c)
@@ -231,7 +229,7 @@ coll_flushed_t coll_flush_store(collector_t *c)
 
 /* ---------------------------------------------------------- retention */
 
-int coll_retention(collector_t *c)
+chp_err_t coll_retention(collector_t *c)
 {
     int64_t now_s = chp_now_ms() / 1000;
     int64_t rows_before =
@@ -239,14 +237,15 @@ int coll_retention(collector_t *c)
     int64_t uuids_before =
         now_s - chp_conf_get_int(c->conf, CHP_KEY_DEDUP_TTL_HOURS) * 3600;
     char err[512];
+    chp_err_t rc;
 
     metric_inc(c->m.retention_runs, 1);
-    if (store_retention(c->store, rows_before, uuids_before, err,
-                        sizeof(err)) != CHP_OK) {
+    if ((rc = store_retention(c->store, rows_before, uuids_before, err,
+                              sizeof(err))) != CHP_OK) {
         metric_inc(c->m.retention_failures, 1);
         chp_log_warn("collector: retention failed (tried again later): %s",
                      coll_one_line(err));
-        return -1;
+        return rc;
     }
-    return 0;
+    return CHP_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "controller/kafka.h"
+#include "errstr.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -16,27 +17,27 @@ static int cmp_str(const void *a, const void *b)
 /* Always asks for every topic: a metadata request naming one topic lets a
  * broker with auto.create.topics.enable create it, and "does it exist?"
  * must never create it. */
-static int metadata(ctl_kafka_t *k, const rd_kafka_metadata_t **md,
-                    char *errstr, size_t errstr_size)
+static chp_err_t metadata(ctl_kafka_t *k, const rd_kafka_metadata_t **md,
+                          char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t err =
         rd_kafka_metadata(k->rk, 1, NULL, md, CTL_KAFKA_TIMEOUT_MS);
 
     if (err) {
         snprintf(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(err));
-        return -1;
+        return CHP_ERR_KAFKA;
     }
-    return 0;
+    return CHP_OK;
 }
 
-static int list_topics(void *opaque, topic_set_t *out, char *errstr,
-                       size_t errstr_size)
+static chp_err_t list_topics(void *opaque, topic_set_t *out, char *errstr,
+                             size_t errstr_size)
 {
     const rd_kafka_metadata_t *md;
 
     memset(out, 0, sizeof(*out));
-    if (metadata(opaque, &md, errstr, errstr_size) != 0)
-        return -1;
+    if (metadata(opaque, &md, errstr, errstr_size) != CHP_OK)
+        return CHP_ERR_KAFKA;
     out->names = calloc((size_t)md->topic_cnt + 1, sizeof(*out->names));
     for (int i = 0; out->names && i < md->topic_cnt; i++) {
         if (md->topics[i].err)
@@ -46,12 +47,10 @@ static int list_topics(void *opaque, topic_set_t *out, char *errstr,
         out->n++;
     }
     rd_kafka_metadata_destroy(md);
-    if (!out->names) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
+    if (!out->names)
+        return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
     qsort(out->names, out->n, sizeof(*out->names), cmp_str);
-    return 0;
+    return CHP_OK;
 }
 
 static int topic_partitions(void *opaque, const char *topic, char *errstr,
@@ -60,7 +59,7 @@ static int topic_partitions(void *opaque, const char *topic, char *errstr,
     const rd_kafka_metadata_t *md;
     int n = 0;
 
-    if (metadata(opaque, &md, errstr, errstr_size) != 0)
+    if (metadata(opaque, &md, errstr, errstr_size) != CHP_OK)
         return -1;
     for (int i = 0; i < md->topic_cnt; i++)
         if (!md->topics[i].err && !strcmp(md->topics[i].topic, topic))
@@ -69,8 +68,9 @@ static int topic_partitions(void *opaque, const char *topic, char *errstr,
     return n;
 }
 
-static int registry_write(void *opaque, const char *topic, reg_state_t state,
-                          char *errstr, size_t errstr_size)
+static chp_err_t registry_write(void *opaque, const char *topic,
+                                reg_state_t state, char *errstr,
+                                size_t errstr_size)
 {
     return ctl_kafka_registry_put(opaque, topic, state, errstr, errstr_size);
 }
@@ -115,8 +115,9 @@ static int add_member(ctl_group_t *out, const rd_kafka_MemberDescription_t *m,
 }
 
 /* Fills out from the description of k's group in ev. */
-static int read_group(ctl_kafka_t *k, rd_kafka_event_t *ev, const char *topic,
-                      ctl_group_t *out, char *errstr, size_t errstr_size)
+static chp_err_t read_group(ctl_kafka_t *k, rd_kafka_event_t *ev,
+                            const char *topic, ctl_group_t *out, char *errstr,
+                            size_t errstr_size)
 {
     const rd_kafka_ConsumerGroupDescription_t **gs;
     const rd_kafka_ConsumerGroupDescription_t *g = NULL;
@@ -126,7 +127,7 @@ static int read_group(ctl_kafka_t *k, rd_kafka_event_t *ev, const char *topic,
     if (rd_kafka_event_error(ev)) {
         snprintf(errstr, errstr_size, "describing group %s: %s", k->group_id,
                  rd_kafka_event_error_string(ev));
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     gs = rd_kafka_DescribeConsumerGroups_result_groups(
         rd_kafka_event_DescribeConsumerGroups_result(ev), &cnt);
@@ -137,12 +138,12 @@ static int read_group(ctl_kafka_t *k, rd_kafka_event_t *ev, const char *topic,
     if (!g) {
         snprintf(errstr, errstr_size, "describing group %s: no result",
                  k->group_id);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     if ((gerr = rd_kafka_ConsumerGroupDescription_error(g))) {
         snprintf(errstr, errstr_size, "describing group %s: %s", k->group_id,
                  rd_kafka_error_string(gerr));
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     /* A group nobody joined is described as "Dead" with no members. */
     if (!(out->state = strdup(rd_kafka_consumer_group_state_name(
@@ -153,23 +154,23 @@ static int read_group(ctl_kafka_t *k, rd_kafka_event_t *ev, const char *topic,
         if (add_member(out, rd_kafka_ConsumerGroupDescription_member(g, j),
                        topic) != 0)
             goto oom;
-    return 0;
+    return CHP_OK;
 oom:
-    snprintf(errstr, errstr_size, "out of memory");
-    return -1;
+    return chp_errf(errstr, errstr_size, CHP_ERR_NOMEM, "out of memory");
 }
 
 /* The group coordinator's own description (DescribeGroups): librdkafka
  * decodes each member's assignment. */
-static int describe_group(void *opaque, const char *topic, ctl_group_t *out,
-                          char *errstr, size_t errstr_size)
+static chp_err_t describe_group(void *opaque, const char *topic,
+                                ctl_group_t *out, char *errstr,
+                                size_t errstr_size)
 {
     ctl_kafka_t *k = opaque;
     const char *groups[1] = {k->group_id};
     rd_kafka_AdminOptions_t *opts;
     rd_kafka_queue_t *q;
     rd_kafka_event_t *ev;
-    int rc;
+    chp_err_t rc;
 
     memset(out, 0, sizeof(*out));
     opts = rd_kafka_AdminOptions_new(k->rk,
@@ -180,7 +181,7 @@ static int describe_group(void *opaque, const char *topic, ctl_group_t *out,
             rd_kafka_AdminOptions_destroy(opts);
         else
             snprintf(errstr, errstr_size, "out of memory");
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     q = rd_kafka_queue_new(k->rk);
     rd_kafka_DescribeConsumerGroups(k->rk, groups, 1, opts, q);
@@ -192,11 +193,11 @@ static int describe_group(void *opaque, const char *topic, ctl_group_t *out,
     if (!ev) {
         snprintf(errstr, errstr_size, "describing group %s: no answer in %d ms",
                  k->group_id, CTL_KAFKA_TIMEOUT_MS);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     rc = read_group(k, ev, topic, out, errstr, errstr_size);
     rd_kafka_event_destroy(ev);
-    if (rc != 0)
+    if (rc != CHP_OK)
         ctl_group_clear(out);
     return rc;
 }

@@ -49,21 +49,21 @@ static registry_t *load_registry(const chp_conf_t *conf, ctl_kafka_t *k,
         return NULL;
     }
     while (!daemon_stopping()) {
-        int rc = 0;
+        chp_err_t rc = CHP_OK;
 
         if (!created) {
             rc = ctl_kafka_ensure_registry(k, CTL_KAFKA_TIMEOUT_MS, errstr,
                                            errstr_size);
-            created = rc == 0;
+            created = rc == CHP_OK;
         }
-        if (rc == 0) {
+        if (rc == CHP_OK) {
             rc = registry_load(conf, k->registry_topic, reg,
                                CTL_KAFKA_TIMEOUT_MS, errstr, errstr_size);
-            if (rc == 0) {
+            if (rc == CHP_OK) {
                 health_ok(health);
                 return reg;
             }
-            if (rc == 1) /* created, not in the metadata yet */
+            if (rc == CHP_ERR_NOT_FOUND) /* created, not in the metadata yet */
                 snprintf(errstr, errstr_size, "%s not visible yet",
                          k->registry_topic);
         }
@@ -177,14 +177,15 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
 
     while (!daemon_stopping()) {
         if (auto_detect && chp_now_ms() >= next_detect) {
-            int n = ctl_detect_run(c, err, sizeof(err));
-            if (n < 0) {
+            size_t n = 0;
+            if (ctl_detect_run(c, &n, err, sizeof(err)) != CHP_OK) {
                 chp_log_warn("controller: auto-detection: %s", err);
                 health_fail(health, "auto-detection: %s", err);
             } else {
                 health_ok(health);
                 if (n > 0)
-                    chp_log_info("controller: auto-detection added %d topic(s)",
+                    chp_log_info("controller: auto-detection added %zu "
+                                 "topic(s)",
                                  n);
             }
             next_detect = chp_now_ms() + interval_ms;
@@ -193,7 +194,8 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
             /* Unhealthy (Kafka unreachable, a failed detection): a
              * metadata round trip says when Kafka answers again. */
             topic_set_t ts = {0};
-            if (cluster.list_topics(cluster.opaque, &ts, err, sizeof(err)) == 0)
+            if (cluster.list_topics(cluster.opaque, &ts, err, sizeof(err)) ==
+                CHP_OK)
                 health_ok(health);
             topic_set_clear(&ts);
             next_probe = chp_now_ms() + 5000;

@@ -48,24 +48,28 @@ typedef struct ctl_group {
 void ctl_group_clear(ctl_group_t *g);
 
 /*
- * What the controller asks of Kafka.  Every function returns -1 with
- * errstr filled when Kafka cannot answer; the caller turns that into a 503.
+ * What the controller asks of Kafka.  Every function fails (CHP_ERR_KAFKA,
+ * topic_partitions -1) with errstr filled when Kafka cannot answer; the
+ * REST handler turns that into a 503.
  */
 typedef struct ctl_cluster {
     void *opaque;
     /* Every topic of the cluster, sorted (topic_set_clear frees it). */
-    int (*list_topics)(void *opaque, topic_set_t *out, char *errstr,
-                       size_t errstr_size);
-    /* Partition count of topic; 0 if it does not exist. */
+    chp_err_t (*list_topics)(void *opaque, topic_set_t *out, char *errstr,
+                             size_t errstr_size);
+    /* Partition count of topic; 0 if it does not exist, -1 (errstr) when
+     * the cluster cannot be asked: a count, so not a chp_err_t. */
     int (*topic_partitions)(void *opaque, const char *topic, char *errstr,
                             size_t errstr_size);
     /* Writes topic's registry record (REG_ABSENT: a tombstone) and returns
-     * 0 only once Kafka acknowledged it. */
-    int (*registry_write)(void *opaque, const char *topic, reg_state_t state,
-                          char *errstr, size_t errstr_size);
+     * CHP_OK only once Kafka acknowledged it. */
+    chp_err_t (*registry_write)(void *opaque, const char *topic,
+                                reg_state_t state, char *errstr,
+                                size_t errstr_size);
     /* The workers' group, with each member's partitions of topic. */
-    int (*describe_group)(void *opaque, const char *topic, ctl_group_t *out,
-                          char *errstr, size_t errstr_size);
+    chp_err_t (*describe_group)(void *opaque, const char *topic,
+                                ctl_group_t *out, char *errstr,
+                                size_t errstr_size);
 } ctl_cluster_t;
 
 /* ------------------------------------------------------------ state */
@@ -111,9 +115,10 @@ bool ctl_auditable(const ctl_t *c, const char *topic);
 bool ctl_detectable(const ctl_t *c, const char *topic);
 
 /* Writes topic's new state to Kafka and, once acknowledged, to memory.
- * The caller holds c->lock.  0, or -1 with errstr filled. */
-int ctl_change(ctl_t *c, const char *topic, reg_state_t state, char *errstr,
-               size_t errstr_size);
+ * The caller holds c->lock.  CHP_OK, or the cluster's error with errstr
+ * filled. */
+chp_err_t ctl_change(ctl_t *c, const char *topic, reg_state_t state,
+                     char *errstr, size_t errstr_size);
 
 /* Counts one answered request by its status (for /metrics). */
 void ctl_count_request(ctl_t *c, int status);
@@ -132,25 +137,29 @@ typedef struct ctl_topic_body {
 } ctl_topic_body_t;
 
 /*
- * Parses a request body (NULL or blank: no fields).  Returns 0, or the
- * HTTP status to answer (400) with errstr saying why.  Checks types and
- * values, including the topic name's legality; unknown fields are ignored.
+ * Parses a request body (NULL or blank: no fields).  Returns CHP_OK, or
+ * CHP_ERR_PARSE / CHP_ERR_INVALID_ARG with errstr saying why (the REST
+ * handler answers 400).  Checks types and values, including the topic
+ * name's legality; unknown fields are ignored.
  */
-int ctl_body_parse(const char *body, size_t len, ctl_topic_body_t *out,
-                   char *errstr, size_t errstr_size);
+chp_err_t ctl_body_parse(const char *body, size_t len, ctl_topic_body_t *out,
+                         char *errstr, size_t errstr_size);
 
-/* 0 if name is a legal Kafka topic name, else 400 with errstr filled. */
-int ctl_topic_name_check(const char *name, size_t len, char *errstr,
-                         size_t errstr_size);
+/* CHP_OK if name is a legal Kafka topic name, else CHP_ERR_INVALID_ARG
+ * with errstr filled. */
+chp_err_t ctl_topic_name_check(const char *name, size_t len, char *errstr,
+                               size_t errstr_size);
 
 /* ------------------------------------------------------------ detection */
 
 /*
  * One auto-detection pass: lists the cluster's topics and starts auditing
  * every detectable one the registry does not know (blacklisted ones are
- * known).  Returns the number of topics added, or -1 with errstr filled
- * when the cluster could not be listed or a write failed.
+ * known).  Sets *added to the number of topics added (also when a later
+ * write failed) and returns CHP_OK, or the error with errstr filled when
+ * the cluster could not be listed or a write failed.
  */
-int ctl_detect_run(ctl_t *c, char *errstr, size_t errstr_size);
+chp_err_t ctl_detect_run(ctl_t *c, size_t *added, char *errstr,
+                         size_t errstr_size);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "controller/controller.h"
+#include "errstr.h"
 #include "log.h"
 #include "conf_daemon_keys.h"
 
@@ -173,32 +174,31 @@ bool ctl_detectable(const ctl_t *c, const char *topic)
     return !c->has_include || regexec(&c->include, topic, 0, NULL, 0) == 0;
 }
 
-int ctl_change(ctl_t *c, const char *topic, reg_state_t state, char *errstr,
-               size_t errstr_size)
+chp_err_t ctl_change(ctl_t *c, const char *topic, reg_state_t state,
+                     char *errstr, size_t errstr_size)
 {
     const char *value;
-    int rc;
+    chp_err_t rc;
 
-    if (c->cluster.registry_write(c->cluster.opaque, topic, state, errstr,
-                                  errstr_size) != 0) {
+    if ((rc = c->cluster.registry_write(c->cluster.opaque, topic, state, errstr,
+                                        errstr_size)) != CHP_OK) {
         metric_inc(c->m_write_errors, 1);
-        return -1;
+        return rc;
     }
     metric_inc(c->m_writes, 1);
     /* Memory follows Kafka, through the same decoder the workers use. */
     value = registry_format_encode(state);
     rc = registry_apply(c->reg, topic, strlen(topic), value,
                         value ? strlen(value) : 0);
-    if (rc != 0) {
-        snprintf(errstr, errstr_size, "cannot apply the registry change");
-        return -1;
-    }
+    if (rc != CHP_OK)
+        return chp_errf(errstr, errstr_size, rc,
+                        "cannot apply the registry change");
     update_gauges(c);
     chp_log_info("controller: %s is now %s", topic,
                  state == REG_AUDITED       ? "audited"
                  : state == REG_BLACKLISTED ? "blacklisted"
                                             : "forgotten");
-    return 0;
+    return CHP_OK;
 }
 
 void ctl_count_request(ctl_t *c, int status)

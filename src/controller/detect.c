@@ -9,38 +9,40 @@
 #include "controller/controller.h"
 #include "log.h"
 
-int ctl_detect_run(ctl_t *c, char *errstr, size_t errstr_size)
+chp_err_t ctl_detect_run(ctl_t *c, size_t *added, char *errstr,
+                         size_t errstr_size)
 {
     topic_set_t all = {0};
-    int added = 0, rc = -1;
+    chp_err_t rc;
 
-    if (c->cluster.list_topics(c->cluster.opaque, &all, errstr, errstr_size) !=
-        0)
+    *added = 0;
+    if ((rc = c->cluster.list_topics(c->cluster.opaque, &all, errstr,
+                                     errstr_size)) != CHP_OK)
         goto out;
     for (size_t i = 0; i < all.n; i++) {
         const char *t = all.names[i];
-        int ch = 0;
+        bool ch = false;
 
         if (!ctl_detectable(c, t))
             continue;
         /* Checked again under the lock: a REST DELETE may have just
          * blacklisted it. */
         pthread_mutex_lock(&c->lock);
-        if (registry_state(c->reg, t) == REG_ABSENT)
-            ch = ctl_change(c, t, REG_AUDITED, errstr, errstr_size) == 0 ? 1
-                                                                         : -1;
+        if (registry_state(c->reg, t) == REG_ABSENT) {
+            rc = ctl_change(c, t, REG_AUDITED, errstr, errstr_size);
+            ch = true;
+        }
         pthread_mutex_unlock(&c->lock);
-        if (ch < 0)
+        if (rc != CHP_OK)
             goto out;
-        if (ch > 0) {
+        if (ch) {
             chp_log_info("controller: detected new topic %s", t);
             metric_inc(c->m_auto_added, 1);
-            added++;
+            (*added)++;
         }
     }
-    rc = added;
 out:
     topic_set_clear(&all);
-    metric_inc(rc < 0 ? c->m_detect_errors : c->m_detect_runs, 1);
+    metric_inc(rc != CHP_OK ? c->m_detect_errors : c->m_detect_runs, 1);
     return rc;
 }

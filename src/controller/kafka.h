@@ -32,14 +32,17 @@ ctl_kafka_t *ctl_kafka_new(const chp_conf_t *conf, health_t *health,
 void ctl_kafka_destroy(ctl_kafka_t *k);
 
 /* Creates the registry topic if missing: compacted, 1 partition, the
- * cluster's default replication factor.  0, or -1 with errstr filled. */
-int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
-                              size_t errstr_size);
+ * cluster's default replication factor.  CHP_OK, or CHP_ERR_KAFKA with
+ * errstr filled. */
+chp_err_t ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms,
+                                    char *errstr, size_t errstr_size);
 
 /* Writes topic's record and waits for Kafka's acknowledgement.
- * 0, or -1 with errstr filled (outcome unknown: retry the same write). */
-int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
-                           char *errstr, size_t errstr_size);
+ * CHP_OK, or CHP_ERR_KAFKA with errstr filled (outcome unknown: retry the
+ * same write). */
+chp_err_t ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic,
+                                 reg_state_t state, char *errstr,
+                                 size_t errstr_size);
 
 /* True once the idempotent producer hit a fatal error (errstr filled):
  * the process must restart to write again. */

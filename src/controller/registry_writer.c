@@ -150,17 +150,17 @@ static rd_kafka_event_t *create_registry(ctl_kafka_t *k, int timeout_ms,
     return ev;
 }
 
-int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
-                              size_t errstr_size)
+chp_err_t ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms,
+                                    char *errstr, size_t errstr_size)
 {
     rd_kafka_event_t *ev = create_registry(k, timeout_ms, errstr, errstr_size);
     const rd_kafka_topic_result_t **res;
     rd_kafka_resp_err_t err;
     size_t cnt = 0;
-    int rc = -1;
+    chp_err_t rc = CHP_ERR_KAFKA;
 
     if (!ev)
-        return -1;
+        return CHP_ERR_KAFKA;
     if (rd_kafka_event_error(ev)) {
         snprintf(errstr, errstr_size, "creating %s: %s", k->registry_topic,
                  rd_kafka_event_error_string(ev));
@@ -179,14 +179,15 @@ int ctl_kafka_ensure_registry(ctl_kafka_t *k, int timeout_ms, char *errstr,
                           : "no result");
         goto out;
     }
-    rc = 0;
+    rc = CHP_OK;
 out:
     rd_kafka_event_destroy(ev);
     return rc;
 }
 
-int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
-                           char *errstr, size_t errstr_size)
+chp_err_t ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic,
+                                 reg_state_t state, char *errstr,
+                                 size_t errstr_size)
 {
     const char *value = registry_format_encode(state);
     uint64_t seq = ++k->seq;
@@ -194,7 +195,7 @@ int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
     rd_kafka_resp_err_t err;
 
     if (ctl_kafka_fatal(k, errstr, errstr_size))
-        return -1;
+        return CHP_ERR_KAFKA;
     err = rd_kafka_producev(
         k->rk, RD_KAFKA_V_TOPIC(k->registry_topic),
         RD_KAFKA_V_KEY(topic, strlen(topic)),
@@ -204,13 +205,13 @@ int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
     if (err) {
         snprintf(errstr, errstr_size, "producing to %s: %s", k->registry_topic,
                  rd_kafka_err2str(err));
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     while (atomic_load(&k->dr_seq) != seq) {
         if (chp_now_ms() > deadline) {
             snprintf(errstr, errstr_size, "%s: no acknowledgement in %d ms",
                      k->registry_topic, k->write_wait_ms);
-            return -1;
+            return CHP_ERR_KAFKA;
         }
         rd_kafka_flush(k->rk, 100);
         rd_kafka_poll(k->rk, 10);
@@ -218,9 +219,9 @@ int ctl_kafka_registry_put(ctl_kafka_t *k, const char *topic, reg_state_t state,
     if ((err = (rd_kafka_resp_err_t)atomic_load(&k->dr_err))) {
         snprintf(errstr, errstr_size, "writing %s: %s", k->registry_topic,
                  rd_kafka_err2str(err));
-        return -1;
+        return CHP_ERR_KAFKA;
     }
-    return 0;
+    return CHP_OK;
 }
 
 bool ctl_kafka_fatal(ctl_kafka_t *k, char *errstr, size_t errstr_size)

@@ -110,7 +110,7 @@ static void get_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     if ((n = c->cluster.topic_partitions(c->cluster.opaque, topic, err,
                                          sizeof(err))) < 0 ||
         c->cluster.describe_group(c->cluster.opaque, topic, &g, err,
-                                  sizeof(err)) != 0) {
+                                  sizeof(err)) != CHP_OK) {
         ctl_group_clear(&g);
         http_reply_error(resp, 503, "cannot describe %s: %s", topic, err);
         return;
@@ -165,7 +165,7 @@ static void post_topic(ctl_t *c, const char *topic, http_resp_t *resp)
         http_reply_error(resp, 404, "topic %s does not exist in Kafka", topic);
         return;
     }
-    if (ctl_change(c, topic, REG_AUDITED, err, sizeof(err)) != 0) {
+    if (ctl_change(c, topic, REG_AUDITED, err, sizeof(err)) != CHP_OK) {
         pthread_mutex_unlock(&c->lock);
         http_reply_error(resp, 503, "registry not updated: %s", err);
         return;
@@ -211,7 +211,7 @@ static void delete_topic(ctl_t *c, const char *topic, http_resp_t *resp)
         return;
     }
     if (st != REG_BLACKLISTED &&
-        ctl_change(c, topic, REG_BLACKLISTED, err, sizeof(err)) != 0) {
+        ctl_change(c, topic, REG_BLACKLISTED, err, sizeof(err)) != CHP_OK) {
         pthread_mutex_unlock(&c->lock);
         http_reply_error(resp, 503, "registry not updated: %s", err);
         return;
@@ -259,7 +259,8 @@ static void route_collection(ctl_t *c, const http_req_t *req, http_resp_t *resp)
                          req->method);
         return;
     }
-    if (ctl_body_parse(req->body, req->body_len, &b, err, sizeof(err))) {
+    if (ctl_body_parse(req->body, req->body_len, &b, err, sizeof(err)) !=
+        CHP_OK) {
         http_reply_error(resp, 400, "%s", err);
         return;
     }
@@ -281,7 +282,8 @@ static void route_topic(ctl_t *c, const http_req_t *req, const char *topic,
     ctl_topic_body_t b;
     char err[512];
 
-    if (ctl_topic_name_check(topic, strlen(topic), err, sizeof(err))) {
+    if (ctl_topic_name_check(topic, strlen(topic), err, sizeof(err)) !=
+        CHP_OK) {
         http_reply_error(resp, 400, "%s", err);
         return;
     }
@@ -291,7 +293,8 @@ static void route_topic(ctl_t *c, const http_req_t *req, const char *topic,
         delete_topic(c, topic, resp);
     } else if (!strcmp(req->method, "POST")) {
         /* The body is optional; if it names a topic, it must be this one. */
-        if (ctl_body_parse(req->body, req->body_len, &b, err, sizeof(err))) {
+        if (ctl_body_parse(req->body, req->body_len, &b, err, sizeof(err)) !=
+            CHP_OK) {
             http_reply_error(resp, 400, "%s", err);
         } else if (b.has_topic && strcmp(b.topic, topic)) {
             http_reply_error(resp, 400,

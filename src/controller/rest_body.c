@@ -5,22 +5,23 @@
 #include <string.h>
 
 #include "conf.h"
+#include "errstr.h"
 #include "controller/controller.h"
 
 /* Kafka accepts far fewer; this only bounds a number nobody means. */
 #define MAX_PARTITIONS 1000000
 
-int ctl_topic_name_check(const char *name, size_t len, char *errstr,
-                         size_t errstr_size)
+chp_err_t ctl_topic_name_check(const char *name, size_t len, char *errstr,
+                               size_t errstr_size)
 {
     if (memchr(name, '\0', len) || !chp_conf_topic_name_ok(name, len)) {
-        snprintf(errstr, errstr_size,
-                 "illegal topic name \"%.*s%s\": 1 to 249 of a-z A-Z 0-9 . "
-                 "_ -, not \".\" or \"..\"",
-                 (int)(len > 64 ? 64 : len), name, len > 64 ? "..." : "");
-        return 400;
+        return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
+                        "illegal topic name \"%.*s%s\": 1 to 249 of a-z A-Z "
+                        "0-9 . _ -, not \".\" or \"..\"",
+                        (int)(len > 64 ? 64 : len), name,
+                        len > 64 ? "..." : "");
     }
-    return 0;
+    return CHP_OK;
 }
 
 static bool blank(const char *s, size_t len)
@@ -34,8 +35,8 @@ static bool blank(const char *s, size_t len)
 /* The original sends numPartitions as a string ("1"); numbers are accepted
  * too.  Only positive integers: the count is informative (partition growth
  * is followed from the metadata), but garbage is still a client bug. */
-static int parse_partitions(const json_t *v, int64_t *out, char *errstr,
-                            size_t errstr_size)
+static chp_err_t parse_partitions(const json_t *v, int64_t *out, char *errstr,
+                                  size_t errstr_size)
 {
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
@@ -43,10 +44,10 @@ static int parse_partitions(const json_t *v, int64_t *out, char *errstr,
             snprintf(errstr, errstr_size,
                      "\"numPartitions\": %lld is out of range 1..%d",
                      (long long)i, MAX_PARTITIONS);
-            return 400;
+            return CHP_ERR_RANGE;
         }
         *out = i;
-        return 0;
+        return CHP_OK;
     }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
@@ -65,28 +66,28 @@ static int parse_partitions(const json_t *v, int64_t *out, char *errstr,
                      "\"numPartitions\": \"%.32s%s\" is not an integer in "
                      "1..%d",
                      s, len > 32 ? "..." : "", MAX_PARTITIONS);
-            return 400;
+            return CHP_ERR_RANGE;
         }
         *out = n;
-        return 0;
+        return CHP_OK;
     }
     snprintf(errstr, errstr_size,
              "\"numPartitions\": expected a positive integer or a string of "
              "digits");
-    return 400;
+    return CHP_ERR_TYPE;
 }
 
-int ctl_body_parse(const char *body, size_t len, ctl_topic_body_t *out,
-                   char *errstr, size_t errstr_size)
+chp_err_t ctl_body_parse(const char *body, size_t len, ctl_topic_body_t *out,
+                         char *errstr, size_t errstr_size)
 {
     json_error_t jerr;
     json_t *doc, *v;
-    int rc = 400;
+    chp_err_t rc = CHP_ERR_PARSE;
 
     memset(out, 0, sizeof(*out));
     out->num_partitions = -1;
     if (!body || blank(body, len))
-        return 0;
+        return CHP_OK;
     doc =
         json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
@@ -94,29 +95,33 @@ int ctl_body_parse(const char *body, size_t len, ctl_topic_body_t *out,
                  "malformed JSON body: %s (line %d, "
                  "column %d)",
                  jerr.text, jerr.line, jerr.column);
-        return 400;
+        return CHP_ERR_PARSE;
     }
     if (!json_is_object(doc)) {
         snprintf(errstr, errstr_size,
                  "the body must be a JSON object such "
                  "as {\"topic\":\"name\",\"numPartitions\":\"1\"}");
+        rc = CHP_ERR_TYPE;
         goto out;
     }
     if ((v = json_object_get(doc, "topic"))) {
         if (!json_is_string(v)) {
             snprintf(errstr, errstr_size, "\"topic\": expected a string");
+            rc = CHP_ERR_TYPE;
             goto out;
         }
-        if (ctl_topic_name_check(json_string_value(v), json_string_length(v),
-                                 errstr, errstr_size) != 0)
+        if ((rc = ctl_topic_name_check(json_string_value(v),
+                                       json_string_length(v), errstr,
+                                       errstr_size)) != CHP_OK)
             goto out;
         memcpy(out->topic, json_string_value(v), json_string_length(v) + 1);
         out->has_topic = true;
     }
     if ((v = json_object_get(doc, "numPartitions")) &&
-        parse_partitions(v, &out->num_partitions, errstr, errstr_size) != 0)
+        (rc = parse_partitions(v, &out->num_partitions, errstr, errstr_size)) !=
+            CHP_OK)
         goto out;
-    rc = 0;
+    rc = CHP_OK;
 out:
     json_decref(doc);
     return rc;

@@ -337,7 +337,7 @@ int cmd_demo(chp_conf_t *conf, int argc, char **argv)
         uint64_t shown = 0;
         if (demo_print_report(d.db_url, d.topic[t], "producer", d.t0,
                               d.t0 + BUCKETS * 600, &shown, err,
-                              sizeof(err)) != 0) {
+                              sizeof(err)) != CHP_OK) {
             rc = 1;
             goto out;
         }

@@ -5,14 +5,16 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "chaperone.h"
+
 /*
  * Prints the report of topic between [from, to) from the database at
  * db_url: one row per bucket, one column per tier, and the loss of every
  * tier against the reference tier.  *loss is set to the total loss shown.
- * 0, or -1 with err filled.
+ * CHP_OK, or the store's error with err filled.
  */
-int demo_print_report(const char *db_url, const char *topic,
-                      const char *reference, int64_t from, int64_t to,
-                      uint64_t *loss, char *err, size_t errn);
+chp_err_t demo_print_report(const char *db_url, const char *topic,
+                            const char *reference, int64_t from, int64_t to,
+                            uint64_t *loss, char *err, size_t errn);
 
 #endif

@@ -4,26 +4,27 @@
 #include <stdlib.h>
 
 #include "collector/store.h"
+#include "errstr.h"
 #include "demo/demo.h"
 #include "report/format.h"
 #include "report/report.h"
 
-int demo_print_report(const char *db_url, const char *topic,
-                      const char *reference, int64_t from, int64_t to,
-                      uint64_t *loss, char *err, size_t errn)
+chp_err_t demo_print_report(const char *db_url, const char *topic,
+                            const char *reference, int64_t from, int64_t to,
+                            uint64_t *loss, char *err, size_t errn)
 {
     store_t *s;
     rep_grid_t g;
     char *table;
-    int rc = -1;
+    chp_err_t rc;
 
     *loss = 0;
-    if (store_open(db_url, &s, err, errn) != CHP_OK)
-        return -1;
-    if (rep_load(s, topic, from, to, reference, &g, err, errn) != CHP_OK)
+    if ((rc = store_open(db_url, &s, err, errn)) != CHP_OK)
+        return rc;
+    if ((rc = rep_load(s, topic, from, to, reference, &g, err, errn)) != CHP_OK)
         goto out;
     if (!(table = rep_format_table(&g, false))) {
-        snprintf(err, errn, "out of memory");
+        rc = chp_errf(err, errn, CHP_ERR_NOMEM, "out of memory");
         goto out;
     }
     fputs(table, stdout);
@@ -34,7 +35,7 @@ int demo_print_report(const char *db_url, const char *topic,
             if (c.loss > 0)
                 *loss += (uint64_t)c.loss;
         }
-    rc = 0;
+    rc = CHP_OK;
 out:
     rep_grid_free(&g);
     store_close(s);

@@ -16,36 +16,39 @@ static const rep_opt_t *find(const rep_opt_t *opts, size_t n, const char *name,
     return NULL;
 }
 
-int rep_cli_parse(int argc, char **argv, const rep_opt_t *opts, size_t n,
-                  char *errstr, size_t errstr_size)
+chp_err_t rep_cli_parse(int argc, char **argv, const rep_opt_t *opts, size_t n,
+                        bool *help, char *errstr, size_t errstr_size)
 {
+    *help = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *eq = strchr(arg, '=');
         size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
         const rep_opt_t *o;
 
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
-            return 1;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            *help = true;
+            return CHP_OK;
+        }
         if (strncmp(arg, "--", 2) != 0) {
             snprintf(errstr, errstr_size, "unexpected argument \"%.64s\"", arg);
-            return -1;
+            return CHP_ERR_INVALID_ARG;
         }
         if (!(o = find(opts, n, arg, len))) {
             snprintf(errstr, errstr_size, "unknown option %.*s",
                      (int)(len > 64 ? 64 : len), arg);
-            return -1;
+            return CHP_ERR_INVALID_ARG;
         }
         if (o->flag) {
             if (eq) {
                 snprintf(errstr, errstr_size, "%s takes no value", o->name);
-                return -1;
+                return CHP_ERR_INVALID_ARG;
             }
             *o->flag = true;
             continue;
         }
         if (*o->value) {
             snprintf(errstr, errstr_size, "%s given twice", o->name);
-            return -1;
+            return CHP_ERR_INVALID_ARG;
         }
         if (eq) {
             *o->value = eq + 1;
@@ -53,14 +56,31 @@ int rep_cli_parse(int argc, char **argv, const rep_opt_t *opts, size_t n,
             *o->value = argv[++i];
         } else {
             snprintf(errstr, errstr_size, "%s needs a value", o->name);
-            return -1;
+            return CHP_ERR_INVALID_ARG;
         }
         if (!**o->value) {
             snprintf(errstr, errstr_size, "%s: empty value", o->name);
-            return -1;
+            return CHP_ERR_INVALID_ARG;
         }
     }
-    return 0;
+    return CHP_OK;
+}
+
+int rep_cli_args(const char *command, int argc, char **argv,
+                 const rep_opt_t *opts, size_t n, const char *usage)
+{
+    char err[512];
+    bool help;
+
+    if (rep_cli_parse(argc, argv, opts, n, &help, err, sizeof(err)) != CHP_OK) {
+        fprintf(stderr, "%s: %s\n\n%s", command, err, usage);
+        return 1;
+    }
+    if (help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    return -1;
 }
 
 chp_err_t rep_cli_open(const chp_conf_t *conf, store_t **s, char *errstr,

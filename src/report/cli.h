@@ -17,12 +17,18 @@ typedef struct rep_opt {
 
 /*
  * Parses argv[1..argc) (argv[0] is the command) as "--name value",
- * "--name=value" or "--flag".  Returns 0, 1 when -h/--help was asked, or
- * -1 with errstr naming the offending argument (unknown option, missing
- * value, given twice, stray argument).
+ * "--name=value" or "--flag".  Returns CHP_OK (*help set when -h/--help
+ * was asked), or CHP_ERR_INVALID_ARG with errstr naming the offending
+ * argument (unknown option, missing value, given twice, stray argument).
  */
-int rep_cli_parse(int argc, char **argv, const rep_opt_t *opts, size_t n,
-                  char *errstr, size_t errstr_size);
+chp_err_t rep_cli_parse(int argc, char **argv, const rep_opt_t *opts, size_t n,
+                        bool *help, char *errstr, size_t errstr_size);
+
+/* rep_cli_parse for the commands: -1 to go on, else the exit code to
+ * return at once, the usage printed (0 after --help on stdout, 1 after
+ * "command: why" and the usage on stderr). */
+int rep_cli_args(const char *command, int argc, char **argv,
+                 const rep_opt_t *opts, size_t n, const char *usage);
 
 /* store_open on conf's db.url, errstr prefixed with "db.url". */
 chp_err_t rep_cli_open(const chp_conf_t *conf, store_t **s, char *errstr,

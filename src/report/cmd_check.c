@@ -187,15 +187,9 @@ int cmd_check(chp_conf_t *conf, int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--watermark"))
             return cmd_check_watermark(conf, argc, argv);
-    if ((r = rep_cli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]),
-                           err, sizeof(err))) != 0) {
-        if (r > 0) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        fprintf(stderr, "chaperone check: %s\n\n%s", err, usage_text);
-        return 1;
-    }
+    if ((r = rep_cli_args("chaperone check", argc, argv, opts,
+                          sizeof(opts) / sizeof(opts[0]), usage_text)) >= 0)
+        return r;
     if (parse_args(conf, &a, &max_loss, &lateness, now, &from, &to, err,
                    sizeof(err)) != 0 ||
         rep_pipe_spec_arg(conf, a.pipeline, "--pipeline", &spec, err,

@@ -115,15 +115,9 @@ int cmd_report(chp_conf_t *conf, int argc, char **argv)
     char *text = NULL;
     int rc = 1, r;
 
-    if ((r = rep_cli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]),
-                           err, sizeof(err))) != 0) {
-        if (r > 0) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        fprintf(stderr, "chaperone report: %s\n\n%s", err, usage_text);
-        return 1;
-    }
+    if ((r = rep_cli_args("chaperone report", argc, argv, opts,
+                          sizeof(opts) / sizeof(opts[0]), usage_text)) >= 0)
+        return r;
     if (!a.topic)
         return fail("--topic is required");
     if (!chp_conf_topic_name_ok(a.topic, strlen(a.topic))) {

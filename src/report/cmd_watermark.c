@@ -118,16 +118,9 @@ int cmd_check_watermark(chp_conf_t *conf, int argc, char **argv)
     bool exists = false, loaded = false;
     int rc = 1, r;
 
-    if ((r = rep_cli_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]),
-                           err, sizeof(err))) != 0) {
-        if (r > 0) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        fprintf(stderr, "chaperone check --watermark: %s\n\n%s", err,
-                usage_text);
-        return 1;
-    }
+    if ((r = rep_cli_args("chaperone check --watermark", argc, argv, opts,
+                          sizeof(opts) / sizeof(opts[0]), usage_text)) >= 0)
+        return r;
     max_loss = chp_conf_get_double(conf, CHP_KEY_REPORT_MAX_LOSS_PERCENT) / 100;
     lateness = chp_conf_get_int(conf, CHP_KEY_REPORT_LATENESS_S);
     if (!a.topic)

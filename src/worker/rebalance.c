@@ -87,14 +87,15 @@ void wreb_clear(worker_t *w)
     w->last = 0;
 }
 
-int wreb_rewind(worker_t *w, const rd_kafka_topic_partition_list_t *committed)
+chp_err_t wreb_rewind(worker_t *w,
+                      const rd_kafka_topic_partition_list_t *committed)
 {
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_error_t *error;
-    int rc = 0;
+    chp_err_t rc = CHP_OK;
 
     if (w->nparts == 0)
-        return 0;
+        return CHP_OK;
     l = rd_kafka_topic_partition_list_new((int)w->nparts);
     for (size_t i = 0; i < w->nparts; i++) {
         const wpart_t *p = &w->parts[i];
@@ -110,18 +111,18 @@ int wreb_rewind(worker_t *w, const rd_kafka_topic_partition_list_t *committed)
         chp_log_error("worker: cannot rewind: %s",
                       rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
-        rc = -1;
+        rc = CHP_ERR_KAFKA;
     } else {
         for (int i = 0; i < l->cnt; i++)
             if (l->elems[i].err) {
                 chp_log_error("worker: cannot rewind %s [%d]: %s",
                               l->elems[i].topic, (int)l->elems[i].partition,
                               rd_kafka_err2str(l->elems[i].err));
-                rc = -1;
+                rc = CHP_ERR_KAFKA;
             }
     }
     rd_kafka_topic_partition_list_destroy(l);
-    if (rc == 0)
+    if (rc == CHP_OK)
         wreb_clear(w);
     return rc;
 }
@@ -174,7 +175,7 @@ static void forget(worker_t *w, const rd_kafka_topic_partition_list_t *gone)
             w->parts[out++] = w->parts[i];
     w->nparts = out;
     w->last = 0;
-    if (w->txn_ready && wreb_rewind(w, NULL) != 0)
+    if (w->txn_ready && wreb_rewind(w, NULL) != CHP_OK)
         w->txn_ready = false, w->uncertain = true; /* retried by recovery */
 }
 
@@ -251,7 +252,7 @@ static void rebalance(worker_t *w, rd_kafka_t *rk, rd_kafka_resp_err_t err,
             /* Counts leave with their offsets before anyone else can take
              * the partitions; if that fails, the new owner recounts the
              * aborted counts from the committed offsets. */
-            if (wtxn_emit_commit(w) != 0)
+            if (wtxn_emit_commit(w) != CHP_OK)
                 chp_log_warn("worker: emission on revocation failed; the new "
                              "owner recounts from the committed offsets");
             forget(w, parts);

@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "errstr.h"
 #include "kafkaconf.h"
 #include "log.h"
 #include "worker/registry.h"
@@ -63,15 +64,17 @@ static size_t find(const registry_t *r, const char *topic, size_t len,
     return lo;
 }
 
-int registry_apply(registry_t *r, const char *key, size_t key_len,
-                   const char *value, size_t value_len)
+chp_err_t registry_apply(registry_t *r, const char *key, size_t key_len,
+                         const char *value, size_t value_len)
 {
     reg_state_t st = REG_ABSENT;
     bool found;
     size_t i;
+    chp_err_t err;
 
-    if (registry_format_decode(key, key_len, value, value_len, &st, NULL, 0))
-        return -1;
+    if ((err = registry_format_decode(key, key_len, value, value_len, &st, NULL,
+                                      0)) != CHP_OK)
+        return err;
     i = find(r, key, key_len, &found);
     if (st == REG_ABSENT) { /* tombstone */
         if (found) {
@@ -79,17 +82,17 @@ int registry_apply(registry_t *r, const char *key, size_t key_len,
             memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(*r->v));
             r->n--;
         }
-        return 0;
+        return CHP_OK;
     }
     if (found) {
         r->v[i].state = st;
-        return 0;
+        return CHP_OK;
     }
     if (r->n == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 64;
         reg_entry_t *nv = realloc(r->v, ncap * sizeof(*nv));
         if (!nv)
-            return -1;
+            return CHP_ERR_NOMEM;
         r->v = nv;
         r->cap = ncap;
     }
@@ -97,7 +100,7 @@ int registry_apply(registry_t *r, const char *key, size_t key_len,
     r->v[i].topic = strndup(key, key_len);
     r->v[i].state = st;
     r->n++;
-    return 0;
+    return CHP_OK;
 }
 
 reg_state_t registry_state(const registry_t *r, const char *topic)
@@ -121,8 +124,9 @@ void registry_foreach(const registry_t *r, reg_state_t state,
             cb(r->v[i].topic, opaque);
 }
 
-int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
-                  int timeout_ms, char *errstr, size_t errstr_size)
+chp_err_t registry_load(const chp_conf_t *conf, const char *topic,
+                        registry_t *r, int timeout_ms, char *errstr,
+                        size_t errstr_size)
 {
     static const char *const defaults[] = {
         "enable.auto.commit", "false", "enable.partition.eof", "true", NULL};
@@ -133,17 +137,18 @@ int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     int64_t deadline = chp_now_ms() + timeout_ms;
-    int rc = -1, eofs = 0, nparts = 0;
+    chp_err_t rc = CHP_ERR_KAFKA;
+    int eofs = 0, nparts = 0;
 
     if (!kc)
-        return -1;
+        return CHP_ERR_KAFKA;
     /* It only reads, by assignment: the group is never joined and nothing
      * is committed, but librdkafka's consumer API refuses to poll without
      * a group.id ("Local: Unknown group"). */
     rd_kafka_conf_set(kc, "group.id", "chaperone-registry-reader", NULL, 0);
     if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kc);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     registry_clear(r);
     rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -152,7 +157,8 @@ int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
         goto out;
     }
     if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        rc = 1;
+        rc = chp_errf(errstr, errstr_size, CHP_ERR_NOT_FOUND,
+                      "%s does not exist", topic);
         goto out;
     }
     nparts = md->topics[0].partition_cnt;
@@ -174,14 +180,14 @@ int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
         } else if (m->err) {
             chp_log_warn("registry %s: %s", topic, rd_kafka_message_errstr(m));
         } else if (registry_apply(r, m->key, m->key_len, m->payload, m->len) !=
-                   0) {
+                   CHP_OK) {
             chp_log_warn("registry %s: ignored an unreadable record at offset "
                          "%lld",
                          topic, (long long)m->offset);
         }
         rd_kafka_message_destroy(m);
     }
-    rc = 0;
+    rc = CHP_OK;
 out:
     if (parts)
         rd_kafka_topic_partition_list_destroy(parts);

@@ -17,10 +17,11 @@ registry_t *registry_new(void);
 void registry_destroy(registry_t *r);
 
 /* Applies one record of the registry topic (value NULL = tombstone),
- * decoded by registry_format_decode.  Returns -1 (and changes nothing) for
- * a record it cannot read. */
-int registry_apply(registry_t *r, const char *key, size_t key_len,
-                   const char *value, size_t value_len);
+ * decoded by registry_format_decode.  Returns the decoder's error (and
+ * changes nothing) for a record it cannot read, CHP_ERR_NOMEM when out of
+ * memory. */
+chp_err_t registry_apply(registry_t *r, const char *key, size_t key_len,
+                         const char *value, size_t value_len);
 
 reg_state_t registry_state(const registry_t *r, const char *topic);
 /* True if the controller lists topic as audited. */
@@ -33,10 +34,11 @@ void registry_foreach(const registry_t *r, reg_state_t state,
 
 /*
  * Reads the whole registry topic from the beginning into r (a fresh set).
- * Returns 0; 1 if the topic does not exist (r is left empty); -1 on error
- * (errstr filled).
+ * Returns CHP_OK; CHP_ERR_NOT_FOUND if the topic does not exist (r is left
+ * empty); CHP_ERR_KAFKA on error (errstr filled either way).
  */
-int registry_load(const chp_conf_t *conf, const char *topic, registry_t *r,
-                  int timeout_ms, char *errstr, size_t errstr_size);
+chp_err_t registry_load(const chp_conf_t *conf, const char *topic,
+                        registry_t *r, int timeout_ms, char *errstr,
+                        size_t errstr_size);
 
 #endif

@@ -99,9 +99,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int topic_set_from_metadata(rd_kafka_t *rk, const topic_filter_t *f,
-                            const registry_t *reg, topic_set_t *out,
-                            int timeout_ms)
+chp_err_t topic_set_from_metadata(rd_kafka_t *rk, const topic_filter_t *f,
+                                  const registry_t *reg, topic_set_t *out,
+                                  int timeout_ms)
 {
     const rd_kafka_metadata_t *md;
     rd_kafka_resp_err_t err;
@@ -109,7 +109,7 @@ int topic_set_from_metadata(rd_kafka_t *rk, const topic_filter_t *f,
     memset(out, 0, sizeof(*out));
     if ((err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))) {
         chp_log_warn("worker: cannot list topics: %s", rd_kafka_err2str(err));
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     out->names = calloc((size_t)md->topic_cnt + 1, sizeof(*out->names));
     for (int i = 0; out->names && i < md->topic_cnt; i++) {
@@ -121,9 +121,9 @@ int topic_set_from_metadata(rd_kafka_t *rk, const topic_filter_t *f,
     }
     rd_kafka_metadata_destroy(md);
     if (!out->names)
-        return -1;
+        return CHP_ERR_NOMEM;
     qsort(out->names, out->n, sizeof(*out->names), cmp_str);
-    return 0;
+    return CHP_OK;
 }
 
 bool topic_set_equal(const topic_set_t *a, const topic_set_t *b)

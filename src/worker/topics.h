@@ -31,10 +31,11 @@ typedef struct topic_set {
 } topic_set_t;
 
 /* The cluster's existing topics that match (reg may be NULL).
- * 0, or -1 if the cluster could not be listed (out is then empty). */
-int topic_set_from_metadata(rd_kafka_t *rk, const topic_filter_t *f,
-                            const registry_t *reg, topic_set_t *out,
-                            int timeout_ms);
+ * CHP_OK, or CHP_ERR_KAFKA (logged) if the cluster could not be listed,
+ * CHP_ERR_NOMEM; out is then empty. */
+chp_err_t topic_set_from_metadata(rd_kafka_t *rk, const topic_filter_t *f,
+                                  const registry_t *reg, topic_set_t *out,
+                                  int timeout_ms);
 bool topic_set_equal(const topic_set_t *a, const topic_set_t *b);
 void topic_set_clear(topic_set_t *s);
 

@@ -192,11 +192,11 @@ static void aborted(worker_t *w)
     }
     ended(w, false);
     w->uncommitted = 0;
-    if (wreb_rewind(w, NULL) != 0)
+    if (wreb_rewind(w, NULL) != CHP_OK)
         broken(w, false);
 }
 
-int wtxn_emit_commit(worker_t *w)
+chp_err_t wtxn_emit_commit(worker_t *w)
 {
     rd_kafka_topic_partition_list_t *offsets = NULL;
     rd_kafka_error_t *error;
@@ -204,24 +204,24 @@ int wtxn_emit_commit(worker_t *w)
     int c;
 
     if (!w->txn_ready)
-        return -1;
+        return CHP_ERR_STATE;
     if (w->uncommitted == 0) {
         chp_tracker_flush(w->tracker); /* restarts the interval; emits none */
-        return 0;
+        return CHP_OK;
     }
     if ((error = rd_kafka_begin_transaction(w->producer))) {
         /* Nothing was sent: only a stale state explains this. */
         classify(w, error, "begin_transaction");
         rd_kafka_error_destroy(error);
         broken(w, true);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     w->emit_failed = false;
     chp_tracker_flush(w->tracker);
     if (w->emit_failed) {
         health_fail(w->health, "cannot produce the audit messages");
         aborted(w);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     offsets = wreb_offsets(w);
     c = offsets ? txn_do(w, OP_SEND_OFFSETS, offsets) : -1;
@@ -231,11 +231,11 @@ int wtxn_emit_commit(worker_t *w)
         rd_kafka_topic_partition_list_destroy(offsets);
     if (c == TXN_ABORTABLE) {
         aborted(w);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     if (c != -1) {
         broken(w, true);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     ended(w, true);
     wreb_clear(w);
@@ -246,12 +246,12 @@ int wtxn_emit_commit(worker_t *w)
                   (unsigned long long)w->uncommitted,
                   (long long)(chp_now_ms() - t0));
     w->uncommitted = 0;
-    return 0;
+    return CHP_OK;
 }
 
 /* ------------------------------------------------------------ recovery */
 
-int wtxn_producer_new(worker_t *w, char *errstr, size_t n)
+chp_err_t wtxn_producer_new(worker_t *w, char *errstr, size_t n)
 {
     const char *const defaults[] = {"transactional.id",
                                     w->txid,
@@ -266,7 +266,7 @@ int wtxn_producer_new(worker_t *w, char *errstr, size_t n)
 
     /* The consumer-only defaults must not reach the producer. */
     if (!(kc = chp_kafka_conf_new(w->conf, defaults, errstr, n)))
-        return -1;
+        return CHP_ERR_KAFKA;
     kafkawatch_attach(kc, "worker", w->health);
     w->txn_timeout_ms = 60000;
     if (rd_kafka_conf_get(kc, "transaction.timeout.ms", buf, &sz) ==
@@ -274,9 +274,9 @@ int wtxn_producer_new(worker_t *w, char *errstr, size_t n)
         w->txn_timeout_ms = atoi(buf);
     if (!(w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, n))) {
         rd_kafka_conf_destroy(kc);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
-    return 0;
+    return CHP_OK;
 }
 
 void wtxn_producer_destroy(worker_t *w)
@@ -301,18 +301,18 @@ static void retry_later(worker_t *w)
 }
 
 /* After a transaction of unknown outcome: the committed offsets are the
- * truth (a commit that reached the coordinator completed).  0 when
+ * truth (a commit that reached the coordinator completed).  CHP_OK when
  * settled and rewound. */
-static int settle(worker_t *w)
+static chp_err_t settle(worker_t *w)
 {
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_resp_err_t e;
     bool committed = w->nparts > 0;
-    int rc;
+    chp_err_t rc;
 
     if (w->nparts == 0) {
         ended(w, false);
-        return 0;
+        return CHP_OK;
     }
     l = rd_kafka_topic_partition_list_new((int)w->nparts);
     for (size_t i = 0; i < w->nparts; i++)
@@ -325,7 +325,7 @@ static int settle(worker_t *w)
         health_fail(w->health, "cannot read the committed offsets: %s",
                     rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(l);
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     for (size_t i = 0; i < w->nparts; i++)
         if (w->parts[i].next >= 0 &&
@@ -349,7 +349,7 @@ void wtxn_recover(worker_t *w)
                      w->txid);
         wtxn_producer_destroy(w);
         metric_inc(w->m_recreated, 1);
-        if (wtxn_producer_new(w, err, sizeof(err)) != 0) {
+        if (wtxn_producer_new(w, err, sizeof(err)) != CHP_OK) {
             /* The configuration did work once: memory, most likely. */
             chp_log_error("worker: %s", err);
             retry_later(w);
@@ -373,7 +373,7 @@ void wtxn_recover(worker_t *w)
         }
         w->inited = true;
     }
-    if (w->uncertain && settle(w) != 0) {
+    if (w->uncertain && settle(w) != CHP_OK) {
         retry_later(w);
         return;
     }

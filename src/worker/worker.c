@@ -61,16 +61,16 @@ static void refresh_topics(worker_t *w)
     char err[256];
 
     if (w->use_registry) {
-        int rc = registry_load(w->conf, w->registry_topic, w->registry,
-                               daemon_timeout_ms(REFRESH_TIMEOUT_MS), err,
-                               sizeof(err));
-        if (rc < 0)
+        chp_err_t rc = registry_load(w->conf, w->registry_topic, w->registry,
+                                     daemon_timeout_ms(REFRESH_TIMEOUT_MS), err,
+                                     sizeof(err));
+        if (rc != CHP_OK && rc != CHP_ERR_NOT_FOUND)
             chp_log_warn("worker: registry %s: %s (keeping the last set)",
                          w->registry_topic, err);
     }
-    if (topic_set_from_metadata(w->consumer, w->filter,
-                                w->use_registry ? w->registry : NULL, &now,
-                                daemon_timeout_ms(REFRESH_TIMEOUT_MS)) != 0)
+    if (topic_set_from_metadata(
+            w->consumer, w->filter, w->use_registry ? w->registry : NULL, &now,
+            daemon_timeout_ms(REFRESH_TIMEOUT_MS)) != CHP_OK)
         return;
     /* Kafka answers and nothing waits for a commit: an outage that ended
      * while the worker was idle no longer shows on /health. */
@@ -104,7 +104,7 @@ static void update_lag(worker_t *w)
 {
     double lag;
 
-    if (chp_consumer_lag(w->consumer, &lag, NULL) == 0)
+    if (chp_consumer_lag(w->consumer, &lag, NULL) == CHP_OK)
         metric_set(w->m_lag, lag);
 }
 
@@ -393,7 +393,7 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
                         &w.tracker, err, errsz) != CHP_OK)
         goto fail;
     if (setup_consumer(&w, err, errsz) != 0 ||
-        wtxn_producer_new(&w, err, errsz) != 0)
+        wtxn_producer_new(&w, err, errsz) != CHP_OK)
         goto fail;
     if (!(w.http = http_server_start_conf(conf, "worker", 9001, 4096, NULL,
                                           NULL, w.metrics, err, errsz)))
@@ -403,7 +403,7 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
 
     run_loop(&w);
     /* SIGTERM/SIGINT: finish the emission and commit, within the bound. */
-    if (w.txn_ready && wtxn_emit_commit(&w) == 0)
+    if (w.txn_ready && wtxn_emit_commit(&w) == CHP_OK)
         rc = 0;
     else if (!w.txn_ready && w.uncommitted == 0 && !w.uncertain)
         rc = 0; /* never got going: nothing counted, nothing to lose */

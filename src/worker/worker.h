@@ -111,7 +111,8 @@ typedef struct worker {
  * Runs a worker over conf until *stop (or daemon_stopping()), then commits
  * what it counted and closes.  hooks and stop may be NULL.  0 after a clean
  * stop, 1 when the last commit failed (replayed at the next start), 2 for
- * a configuration error (errstr filled).
+ * a configuration error (errstr filled).  An exit code, not a chp_err_t:
+ * `chaperone worker` returns it as it is.
  */
 int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
                volatile int *stop, char *errstr, size_t errstr_size);
@@ -119,17 +120,18 @@ int worker_run(const chp_conf_t *conf, const worker_hooks_t *hooks,
 bool worker_stopping(const worker_t *w);
 
 /* txn.c */
-/* Creates the transactional producer; -1 (errstr) on a configuration
- * error.  Transactions are initialised by wtxn_recover. */
-int wtxn_producer_new(worker_t *w, char *errstr, size_t errstr_size);
+/* Creates the transactional producer; CHP_ERR_KAFKA (errstr) on a
+ * configuration error.  Transactions are initialised by wtxn_recover. */
+chp_err_t wtxn_producer_new(worker_t *w, char *errstr, size_t errstr_size);
 void wtxn_producer_destroy(worker_t *w);
 /* While !txn_ready: one bounded attempt to (re)create the producer,
  * initialise transactions and resolve the last transaction's outcome. */
 void wtxn_recover(worker_t *w);
 /* One emission: the counts since the last commit and their offsets in one
- * transaction.  0 committed (or nothing to do), -1 otherwise (aborted and
- * rewound, or the machinery is broken and recovery has started). */
-int wtxn_emit_commit(worker_t *w);
+ * transaction.  CHP_OK committed (or nothing to do), CHP_ERR_STATE when no
+ * transaction can be started yet, CHP_ERR_KAFKA otherwise (aborted and
+ * rewound, or the machinery is broken and recovery has started; logged). */
+chp_err_t wtxn_emit_commit(worker_t *w);
 /* The tracker's emit callback. */
 chp_err_t wtxn_emit_cb(const chp_auditmsg_t *msgs, size_t n, void *opaque);
 
@@ -144,8 +146,10 @@ void wreb_note(worker_t *w, const rd_kafka_message_t *m, bool counted);
 /* The partitions and offsets to commit (NULL when none); caller frees. */
 rd_kafka_topic_partition_list_t *wreb_offsets(const worker_t *w);
 /* Seeks every noted partition back to the first offset consumed since the
- * last commit (or to committed[] where given, >= 0); forgets them. */
-int wreb_rewind(worker_t *w, const rd_kafka_topic_partition_list_t *committed);
+ * last commit (or to committed[] where given, >= 0); forgets them.
+ * CHP_ERR_KAFKA (logged) when a seek failed. */
+chp_err_t wreb_rewind(worker_t *w,
+                      const rd_kafka_topic_partition_list_t *committed);
 /* Forgets the noted partitions (after a commit). */
 void wreb_clear(worker_t *w);
 /* Drops the tracker's counts, as after an abort. */

@@ -142,7 +142,7 @@ static void flush_until_done(collector_t *c)
 {
     for (int i = 0; coll_batch_records(c->batch) > 0; i++) {
         assert_true(i < 20);
-        if (coll_flush(c) != 0)
+        if (coll_flush(c) != CHP_OK)
             tu_sleep_ms(50);
     }
 }
@@ -199,17 +199,17 @@ static void test_uncertain_commit(void **state)
     pos = assign(&a, &t);
     assert_int_equal(pos, 0);
     feed(&a, &t, 0, 20);
-    assert_int_equal(coll_flush(&a), 0);
+    assert_int_equal(coll_flush(&a), CHP_OK);
 
     /* 20..40: the COMMIT reaches the server, its answer never comes
      * back.  The retry finds the offset moved on: the batch is dropped,
      * and the collector resumes from the stored offset. */
     feed(&a, &t, 20, 40);
     px_cut_after(&px, "COMMIT");
-    assert_int_equal(coll_flush(&a), -1);
+    assert_int_equal(coll_flush(&a), CHP_ERR_DB);
     assert_int_equal(atomic_load(&px.cuts), 1);
     assert_int_equal(sc_offset_of(c, cluster, t.name, PART), 40);
-    assert_int_equal(coll_flush(&a), 0);
+    assert_int_equal(coll_flush(&a), CHP_OK);
     assert_int_equal(coll_batch_records(a.batch), 0);
     pos = assign(&a, &t);
     assert_int_equal(pos, 40);
@@ -219,8 +219,8 @@ static void test_uncertain_commit(void **state)
     feed(&a, &t, pos, 50);
     if (f->redis) {
         px_command(&rpx, PX_DOWN);
-        assert_int_equal(coll_flush(&a), -1);
-        assert_int_equal(coll_flush(&a), -1);
+        assert_int_equal(coll_flush(&a), CHP_ERR_DB);
+        assert_int_equal(coll_flush(&a), CHP_ERR_DB);
         assert_int_equal(sc_offset_of(c, cluster, t.name, PART), 40);
         /* /health says why. */
         assert_false(health_check(a.health, why, sizeof(why)));
@@ -240,7 +240,7 @@ static void test_uncertain_commit(void **state)
     assert_int_equal(pos, 50);
     feed(&b, &t, pos, 70);
     flush_until_done(&b);
-    assert_int_equal(coll_flush(&a), 0); /* stale: dropped */
+    assert_int_equal(coll_flush(&a), CHP_OK); /* stale: dropped */
     assert_int_equal(coll_batch_records(a.batch), 0);
     assert_int_equal(sc_offset_of(c, cluster, t.name, PART), 70);
     coll_fini(&b);
@@ -253,7 +253,7 @@ static void test_uncertain_commit(void **state)
     feed(&a, &t, pos, N_RECORDS);
     if (f->redis)
         px_cut_after(&rpx, "SET");
-    assert_int_equal(coll_flush(&a), 0);
+    assert_int_equal(coll_flush(&a), CHP_OK);
     assert_int_equal(coll_batch_records(a.batch), 0);
     if (f->redis)
         assert_int_equal(atomic_load(&rpx.cuts), 1);

@@ -144,14 +144,14 @@ static void test_lag_exact(void **state)
 
     /* Assigned, nothing consumed: no position, no lag counted. */
     assign(f, 3, 1);
-    assert_int_equal(chp_consumer_lag(f->consumer, &lag, &n), 0);
+    assert_int_equal(chp_consumer_lag(f->consumer, &lag, &n), CHP_OK);
     assert_int_equal(n, 2);
     assert_true(lag == 0);
 
     consume_one_each(f, next);
     wait_watermarks(f);
     assert_true(next[0] >= 4 && next[1] >= 2); /* from offsets 3 and 1 */
-    assert_int_equal(chp_consumer_lag(f->consumer, &lag, &n), 0);
+    assert_int_equal(chp_consumer_lag(f->consumer, &lag, &n), CHP_OK);
     assert_int_equal(n, 2);
     assert_int_equal((int64_t)lag, (HIGH[0] - next[0]) + (HIGH[1] - next[1]));
 
@@ -167,12 +167,12 @@ static void test_lag_exact(void **state)
         if (m)
             rd_kafka_message_destroy(m);
     }
-    assert_int_equal(chp_consumer_lag(f->consumer, &lag, &n), 0);
+    assert_int_equal(chp_consumer_lag(f->consumer, &lag, &n), CHP_OK);
     assert_true(lag == 0);
 
     /* Nothing assigned: nothing to count. */
     assert_int_equal(rd_kafka_assign(f->consumer, NULL), 0);
-    assert_int_equal(chp_consumer_lag(f->consumer, &lag, &n), 0);
+    assert_int_equal(chp_consumer_lag(f->consumer, &lag, &n), CHP_OK);
     assert_int_equal(n, 0);
     assert_true(lag == 0);
 }
@@ -184,7 +184,7 @@ static void test_no_assignment(void **state)
     double lag = 42;
     int n = 42;
 
-    assert_int_equal(chp_consumer_lag(f->mrk, &lag, &n), -1);
+    assert_int_equal(chp_consumer_lag(f->mrk, &lag, &n), CHP_ERR_KAFKA);
     assert_true(lag == 42);
     assert_int_equal(n, 42);
 }

@@ -95,7 +95,7 @@ static void put(fx_t *f, const char *topic, reg_state_t st)
 {
     char err[512];
 
-    if (ctl_kafka_registry_put(f->k, topic, st, err, sizeof(err)) != 0)
+    if (ctl_kafka_registry_put(f->k, topic, st, err, sizeof(err)) != CHP_OK)
         fail_msg("registry_put %s: %s", topic, err);
 }
 
@@ -115,9 +115,10 @@ static registry_t *load(fx_t *f)
 {
     registry_t *r = registry_new();
     char err[512];
-    int rc = registry_load(f->conf, REG, r, TU_TIMEOUT_MS, err, sizeof(err));
+    chp_err_t rc =
+        registry_load(f->conf, REG, r, TU_TIMEOUT_MS, err, sizeof(err));
 
-    if (rc != 0)
+    if (rc != CHP_OK)
         fail_msg("registry_load: %d %s", rc, err);
     return r;
 }
@@ -128,7 +129,8 @@ static void test_metadata(void **state)
     topic_set_t ts;
     char err[512];
 
-    assert_int_equal(f->cl.list_topics(f->cl.opaque, &ts, err, sizeof(err)), 0);
+    assert_int_equal(f->cl.list_topics(f->cl.opaque, &ts, err, sizeof(err)),
+                     CHP_OK);
     assert_int_equal(ts.n, 3);
     assert_string_equal(ts.names[0], REG); /* sorted: '_' < 'c' */
     assert_string_equal(ts.names[1], "clicks");
@@ -141,7 +143,8 @@ static void test_metadata(void **state)
     /* Asking about a topic never creates it. */
     assert_int_equal(
         f->cl.topic_partitions(f->cl.opaque, "nosuch", err, sizeof(err)), 0);
-    assert_int_equal(f->cl.list_topics(f->cl.opaque, &ts, err, sizeof(err)), 0);
+    assert_int_equal(f->cl.list_topics(f->cl.opaque, &ts, err, sizeof(err)),
+                     CHP_OK);
     assert_int_equal(ts.n, 3);
     topic_set_clear(&ts);
 }
@@ -194,20 +197,20 @@ static void test_registry_put_broker_down(void **state)
     fx_t *f = *state;
     char err[512] = "";
     registry_t *r;
-    int rc = -1;
+    chp_err_t rc = CHP_ERR_KAFKA;
 
     put(f, "orders", REG_AUDITED);
     rd_kafka_mock_broker_set_down(f->mc, LEADER);
     assert_int_equal(
         ctl_kafka_registry_put(f->k, "clicks", REG_AUDITED, err, sizeof(err)),
-        -1);
+        CHP_ERR_KAFKA);
     assert_non_null(strstr(err, REG));
     rd_kafka_mock_broker_set_up(f->mc, LEADER);
     /* "Outcome unknown: retry the same write" (kafka.h). */
-    for (int i = 0; i < 5 && rc != 0; i++)
+    for (int i = 0; i < 5 && rc != CHP_OK; i++)
         rc = ctl_kafka_registry_put(f->k, "clicks", REG_AUDITED, err,
                                     sizeof(err));
-    if (rc != 0)
+    if (rc != CHP_OK)
         fail_msg("registry_put after the broker came back: %s", err);
     assert_false(ctl_kafka_fatal(f->k, err, sizeof(err)));
     r = load(f);
@@ -227,7 +230,8 @@ static void test_describe_group_coordinator_down(void **state)
     rd_kafka_mock_coordinator_set(f->mc, "group", GROUP, COORD);
     rd_kafka_mock_broker_set_down(f->mc, COORD);
     assert_int_equal(
-        f->cl.describe_group(f->cl.opaque, "orders", &g, err, sizeof(err)), -1);
+        f->cl.describe_group(f->cl.opaque, "orders", &g, err, sizeof(err)),
+        CHP_ERR_KAFKA);
     assert_non_null(strstr(err, GROUP));
     assert_non_null(strstr(err, "Timed out"));
     assert_null(g.state);

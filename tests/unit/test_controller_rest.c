@@ -36,19 +36,20 @@ typedef struct fake {
     reg_state_t last_state;
 } fake_t;
 
-static int fake_list(void *opaque, topic_set_t *out, char *errstr, size_t n)
+static chp_err_t fake_list(void *opaque, topic_set_t *out, char *errstr,
+                           size_t n)
 {
     fake_t *f = opaque;
 
     memset(out, 0, sizeof(*out));
     if (f->down) {
         snprintf(errstr, n, "fake cluster is down");
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     out->names = calloc(f->n_topics + 1, sizeof(*out->names));
     for (size_t i = 0; i < f->n_topics; i++)
         out->names[out->n++] = strdup(f->topics[i].name);
-    return 0;
+    return CHP_OK;
 }
 
 static int fake_partitions(void *opaque, const char *topic, char *errstr,
@@ -66,24 +67,24 @@ static int fake_partitions(void *opaque, const char *topic, char *errstr,
     return 0;
 }
 
-static int fake_write(void *opaque, const char *topic, reg_state_t st,
-                      char *errstr, size_t n)
+static chp_err_t fake_write(void *opaque, const char *topic, reg_state_t st,
+                            char *errstr, size_t n)
 {
     fake_t *f = opaque;
 
     if (f->write_fails) {
         snprintf(errstr, n, "fake write not acknowledged");
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     f->writes++;
     snprintf(f->last_key, sizeof(f->last_key), "%s", topic);
     f->last_state = st;
-    return 0;
+    return CHP_OK;
 }
 
 /* Two workers: w1 holds partition 0 of every topic, w2 partition 2. */
-static int fake_group(void *opaque, const char *topic, ctl_group_t *out,
-                      char *errstr, size_t n)
+static chp_err_t fake_group(void *opaque, const char *topic, ctl_group_t *out,
+                            char *errstr, size_t n)
 {
     fake_t *f = opaque;
     (void)topic;
@@ -91,7 +92,7 @@ static int fake_group(void *opaque, const char *topic, ctl_group_t *out,
     memset(out, 0, sizeof(*out));
     if (f->down) {
         snprintf(errstr, n, "fake cluster is down");
-        return -1;
+        return CHP_ERR_KAFKA;
     }
     out->state = strdup("Stable");
     out->members = calloc(2, sizeof(*out->members));
@@ -108,7 +109,7 @@ static int fake_group(void *opaque, const char *topic, ctl_group_t *out,
         m->partitions[0] = i == 0 ? 0 : 2;
         m->n_partitions = 1;
     }
-    return 0;
+    return CHP_OK;
 }
 
 typedef struct fixture {
@@ -122,7 +123,8 @@ static void apply(registry_t *r, const char *topic, reg_state_t st)
 {
     const char *v = registry_format_encode(st);
 
-    assert_int_equal(registry_apply(r, topic, strlen(topic), v, strlen(v)), 0);
+    assert_int_equal(registry_apply(r, topic, strlen(topic), v, strlen(v)),
+                     CHP_OK);
 }
 
 /* The cluster: the original's dummyTopic, an audited topic, a blacklisted
@@ -620,10 +622,12 @@ static void test_detect_defaults(void **state)
 {
     fixture_t *fx = *state;
     char err[256];
+    size_t added = 0;
 
     /* dummyTopic, orders, _confluent-metrics: new and not excluded; black
      * stays blacklisted; `__` topics and the audit topic never. */
-    assert_int_equal(ctl_detect_run(fx->ctl, err, sizeof(err)), 3);
+    assert_int_equal(ctl_detect_run(fx->ctl, &added, err, sizeof(err)), CHP_OK);
+    assert_int_equal(added, 3);
     assert_int_equal(state_of(fx, "dummyTopic"), REG_AUDITED);
     assert_int_equal(state_of(fx, "orders"), REG_AUDITED);
     assert_int_equal(state_of(fx, "_confluent-metrics"), REG_AUDITED);
@@ -633,11 +637,13 @@ static void test_detect_defaults(void **state)
     assert_int_equal(state_of(fx, "__chaperone_topics"), REG_ABSENT);
     assert_int_equal(fx->fake.writes, 3);
     /* Nothing new the second time. */
-    assert_int_equal(ctl_detect_run(fx->ctl, err, sizeof(err)), 0);
+    assert_int_equal(ctl_detect_run(fx->ctl, &added, err, sizeof(err)), CHP_OK);
+    assert_int_equal(added, 0);
     assert_int_equal(fx->fake.writes, 3);
     /* A DELETE sticks: detection does not bring the topic back. */
     json_decref(expect(fx, "DELETE", "/topics/orders", NULL, 200));
-    assert_int_equal(ctl_detect_run(fx->ctl, err, sizeof(err)), 0);
+    assert_int_equal(ctl_detect_run(fx->ctl, &added, err, sizeof(err)), CHP_OK);
+    assert_int_equal(added, 0);
     assert_int_equal(state_of(fx, "orders"), REG_BLACKLISTED);
     assert_int_equal(metric_get(fx->ctl->m_auto_added), 3);
     assert_int_equal(metric_get(fx->ctl->m_detect_runs), 3);
@@ -650,9 +656,11 @@ static void test_detect_include_exclude(void **state)
                                      NULL};
     fixture_t *fx = fixture_new(kv);
     char err[256];
+    size_t added = 0;
     (void)state;
 
-    assert_int_equal(ctl_detect_run(fx->ctl, err, sizeof(err)), 1);
+    assert_int_equal(ctl_detect_run(fx->ctl, &added, err, sizeof(err)), CHP_OK);
+    assert_int_equal(added, 1);
     assert_int_equal(state_of(fx, "orders"), REG_AUDITED);
     assert_int_equal(state_of(fx, "dummyTopic"), REG_ABSENT);
     assert_int_equal(state_of(fx, "_confluent-metrics"), REG_ABSENT);
@@ -665,13 +673,16 @@ static void test_detect_failures(void **state)
 {
     fixture_t *fx = *state;
     char err[256];
+    size_t added = 0;
 
     fx->fake.down = true;
-    assert_int_equal(ctl_detect_run(fx->ctl, err, sizeof(err)), -1);
+    assert_int_equal(ctl_detect_run(fx->ctl, &added, err, sizeof(err)),
+                     CHP_ERR_KAFKA);
     assert_non_null(strstr(err, "down"));
     fx->fake.down = false;
     fx->fake.write_fails = true;
-    assert_int_equal(ctl_detect_run(fx->ctl, err, sizeof(err)), -1);
+    assert_int_equal(ctl_detect_run(fx->ctl, &added, err, sizeof(err)),
+                     CHP_ERR_KAFKA);
     assert_int_equal(state_of(fx, "dummyTopic"), REG_ABSENT);
     assert_int_equal(metric_get(fx->ctl->m_detect_errors), 2);
     assert_int_equal(metric_get(fx->ctl->m_write_errors), 1);

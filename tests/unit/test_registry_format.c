@@ -98,17 +98,17 @@ static void test_registry_apply(void **state)
                *b = registry_format_encode(REG_BLACKLISTED);
     (void)state;
 
-    assert_int_equal(registry_apply(r, "orders", 6, a, strlen(a)), 0);
-    assert_int_equal(registry_apply(r, "clicks", 6, b, strlen(b)), 0);
+    assert_int_equal(registry_apply(r, "orders", 6, a, strlen(a)), CHP_OK);
+    assert_int_equal(registry_apply(r, "clicks", 6, b, strlen(b)), CHP_OK);
     assert_int_equal(registry_state(r, "orders"), REG_AUDITED);
     assert_int_equal(registry_state(r, "clicks"), REG_BLACKLISTED);
     assert_true(registry_has(r, "orders"));
     assert_false(registry_has(r, "clicks"));
-    assert_int_equal(registry_apply(r, "orders", 6, "{}", 2), -1);
+    assert_int_equal(registry_apply(r, "orders", 6, "{}", 2), CHP_ERR_PARSE);
     assert_int_equal(registry_state(r, "orders"), REG_AUDITED);
-    assert_int_equal(registry_apply(r, "orders", 6, b, strlen(b)), 0);
+    assert_int_equal(registry_apply(r, "orders", 6, b, strlen(b)), CHP_OK);
     assert_int_equal(registry_state(r, "orders"), REG_BLACKLISTED);
-    assert_int_equal(registry_apply(r, "orders", 6, NULL, 0), 0);
+    assert_int_equal(registry_apply(r, "orders", 6, NULL, 0), CHP_OK);
     assert_int_equal(registry_state(r, "orders"), REG_ABSENT);
     /* A key is compared whole, not as a prefix. */
     assert_int_equal(registry_state(r, "click"), REG_ABSENT);
