@@ -134,6 +134,40 @@ static void get_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     ctl_group_clear(&g);
 }
 
+/* 400 for a topic no worker ever audits; false when answered. */
+static bool auditable(ctl_t *c, const char *topic, http_resp_t *resp)
+{
+    if (ctl_auditable(c, topic))
+        return true;
+    http_reply_error(resp, 400,
+                     "topic %s is never audited (internal, audit or registry "
+                     "topic)",
+                     topic);
+    return false;
+}
+
+/* Called with c->lock held and n the topic's partition count (< 0: Kafka
+ * did not answer, why in err; 0: the topic is missing, answered 404 as
+ * "topic T <missing>").  Writes state `to` when write is set, then
+ * unlocks.  False when it answered an error. */
+static bool change_locked(ctl_t *c, const char *topic, int n, char *err,
+                          size_t err_size, const char *missing, bool write,
+                          reg_state_t to, http_resp_t *resp)
+{
+    bool ok = false;
+
+    if (n < 0)
+        http_reply_error(resp, 503, "cannot list Kafka topics: %s", err);
+    else if (n == 0)
+        http_reply_error(resp, 404, "topic %s %s", topic, missing);
+    else if (write && ctl_change(c, topic, to, err, err_size) != CHP_OK)
+        http_reply_error(resp, 503, "registry not updated: %s", err);
+    else
+        ok = true;
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
 /* Start auditing topic (POST).  num_partitions is informative only. */
 static void post_topic(ctl_t *c, const char *topic, http_resp_t *resp)
 {
@@ -141,13 +175,8 @@ static void post_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     reg_state_t st;
     int n;
 
-    if (!ctl_auditable(c, topic)) {
-        http_reply_error(resp, 400,
-                         "topic %s is never audited (internal, "
-                         "audit or registry topic)",
-                         topic);
+    if (!auditable(c, topic, resp))
         return;
-    }
     pthread_mutex_lock(&c->lock);
     if ((st = registry_state(c->reg, topic)) == REG_AUDITED) {
         pthread_mutex_unlock(&c->lock);
@@ -155,22 +184,9 @@ static void post_topic(ctl_t *c, const char *topic, http_resp_t *resp)
         return;
     }
     n = c->cluster.topic_partitions(c->cluster.opaque, topic, err, sizeof(err));
-    if (n < 0) {
-        pthread_mutex_unlock(&c->lock);
-        http_reply_error(resp, 503, "cannot list Kafka topics: %s", err);
+    if (!change_locked(c, topic, n, err, sizeof(err), "does not exist in Kafka",
+                       true, REG_AUDITED, resp))
         return;
-    }
-    if (n == 0) {
-        pthread_mutex_unlock(&c->lock);
-        http_reply_error(resp, 404, "topic %s does not exist in Kafka", topic);
-        return;
-    }
-    if (ctl_change(c, topic, REG_AUDITED, err, sizeof(err)) != CHP_OK) {
-        pthread_mutex_unlock(&c->lock);
-        http_reply_error(resp, 503, "registry not updated: %s", err);
-        return;
-    }
-    pthread_mutex_unlock(&c->lock);
     reply_json(resp, 201,
                json_pack("{s:s,s:s,s:i,s:b}", "topic", topic, "state",
                          "audited", "numPartitions", n, "wasBlacklisted",
@@ -183,13 +199,8 @@ static void delete_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     reg_state_t st;
     int n = 1;
 
-    if (!ctl_auditable(c, topic)) {
-        http_reply_error(resp, 400,
-                         "topic %s is never audited (internal, "
-                         "audit or registry topic)",
-                         topic);
+    if (!auditable(c, topic, resp))
         return;
-    }
     pthread_mutex_lock(&c->lock);
     st = registry_state(c->reg, topic);
     /* Blacklisting a topic the registry does not know yet keeps
@@ -197,26 +208,10 @@ static void delete_topic(ctl_t *c, const char *topic, http_resp_t *resp)
     if (st == REG_ABSENT)
         n = c->cluster.topic_partitions(c->cluster.opaque, topic, err,
                                         sizeof(err));
-    if (n < 0) {
-        pthread_mutex_unlock(&c->lock);
-        http_reply_error(resp, 503, "cannot list Kafka topics: %s", err);
+    if (!change_locked(c, topic, n, err, sizeof(err),
+                       "is neither in the registry nor in Kafka",
+                       st != REG_BLACKLISTED, REG_BLACKLISTED, resp))
         return;
-    }
-    if (n == 0) {
-        pthread_mutex_unlock(&c->lock);
-        http_reply_error(resp, 404,
-                         "topic %s is neither in the registry nor "
-                         "in Kafka",
-                         topic);
-        return;
-    }
-    if (st != REG_BLACKLISTED &&
-        ctl_change(c, topic, REG_BLACKLISTED, err, sizeof(err)) != CHP_OK) {
-        pthread_mutex_unlock(&c->lock);
-        http_reply_error(resp, 503, "registry not updated: %s", err);
-        return;
-    }
-    pthread_mutex_unlock(&c->lock);
     reply_json(resp, 200,
                json_pack("{s:s,s:s,s:s}", "topic", topic, "state",
                          "blacklisted", "previousState",
