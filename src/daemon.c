@@ -139,3 +139,13 @@ int daemon_timeout_ms(int want_ms)
         left = 0;
     return left < want_ms ? (int)left : want_ms;
 }
+
+int daemon_usage(const char *command, const char *arg, const char *docs)
+{
+    bool help = !strcmp(arg, "-h") || !strcmp(arg, "--help");
+
+    fprintf(help ? stdout : stderr,
+            "usage: chaperone %s [-c FILE] [-X key=value ...]\n%s%s", command,
+            help ? docs : "", help ? "\n" : "");
+    return help ? 0 : 2;
+}

@@ -21,6 +21,13 @@ void daemon_request_stop(void);
  * SIGHUP compares it with the value it last acted on. */
 unsigned daemon_reload_generation(void);
 
+/* ------------------------------------------------------------ usage */
+
+/* The answer of `chaperone <command> arg` for a daemon, which takes no
+ * argument besides -c and -X: with -h/--help the usage and `docs` on
+ * stdout, exit code 0; anything else the usage on stderr, exit code 2. */
+int daemon_usage(const char *command, const char *arg, const char *docs);
+
 /* ------------------------------------------------------------ shutdown */
 
 /*

@@ -244,25 +244,15 @@ static void run(collector_t *c)
     }
 }
 
-static int usage(const char *arg)
-{
-    bool help = !strcmp(arg, "-h") || !strcmp(arg, "--help");
-
-    fprintf(help ? stdout : stderr,
-            "usage: chaperone collector [-c FILE] [-X key=value ...]\n%s",
-            help ? "Keys: docs/configuration.md (collector, common); "
-                   "operations: docs/collector.md\n"
-                 : "");
-    return help ? 0 : 2;
-}
-
 int cmd_collector(chp_conf_t *conf, int argc, char **argv)
 {
     collector_t c = {.conf = conf};
     char err[1024];
 
     if (argc > 1)
-        return usage(argv[1]);
+        return daemon_usage("collector", argv[1],
+                            "Keys: docs/configuration.md (collector, common); "
+                            "operations: docs/collector.md");
     daemon_signals_install();
     setup_metrics(&c);
     c.audit_topic = strdup(chp_conf_get_str(conf, CHP_KEY_AUDIT_TOPIC));

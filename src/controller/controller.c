@@ -102,19 +102,6 @@ static void gated_handle(const http_req_t *req, http_resp_t *resp, void *opaque)
     http_reply_error(resp, 503, "the registry is not loaded yet");
 }
 
-static int usage(int argc, char **argv)
-{
-    bool help = !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help");
-    (void)argc;
-
-    fprintf(help ? stdout : stderr,
-            "usage: chaperone controller [-c FILE] [-X key=value ...]\n%s",
-            help ? "REST API and keys: docs/controller.md, "
-                   "docs/configuration.md (controller, common)\n"
-                 : "");
-    return help ? 0 : 2;
-}
-
 int cmd_controller(chp_conf_t *conf, int argc, char **argv)
 {
     metrics_t *metrics = NULL;
@@ -134,7 +121,9 @@ int cmd_controller(chp_conf_t *conf, int argc, char **argv)
     int rc = 1;
 
     if (argc > 1)
-        return usage(argc, argv);
+        return daemon_usage("controller", argv[1],
+                            "REST API and keys: docs/controller.md, "
+                            "docs/configuration.md (controller, common)");
     daemon_signals_install();
     daemon_shutdown_bound(
         "controller",

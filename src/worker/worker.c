@@ -424,14 +424,9 @@ int cmd_worker(chp_conf_t *conf, int argc, char **argv)
     char err[512];
     int rc;
 
-    if (argc > 1) {
-        fprintf(stderr,
-                "usage: chaperone worker [-c FILE] [-X key=value ...]\n%s",
-                strcmp(argv[1], "-h") && strcmp(argv[1], "--help")
-                    ? ""
-                    : "Keys: docs/configuration.md (worker, common)\n");
-        return strcmp(argv[1], "-h") && strcmp(argv[1], "--help") ? 2 : 0;
-    }
+    if (argc > 1)
+        return daemon_usage("worker", argv[1],
+                            "Keys: docs/configuration.md (worker, common)");
     daemon_signals_install();
     daemon_shutdown_bound(
         "worker", chp_conf_get_int(conf, CHP_KEY_DAEMON_SHUTDOWN_TIMEOUT_MS));
