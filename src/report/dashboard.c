@@ -166,13 +166,9 @@ char *dash_index_html(const dash_row_t *rows, size_t n, const dash_view_t *v)
 
 /* ------------------------------------------------------------ topic */
 
-/* The range form; values echo what was asked. */
-static void form(chp_buf_t *b, const rep_grid_t *g, const dash_view_t *v)
+void dash_range_form(chp_buf_t *b, const char *const names[3],
+                     const char *const vals[3], const char *const hints[3])
 {
-    static const char *const names[] = {"from", "to", "reference"};
-    const char *vals[] = {v->from_arg, v->to_arg, v->reference_arg};
-    const char *hints[] = {"-24h", "now", g->n_tiers ? g->tiers[g->ref] : ""};
-
     chp_buf_puts(b, "<form method=\"get\">");
     for (size_t i = 0; i < 3; i++) {
         chp_buf_printf(b, "<label>%s <input name=\"%s\" value=\"", names[i],
@@ -188,6 +184,17 @@ static void form(chp_buf_t *b, const rep_grid_t *g, const dash_view_t *v)
                     "'submit',function(){this.querySelectorAll('input')."
                     "forEach(function(i){if(!i.value)i.disabled=true;});});"
                     "</script>\n");
+}
+
+/* The range form; values echo what was asked. */
+static void form(chp_buf_t *b, const rep_grid_t *g, const dash_view_t *v)
+{
+    static const char *const names[] = {"from", "to", "reference"};
+    const char *const vals[] = {v->from_arg, v->to_arg, v->reference_arg};
+    const char *const hints[] = {"-24h", "now",
+                                 g->n_tiers ? g->tiers[g->ref] : ""};
+
+    dash_range_form(b, names, vals, hints);
 }
 
 typedef struct topic_data {

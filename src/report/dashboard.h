@@ -51,6 +51,10 @@ void dash_page_head(chp_buf_t *b, const char *title);
  * safe as a path segment or query value inside a quoted attribute. */
 void dash_url_segment(chp_buf_t *b, const char *s);
 void dash_page_range(chp_buf_t *b, const dash_view_t *v);
+/* The three-field range form of a page (names, the values asked, the
+ * placeholders shown when empty); empty fields are not submitted. */
+void dash_range_form(chp_buf_t *b, const char *const names[3],
+                     const char *const vals[3], const char *const hints[3]);
 /* An error page (the message is escaped). */
 char *dash_error_html(int status, const char *msg);
 

@@ -212,27 +212,15 @@ static void hop_buckets(chp_buf_t *b, const rep_pipe_t *p, const dash_view_t *v,
 static void form(chp_buf_t *b, const rep_pipe_t *p, const dash_view_t *v)
 {
     static const char *const names[] = {"from", "to", "pipeline"};
-    const char *vals[] = {v->from_arg, v->to_arg, v->pipeline_arg};
+    const char *const vals[] = {v->from_arg, v->to_arg, v->pipeline_arg};
     char spec[REP_PIPE_MAX_TIERS * CHP_NAME_MAX] = "";
+    const char *const hints[] = {"-24h", "now", spec};
     size_t o = 0;
 
     for (size_t t = 0; t < p->spec.n && o < sizeof(spec); t++)
         o += (size_t)snprintf(spec + o, sizeof(spec) - o, "%s%s", t ? "," : "",
                               p->spec.tiers[t]);
-    chp_buf_puts(b, "<form method=\"get\">");
-    for (size_t i = 0; i < 3; i++) {
-        chp_buf_printf(b, "<label>%s <input name=\"%s\" value=\"", names[i],
-                       names[i]);
-        chp_buf_html(b, vals[i] ? vals[i] : "");
-        chp_buf_puts(b, "\" placeholder=\"");
-        chp_buf_html(b, i == 0 ? "-24h" : i == 1 ? "now" : spec);
-        chp_buf_puts(b, "\"></label>");
-    }
-    chp_buf_puts(b, "<button type=\"submit\">show</button></form>\n"
-                    "<script>document.querySelector('form').addEventListener("
-                    "'submit',function(){this.querySelectorAll('input')."
-                    "forEach(function(i){if(!i.value)i.disabled=true;});});"
-                    "</script>\n");
+    dash_range_form(b, names, vals, hints);
 }
 
 char *dash_pipeline_html(const rep_pipe_t *p, const dash_view_t *v, long hop)
