@@ -253,15 +253,12 @@ char *rep_format_csv(const rep_grid_t *g)
 
 /* ------------------------------------------------------------ JSON */
 
-/* Latencies rounded to the microsecond: the sketch is 1% accurate, more
- * digits are noise. */
-static json_t *ms_json(double v)
+json_t *rep_json_ms(double v)
 {
     return isfinite(v) ? json_real(round(v * 1000) / 1000) : json_null();
 }
 
-/* Sets key of obj to v; false (v released) when v or the set failed. */
-static bool put(json_t *obj, const char *key, json_t *v)
+bool rep_json_put(json_t *obj, const char *key, json_t *v)
 {
     return v && json_object_set_new(obj, key, v) == 0;
 }
@@ -273,11 +270,12 @@ static bool put_range(json_t *doc, const rep_grid_t *g)
 
     rep_format_time(g->from, a);
     rep_format_time(g->to, b);
-    if (!put(doc, "topic", json_string(g->topic)) ||
-        !put(doc, "from", json_integer(g->from)) ||
-        !put(doc, "to", json_integer(g->to)) ||
-        !put(doc, "fromTime", json_string(a)) ||
-        !put(doc, "toTime", json_string(b)) || !put(doc, "tiers", tiers))
+    if (!rep_json_put(doc, "topic", json_string(g->topic)) ||
+        !rep_json_put(doc, "from", json_integer(g->from)) ||
+        !rep_json_put(doc, "to", json_integer(g->to)) ||
+        !rep_json_put(doc, "fromTime", json_string(a)) ||
+        !rep_json_put(doc, "toTime", json_string(b)) ||
+        !rep_json_put(doc, "tiers", tiers))
         return false;
     for (size_t k = 0; k < g->n_tiers; k++)
         if (json_array_append_new(tiers, json_string(g->tiers[k])) != 0)
@@ -292,9 +290,9 @@ static json_t *bucket_json(const rep_grid_t *g, size_t b)
     json_t *o = json_object();
 
     rep_format_time(g->begin[b], when);
-    if (!o || !put(o, "begin", json_integer(g->begin[b])) ||
-        !put(o, "end", json_integer(g->end[b])) ||
-        !put(o, "time", json_string(when))) {
+    if (!o || !rep_json_put(o, "begin", json_integer(g->begin[b])) ||
+        !rep_json_put(o, "end", json_integer(g->end[b])) ||
+        !rep_json_put(o, "time", json_string(when))) {
         json_decref(o);
         return NULL;
     }
@@ -305,13 +303,14 @@ static json_t *bucket_json(const rep_grid_t *g, size_t b)
 static bool put_side(json_t *o, const store_row_t *r)
 {
     return (!r->delivery_failed_count ||
-            put(o, "deliveryFailed",
-                json_integer((json_int_t)r->delivery_failed_count))) &&
+            rep_json_put(o, "deliveryFailed",
+                         json_integer((json_int_t)r->delivery_failed_count))) &&
            (!r->audit_dropped_count ||
-            put(o, "auditDropped",
-                json_integer((json_int_t)r->audit_dropped_count))) &&
+            rep_json_put(o, "auditDropped",
+                         json_integer((json_int_t)r->audit_dropped_count))) &&
            (!r->aborted_count ||
-            put(o, "aborted", json_integer((json_int_t)r->aborted_count)));
+            rep_json_put(o, "aborted",
+                         json_integer((json_int_t)r->aborted_count)));
 }
 
 static json_t *cmp_json(const rep_grid_t *g, size_t b, size_t k)
@@ -320,13 +319,15 @@ static json_t *cmp_json(const rep_grid_t *g, size_t b, size_t k)
     rep_cmp_t c = rep_grid_compare(g, b, k);
     json_t *o = json_object();
 
-    if (!o || !put(o, "count", json_integer((json_int_t)c.count)) ||
-        !put(o, "loss", json_integer(c.loss)) ||
-        !put(o, "completeness",
-             c.unexpected ? json_null() : json_real(c.ratio)) ||
-        !put(o, "unexpected", json_boolean(c.unexpected)) ||
-        !put(o, "p95Ms", x->present ? ms_json(x->st.p95) : json_null()) ||
-        !put(o, "p99Ms", x->present ? ms_json(x->st.p99) : json_null()) ||
+    if (!o || !rep_json_put(o, "count", json_integer((json_int_t)c.count)) ||
+        !rep_json_put(o, "loss", json_integer(c.loss)) ||
+        !rep_json_put(o, "completeness",
+                      c.unexpected ? json_null() : json_real(c.ratio)) ||
+        !rep_json_put(o, "unexpected", json_boolean(c.unexpected)) ||
+        !rep_json_put(o, "p95Ms",
+                      x->present ? rep_json_ms(x->st.p95) : json_null()) ||
+        !rep_json_put(o, "p99Ms",
+                      x->present ? rep_json_ms(x->st.p99) : json_null()) ||
         !put_side(o, &x->row)) {
         json_decref(o);
         return NULL;
@@ -341,17 +342,19 @@ json_t *rep_grid_json(const rep_grid_t *g)
     if (!doc || !put_range(doc, g))
         goto fail;
     if (g->n_tiers &&
-        (!put(doc, "reference", json_string(g->tiers[g->ref])) ||
-         !put(doc, "referenceRule",
-              json_string(g->ref_rule == REP_REF_GIVEN ? "given"
-                                                       : "largest-total"))))
+        (!rep_json_put(doc, "reference", json_string(g->tiers[g->ref])) ||
+         !rep_json_put(doc, "referenceRule",
+                       json_string(g->ref_rule == REP_REF_GIVEN
+                                       ? "given"
+                                       : "largest-total"))))
         goto fail;
     if (g->ref_missing &&
-        !put(doc, "warning",
-             json_sprintf("reference tier %s has no rows in this range",
-                          g->tiers[g->ref])))
+        !rep_json_put(
+            doc, "warning",
+            json_sprintf("reference tier %s has no rows in this range",
+                         g->tiers[g->ref])))
         goto fail;
-    if (!put(doc, "buckets", buckets))
+    if (!rep_json_put(doc, "buckets", buckets))
         goto fail;
     for (size_t b = 0; b < g->n_buckets; b++) {
         json_t *tiers = json_object(), *bj = bucket_json(g, b);
@@ -362,17 +365,19 @@ json_t *rep_grid_json(const rep_grid_t *g)
             goto fail;
         }
         w = rep_bucket_worst(g, b, &worst);
-        if (!put(bj, "referenceCount",
-                 json_integer((json_int_t)rep_cell(g, b, g->ref)->row.count)) ||
-            !put(bj, "worstCompleteness",
-                 w < 0              ? json_real(1.0)
-                 : worst.unexpected ? json_null()
-                                    : json_real(worst.ratio)) ||
-            !put(bj, "unexpected", json_boolean(w >= 0 && worst.unexpected)) ||
-            !put(bj, "tiers", tiers))
+        if (!rep_json_put(
+                bj, "referenceCount",
+                json_integer((json_int_t)rep_cell(g, b, g->ref)->row.count)) ||
+            !rep_json_put(bj, "worstCompleteness",
+                          w < 0              ? json_real(1.0)
+                          : worst.unexpected ? json_null()
+                                             : json_real(worst.ratio)) ||
+            !rep_json_put(bj, "unexpected",
+                          json_boolean(w >= 0 && worst.unexpected)) ||
+            !rep_json_put(bj, "tiers", tiers))
             goto fail;
         for (size_t k = 0; k < g->n_tiers; k++)
-            if (!put(tiers, g->tiers[k], cmp_json(g, b, k)))
+            if (!rep_json_put(tiers, g->tiers[k], cmp_json(g, b, k)))
                 goto fail;
     }
     return doc;
@@ -386,22 +391,26 @@ static json_t *counters_json(const rep_cell_t *x)
     const store_row_t *r = &x->row;
     json_t *o = json_object(), *lat = json_object();
 
-    if (!o || !lat || !put(o, "count", json_integer((json_int_t)r->count)) ||
-        !put(o, "bytes", json_integer((json_int_t)r->total_bytes)) ||
-        !put(o, "noTime", json_integer((json_int_t)r->no_time_count)) ||
-        !put(o, "malformed", json_integer((json_int_t)r->malformed_count)) ||
-        !put(o, "negativeLatency",
-             json_integer((json_int_t)r->negative_latency_count)) ||
-        !put_side(o, r) || !put(lat, "mean", ms_json(x->st.mean)) ||
-        !put(lat, "p50", ms_json(x->p50)) ||
-        !put(lat, "p95", ms_json(x->st.p95)) ||
-        !put(lat, "p99", ms_json(x->st.p99)) ||
-        !put(lat, "max", ms_json(x->st.max))) {
+    if (!o || !lat ||
+        !rep_json_put(o, "count", json_integer((json_int_t)r->count)) ||
+        !rep_json_put(o, "bytes", json_integer((json_int_t)r->total_bytes)) ||
+        !rep_json_put(o, "noTime",
+                      json_integer((json_int_t)r->no_time_count)) ||
+        !rep_json_put(o, "malformed",
+                      json_integer((json_int_t)r->malformed_count)) ||
+        !rep_json_put(o, "negativeLatency",
+                      json_integer((json_int_t)r->negative_latency_count)) ||
+        !put_side(o, r) ||
+        !rep_json_put(lat, "mean", rep_json_ms(x->st.mean)) ||
+        !rep_json_put(lat, "p50", rep_json_ms(x->p50)) ||
+        !rep_json_put(lat, "p95", rep_json_ms(x->st.p95)) ||
+        !rep_json_put(lat, "p99", rep_json_ms(x->st.p99)) ||
+        !rep_json_put(lat, "max", rep_json_ms(x->st.max))) {
         json_decref(lat);
         json_decref(o);
         return NULL;
     }
-    if (!put(o, "latencyMs", lat)) { /* put() released lat */
+    if (!rep_json_put(o, "latencyMs", lat)) { /* rep_json_put() released lat */
         json_decref(o);
         return NULL;
     }
@@ -412,16 +421,17 @@ json_t *rep_buckets_json(const rep_grid_t *g)
 {
     json_t *doc = json_object(), *buckets = json_array();
 
-    if (!doc || !put_range(doc, g) || !put(doc, "buckets", buckets))
+    if (!doc || !put_range(doc, g) || !rep_json_put(doc, "buckets", buckets))
         goto fail;
     for (size_t b = 0; b < g->n_buckets; b++) {
         json_t *tiers, *bj = bucket_json(g, b);
         if (!bj || json_array_append_new(buckets, bj) != 0 ||
-            !put(bj, "tiers", tiers = json_object()))
+            !rep_json_put(bj, "tiers", tiers = json_object()))
             goto fail;
         for (size_t k = 0; k < g->n_tiers; k++)
             if (rep_cell(g, b, k)->present &&
-                !put(tiers, g->tiers[k], counters_json(rep_cell(g, b, k))))
+                !rep_json_put(tiers, g->tiers[k],
+                              counters_json(rep_cell(g, b, k))))
                 goto fail;
     }
     return doc;
@@ -450,11 +460,15 @@ char *rep_json_text(const json_t *json, bool pretty)
     return out;
 }
 
-char *rep_format_json(const rep_grid_t *g, bool pretty)
+char *rep_json_text_take(json_t *doc, bool pretty)
 {
-    json_t *doc = rep_grid_json(g);
     char *s = rep_json_text(doc, pretty);
 
     json_decref(doc);
     return s;
+}
+
+char *rep_format_json(const rep_grid_t *g, bool pretty)
+{
+    return rep_json_text_take(rep_grid_json(g), pretty);
 }

@@ -45,5 +45,12 @@ json_t *rep_buckets_json(const rep_grid_t *g);
 
 /* json as text with a trailing newline (malloc()ed), NULL on ENOMEM. */
 char *rep_json_text(const json_t *json, bool pretty);
+/* rep_json_text of doc, which it takes (doc NULL: NULL). */
+char *rep_json_text_take(json_t *doc, bool pretty);
+/* A latency in ms rounded to the microsecond (the sketch is 1% accurate,
+ * more digits are noise); null when not finite. */
+json_t *rep_json_ms(double v);
+/* Sets key of obj to v; false (v released) when v or the set failed. */
+bool rep_json_put(json_t *obj, const char *key, json_t *v);
 
 #endif

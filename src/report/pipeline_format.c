@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "report/format.h"
 #include "report/pipeline_format.h"
 
 #define COLS 10
@@ -200,30 +201,22 @@ char *rep_pipe_format_csv(const rep_pipe_t *p)
 
 /* ------------------------------------------------------------ JSON */
 
-static json_t *ms_json(double v)
-{
-    return isfinite(v) ? json_real(round(v * 1000) / 1000) : json_null();
-}
-
-static bool put(json_t *obj, const char *key, json_t *v)
-{
-    return v && json_object_set_new(obj, key, v) == 0;
-}
-
 static json_t *cell_json(const rep_hop_t *h, size_t d, const rep_hop_cell_t *c)
 {
     json_t *o = json_object();
 
-    if (!o || !put(o, "datacenter", json_string(rep_hop_dc(h, d))) ||
-        !put(o, "upstream", json_integer((json_int_t)c->up)) ||
-        !put(o, "downstream", json_integer((json_int_t)c->down)) ||
-        !put(o, "loss", json_integer((json_int_t)c->loss)) ||
-        !put(o, "duplicated", json_integer((json_int_t)c->duplicated)) ||
-        !put(o, "completeness",
-             c->unexpected ? json_null() : json_real(c->completeness)) ||
-        !put(o, "unexpected", json_boolean(c->unexpected)) ||
-        !put(o, "p50AddedMs", ms_json(c->p50_added)) ||
-        !put(o, "p99AddedMs", ms_json(c->p99_added))) {
+    if (!o || !rep_json_put(o, "datacenter", json_string(rep_hop_dc(h, d))) ||
+        !rep_json_put(o, "upstream", json_integer((json_int_t)c->up)) ||
+        !rep_json_put(o, "downstream", json_integer((json_int_t)c->down)) ||
+        !rep_json_put(o, "loss", json_integer((json_int_t)c->loss)) ||
+        !rep_json_put(o, "duplicated",
+                      json_integer((json_int_t)c->duplicated)) ||
+        !rep_json_put(o, "completeness",
+                      c->unexpected ? json_null()
+                                    : json_real(c->completeness)) ||
+        !rep_json_put(o, "unexpected", json_boolean(c->unexpected)) ||
+        !rep_json_put(o, "p50AddedMs", rep_json_ms(c->p50_added)) ||
+        !rep_json_put(o, "p99AddedMs", rep_json_ms(c->p99_added))) {
         json_decref(o);
         return NULL;
     }
@@ -236,10 +229,10 @@ static json_t *hop_json(const rep_pipe_t *p, const rep_hop_t *h, long b)
 {
     json_t *o = json_object(), *cells = json_array();
 
-    if (!o || !put(o, "from", json_string(p->spec.tiers[h->up])) ||
-        !put(o, "to", json_string(p->spec.tiers[h->down])) ||
-        !put(o, "perDatacenter", json_boolean(h->per_dc)) ||
-        !put(o, "cells", cells))
+    if (!o || !rep_json_put(o, "from", json_string(p->spec.tiers[h->up])) ||
+        !rep_json_put(o, "to", json_string(p->spec.tiers[h->down])) ||
+        !rep_json_put(o, "perDatacenter", json_boolean(h->per_dc)) ||
+        !rep_json_put(o, "cells", cells))
         goto fail;
     for (size_t d = 0; d < h->n_dc; d++) {
         const rep_hop_cell_t *c =
@@ -261,9 +254,9 @@ static json_t *tiers_json(const rep_pipe_t *p)
         const rep_pipe_tier_t *tr = &p->tiers[t];
         json_t *o = json_object(), *dcs = json_array();
         if (json_array_append_new(a, o) != 0 ||
-            !put(o, "tier", json_string(tr->name)) ||
-            !put(o, "total", json_integer((json_int_t)tr->total)) ||
-            !put(o, "datacenters", dcs)) {
+            !rep_json_put(o, "tier", json_string(tr->name)) ||
+            !rep_json_put(o, "total", json_integer((json_int_t)tr->total)) ||
+            !rep_json_put(o, "datacenters", dcs)) {
             json_decref(a);
             return NULL;
         }
@@ -298,14 +291,15 @@ json_t *rep_pipe_json(const rep_pipe_t *p)
 
     rep_format_time(p->from, a);
     rep_format_time(p->to, z);
-    if (!doc || !put(doc, "topic", json_string(p->topic)) ||
-        !put(doc, "from", json_integer(p->from)) ||
-        !put(doc, "to", json_integer(p->to)) ||
-        !put(doc, "fromTime", json_string(a)) ||
-        !put(doc, "toTime", json_string(z)) ||
-        !put(doc, "pipeline", tiers_json(p)) ||
-        !put(doc, "otherTiers", others_json(p)) || !put(doc, "hops", hops) ||
-        !put(doc, "buckets", buckets))
+    if (!doc || !rep_json_put(doc, "topic", json_string(p->topic)) ||
+        !rep_json_put(doc, "from", json_integer(p->from)) ||
+        !rep_json_put(doc, "to", json_integer(p->to)) ||
+        !rep_json_put(doc, "fromTime", json_string(a)) ||
+        !rep_json_put(doc, "toTime", json_string(z)) ||
+        !rep_json_put(doc, "pipeline", tiers_json(p)) ||
+        !rep_json_put(doc, "otherTiers", others_json(p)) ||
+        !rep_json_put(doc, "hops", hops) ||
+        !rep_json_put(doc, "buckets", buckets))
         goto fail;
     for (size_t i = 0; i < p->n_hops; i++)
         if (json_array_append_new(hops, hop_json(p, &p->hops[i], -1)) != 0)
@@ -315,17 +309,18 @@ json_t *rep_pipe_json(const rep_pipe_t *p)
         char when[REP_TIME_MAX];
         rep_format_time(p->begin[b], when);
         if (json_array_append_new(buckets, o) != 0 ||
-            !put(o, "begin", json_integer(p->begin[b])) ||
-            !put(o, "end", json_integer(p->end[b])) ||
-            !put(o, "time", json_string(when)) || !put(o, "counts", counts) ||
-            !put(o, "hops", bh)) {
+            !rep_json_put(o, "begin", json_integer(p->begin[b])) ||
+            !rep_json_put(o, "end", json_integer(p->end[b])) ||
+            !rep_json_put(o, "time", json_string(when)) ||
+            !rep_json_put(o, "counts", counts) ||
+            !rep_json_put(o, "hops", bh)) {
             json_decref(counts);
             json_decref(bh);
             goto fail;
         }
         for (size_t t = 0; t < p->spec.n; t++)
-            if (!put(counts, p->spec.tiers[t],
-                     json_integer((json_int_t)p->tiers[t].count[b])))
+            if (!rep_json_put(counts, p->spec.tiers[t],
+                              json_integer((json_int_t)p->tiers[t].count[b])))
                 goto fail;
         for (size_t i = 0; i < p->n_hops; i++)
             if (json_array_append_new(bh, hop_json(p, &p->hops[i], (long)b)) !=
@@ -340,11 +335,7 @@ fail:
 
 char *rep_pipe_format_json(const rep_pipe_t *p, bool pretty)
 {
-    json_t *doc = rep_pipe_json(p);
-    char *s = rep_json_text(doc, pretty);
-
-    json_decref(doc);
-    return s;
+    return rep_json_text_take(rep_pipe_json(p), pretty);
 }
 
 /* ------------------------------------------------------------ check */
@@ -364,16 +355,16 @@ static void on_violation(const rep_pipe_t *p, size_t b, const rep_hop_t *h,
 
     rep_format_time(p->begin[b], when);
     if (!o || json_array_append_new(x->list, o) != 0 ||
-        !put(o, "fault", json_string(rep_pipe_fault_name(f))) ||
-        !put(o, "begin", json_integer(p->begin[b])) ||
-        !put(o, "time", json_string(when)) ||
-        !put(o, "from", json_string(p->spec.tiers[h->up])) ||
-        !put(o, "to", json_string(p->spec.tiers[h->down])) ||
-        !put(o, "datacenter", json_string(rep_hop_dc(h, d))) ||
-        !put(o, "upstream", json_integer((json_int_t)c->up)) ||
-        !put(o, "downstream", json_integer((json_int_t)c->down)) ||
-        !put(o, "loss", json_integer((json_int_t)c->loss)) ||
-        !put(o, "duplicated", json_integer((json_int_t)c->duplicated)))
+        !rep_json_put(o, "fault", json_string(rep_pipe_fault_name(f))) ||
+        !rep_json_put(o, "begin", json_integer(p->begin[b])) ||
+        !rep_json_put(o, "time", json_string(when)) ||
+        !rep_json_put(o, "from", json_string(p->spec.tiers[h->up])) ||
+        !rep_json_put(o, "to", json_string(p->spec.tiers[h->down])) ||
+        !rep_json_put(o, "datacenter", json_string(rep_hop_dc(h, d))) ||
+        !rep_json_put(o, "upstream", json_integer((json_int_t)c->up)) ||
+        !rep_json_put(o, "downstream", json_integer((json_int_t)c->down)) ||
+        !rep_json_put(o, "loss", json_integer((json_int_t)c->loss)) ||
+        !rep_json_put(o, "duplicated", json_integer((json_int_t)c->duplicated)))
         x->failed = true;
 }
 
