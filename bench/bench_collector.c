@@ -36,7 +36,7 @@
 #define MSGS        20000 /* audit messages (= rows) per run */
 #define FLUSH       2000  /* messages per flush = rows per transaction */
 #define INSERT_ROWS 500   /* rows per INSERT statement in B */
-#define PAIRS       5     /* alternating A/B pairs (BENCH_MIN_PAIRS) */
+#define PAIRS       9     /* alternating A/B pairs (>= BENCH_MIN_PAIRS) */
 #define W           600
 
 /* One run's input: the encoded messages (A) and their decoded rows (B). */
@@ -48,6 +48,10 @@ typedef struct input {
 } input_t;
 
 static char tag[32]; /* chp-bench-<pid>: everything this run writes */
+
+/* Client (this process's) CPU µs per row of the last run_collector or
+ * run_plain: the side's own work, without the server's. */
+static double last_client_us;
 
 static void die(const char *what, const char *why)
 {
@@ -135,6 +139,7 @@ static double run_collector(store_t *s, const input_t *in)
     /* Each round reads offsets 0.. again: as another cluster, since the
      * store refuses to move one cluster's offset backwards. */
     snprintf(cluster, sizeof(cluster), "bench-%d", round++);
+    int64_t c0 = bench_process_cpu_ns();
     t0 = bench_ns();
     for (int i = 0; i < MSGS; i++) {
         coll_add_t res;
@@ -151,6 +156,7 @@ static double run_collector(store_t *s, const input_t *in)
         }
     }
     double secs = (double)(bench_ns() - t0) / 1e9;
+    last_client_us = (double)(bench_process_cpu_ns() - c0) / 1e3 / MSGS;
     coll_batch_destroy(b);
     if (rows != MSGS)
         die("collector", "not one row per message");
@@ -258,6 +264,7 @@ static double run_plain(plain_t *p, const input_t *in)
 
     if (!sql)
         die("plain", "out of memory");
+    int64_t c0 = bench_process_cpu_ns();
     t0 = bench_ns();
     for (int i = 0; i < MSGS;) {
         exec_sql(p, p->kind == LITE ? "BEGIN IMMEDIATE"
@@ -295,6 +302,7 @@ static double run_plain(plain_t *p, const input_t *in)
         exec_sql(p, "COMMIT");
     }
     double secs = (double)(bench_ns() - t0) / 1e9;
+    last_client_us = (double)(bench_process_cpu_ns() - c0) / 1e3 / MSGS;
     free(sql);
     return (double)MSGS / secs;
 }
@@ -421,11 +429,11 @@ static void cleanup(plain_t *p)
 static void bench_backend(const char *name, kind_t kind, const char *url,
                           const char *lite_path)
 {
-    double a[PAIRS], b[PAIRS], ratio[PAIRS];
+    double a[PAIRS], b[PAIRS], ratio[PAIRS], ca[PAIRS], cb[PAIRS];
     store_t *s;
     plain_t p;
     bench_cmp_t cmp;
-    char err[1024], detail[640];
+    char err[1024], detail[800];
 
     if (store_open(url, &s, err, sizeof(err)) != CHP_OK)
         die(name, err);
@@ -437,10 +445,14 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
         input_make(&ib, 'b', r);
         if (r % 2 == 0) {
             a[r] = run_collector(s, &ia);
+            ca[r] = last_client_us;
             b[r] = run_plain(&p, &ib);
+            cb[r] = last_client_us;
         } else {
             b[r] = run_plain(&p, &ib);
+            cb[r] = last_client_us;
             a[r] = run_collector(s, &ia);
+            ca[r] = last_client_us;
         }
         ratio[r] = a[r] / b[r];
         input_free(&ia);
@@ -455,8 +467,10 @@ static void bench_backend(const char *name, kind_t kind, const char *url,
              "A=%.0f B=%.0f rows/s; A: collector decode+dedup+aggregate+"
              "store flush, %d audit messages (1 row each) in flushes of %d; "
              "B: multi-row INSERT of the same rows, %d per statement, %d per "
-             "transaction",
-             cmp.a, cmp.b, MSGS, FLUSH, INSERT_ROWS, FLUSH);
+             "transaction; client CPU per row (process CPU time) A=%.1f "
+             "B=%.1f us",
+             cmp.a, cmp.b, MSGS, FLUSH, INSERT_ROWS, FLUSH,
+             bench_median(ca, PAIRS), bench_median(cb, PAIRS));
     if (row_bytes > 0)
         snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
                  "; on disk (table + indexes): %.0f bytes per row with a "

@@ -1,5 +1,6 @@
 /* sketch.c - mergeable latency sketch (DDSketch-style) and its compact text
  * encoding.  Layout and grammar: docs/sketch.md. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,58 @@ CHP_EXPORT double chp_sketch_quantile(const chp_sketch_t *sk, double q)
     return (double)chp_sketch_max(sk); /* unreachable: rank < n */
 }
 
+/* Several quantiles in one pass: the count once, then one walk over the
+ * bins for all ranks (chp_sketch_quantile walks up to twice per quantile).
+ * Same answers as chp_sketch_quantile, q by q; q must be ascending (else
+ * each is asked on its own). */
+uint64_t chp_sketch_quantiles(const chp_sketch_t *sk, const double *q,
+                              size_t nq, double *out)
+{
+    uint64_t n = chp_sketch_count(sk);
+    uint64_t seen;
+    size_t i, k;
+
+    for (k = 1; k < nq; k++)
+        if (!(q[k] >= q[k - 1])) {
+            for (k = 0; k < nq; k++)
+                out[k] = chp_sketch_quantile(sk, q[k]);
+            return n;
+        }
+    if (n == 0) {
+        for (k = 0; k < nq; k++)
+            out[k] = 0.0;
+        return n;
+    }
+    k = 0;
+    seen = sk->zero;
+    for (i = 0; k < nq && i <= CHP_SKETCH_NBINS; i++) {
+        if (i > 0) {
+            seen += sk->bins[i - 1];
+            if (sk->bins[i - 1] == 0)
+                continue;
+        }
+        while (k < nq) {
+            double qk = q[k], r;
+            uint64_t rank;
+
+            if (!(qk > 0.0))
+                qk = 0.0;
+            if (qk > 1.0)
+                qk = 1.0;
+            r = qk * (double)(n - 1);
+            rank = r < 18446744073709551616.0 ? (uint64_t)r : UINT64_MAX;
+            if (rank > n - 1)
+                rank = n - 1;
+            if (rank >= seen)
+                break;
+            out[k++] = i == 0 ? 0.0 : bin_value(sk, i - 1, rank == n - 1);
+        }
+    }
+    for (; k < nq; k++) /* unreachable: every rank < n */
+        out[k] = (double)chp_sketch_max(sk);
+    return n;
+}
+
 /* ------------------------------------------------------------------------
  * Encoding
  * ------------------------------------------------------------------------ */
@@ -181,12 +234,74 @@ static void put_num(writer_t *w, uint64_t v)
     put_char(w, term_digits[v % TERM_BASE]);
 }
 
+/* put_num without the bounds checks, for a buffer known to be large
+ * enough; the same spelling. */
+static char *put_num_fast(char *o, uint64_t v)
+{
+    if (v < TERM_BASE) {
+        *o++ = term_digits[v];
+        return o;
+    }
+    if (v < TERM_BASE * (CONT_BASE + 1)) {
+        *o++ = (char)('a' + v / TERM_BASE - 1);
+        *o++ = term_digits[v % TERM_BASE];
+        return o;
+    }
+    writer_t w = {o, SIZE_MAX, 0};
+
+    put_num(&w, v);
+    return o + w.len;
+}
+
+/* The encoder for a buffer of CHP_SKETCH_ENCODE_MAX + 1 or more bytes (the
+ * collector's and the tracker's case): no check per byte, and empty bins
+ * skipped four at a time.  Its output is byte-for-byte the general path's
+ * (tests/unit/test_sketch pins encodings and compares the two). */
+static size_t encode_fast(const chp_sketch_t *sk, char *buf)
+{
+    char *o = buf;
+    size_t i = 0, next = 0;
+
+    o = put_num_fast(o, SKETCH_VERSION);
+    *o++ = SEP;
+    o = put_num_fast(o, sk->zero);
+    *o++ = SEP;
+    o = put_num_fast(o, sk->negative);
+    *o++ = SEP;
+    o = put_num_fast(o, (uint64_t)chp_sketch_max(sk));
+    *o++ = SEP;
+    while (i < CHP_SKETCH_NBINS) {
+        if (i + 4 <= CHP_SKETCH_NBINS &&
+            (sk->bins[i] | sk->bins[i + 1] | sk->bins[i + 2] |
+             sk->bins[i + 3]) == 0) {
+            i += 4;
+            continue;
+        }
+        if (sk->bins[i] == 0) {
+            i++;
+            continue;
+        }
+        if (i - next == 1) {
+            *o++ = term_digits[0];
+        } else if (i - next > 1) {
+            *o++ = SKIP;
+            o = put_num_fast(o, i - next);
+        }
+        o = put_num_fast(o, sk->bins[i]);
+        next = ++i;
+    }
+    *o = '\0';
+    return (size_t)(o - buf);
+}
+
 CHP_EXPORT size_t chp_sketch_encode(const chp_sketch_t *sk, char *buf,
                                     size_t size)
 {
     writer_t w = {buf, size, 0};
     size_t i, next = 0;
 
+    if (buf && size > CHP_SKETCH_ENCODE_MAX)
+        return encode_fast(sk, buf);
     put_num(&w, SKETCH_VERSION);
     put_char(&w, SEP);
     put_num(&w, sk->zero);

@@ -35,6 +35,11 @@ struct chp_sketch {
  * into sketch_bins.c from the recurrence lo' = (101 lo - 1) / 99 + 1. */
 extern const int64_t chp_sketch_bin_lo[CHP_SKETCH_NBINS];
 
+/* Quantiles q[0..nq) (ascending) in one pass over the bins, each equal to
+ * chp_sketch_quantile(sk, q[k]); returns chp_sketch_count(sk). */
+uint64_t chp_sketch_quantiles(const chp_sketch_t *sk, const double *q,
+                              size_t nq, double *out);
+
 /* Bin index by binary search of the bound table: exact, 11 dependent
  * steps.  The reference for chp_sketch_bin and for its lookup table. */
 static inline int chp_sketch_bin_search(int64_t latency_ms)

@@ -5,8 +5,9 @@
  * A row's sketch (~9 KiB of bins) comes from a pool that survives resets:
  * freeing thousands of them after every flush made malloc give the memory
  * back to the kernel and fault it in again, a quarter of the per-message
- * cost.  The decoded message's own sketch is merged, then freed at once,
- * so the decoder's next allocation reuses it. */
+ * cost.  A new row takes the decoded message's own sketch and gives the
+ * message a pooled one, freed at once, so the decoder's next allocation
+ * reuses it; a message for an existing row is merged into the row's. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,10 +146,13 @@ chp_err_t agg_add(agg_t *a, chp_auditmsg_t *m)
         a->rows = nr;
         a->cap = ncap;
     }
+    /* A new row takes the message's sketch as it is (no clear and merge of
+     * ~9 KiB), and the message takes a spare from the pool in exchange,
+     * which its clear frees at once for the decoder's next allocation: the
+     * same churn of memory as a merge into a pooled sketch. */
     if (sk) {
-        if (!(in.sketch = sketch_get(a)))
-            return CHP_ERR_NOMEM;
-        chp_sketch_merge(in.sketch, sk);
+        in.sketch = sk;
+        m->sketch = a->npool > 0 ? a->pool[--a->npool] : NULL;
     }
     a->rows[a->n] = in;
     a->index.slots[s] = (uint32_t)a->n++;

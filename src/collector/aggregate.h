@@ -23,9 +23,10 @@ void agg_destroy(agg_t *a);
 void agg_reset(agg_t *a);
 
 /*
- * Adds one decoded message to the row of its key.  m is left as it was
- * (its sketch pointer is set aside during the call, hence not const); the
- * row gets its own sketch.  CHP_ERR_NOMEM leaves the row unchanged.
+ * Adds one decoded message to the row of its key.  A new row may take m's
+ * sketch, leaving m another allocation (or NULL) that holds nothing
+ * meaningful: the caller's next step is chp_auditmsg_clear(m).
+ * CHP_ERR_NOMEM leaves the row and m unchanged.
  */
 chp_err_t agg_add(agg_t *a, chp_auditmsg_t *m);
 

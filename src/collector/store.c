@@ -288,6 +288,7 @@ static chp_err_t flush_chunk(store_t *s, const store_row_t *rows, size_t n,
         return err;
     for (i = 0; i < n; i++) {
         store_row_t *m = &s->ws_rows[i];
+        const store_row_t *w = m; /* the row written */
         store_put_t *p = &s->ws_puts[i];
         store_stats_t st;
 
@@ -307,11 +308,12 @@ static chp_err_t flush_chunk(store_t *s, const store_row_t *rows, size_t n,
             if ((err = store_row_add(m, &rows[i])))
                 return err;
         } else {
-            /* Read-only use of the caller's sketch: no copy. */
-            *m = rows[i];
+            /* A new row is written as the caller gave it: no copy of the
+             * row (~1 KiB of names) nor of its sketch. */
+            w = &rows[i];
         }
-        store_row_stats(m, &st);
-        p->row = m;
+        store_row_stats(w, &st);
+        p->row = w;
         p->mean = st.mean;
         p->p95 = st.p95;
         p->p99 = st.p99;
@@ -319,10 +321,10 @@ static chp_err_t flush_chunk(store_t *s, const store_row_t *rows, size_t n,
         p->exists = s->ws_found[i];
         p->sketch_text = NULL;
         p->sketch_len = 0;
-        if (m->sketch) {
+        if (w->sketch) {
             char *t = s->ws_text + i * TEXT_SLOT;
 
-            p->sketch_len = chp_sketch_encode(m->sketch, t, TEXT_SLOT);
+            p->sketch_len = chp_sketch_encode(w->sketch, t, TEXT_SLOT);
             p->sketch_text = t;
         }
     }

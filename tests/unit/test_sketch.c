@@ -553,6 +553,125 @@ static void test_encode_worst_case(void **state)
     free(buf);
 }
 
+/* Pinned encodings (the stored format, so they may never change): written
+ * by the encoder before its fast path existed.  Both paths are asked: the
+ * fast one (a buffer of CHP_SKETCH_ENCODE_MAX + 1) and the checked one. */
+static void pin_fill(chp_sketch_t *sk, int which)
+{
+    chp_sketch_reset(sk);
+    switch (which) {
+    case 1: /* the collector benchmark's shape: ~30 bins, gaps */
+        for (int k = 0; k < 30; k++)
+            chp_sketch_add(sk, 20 + k * k * 7 + 5, 1234 / 30);
+        break;
+    case 2: /* one- and multi-letter numbers, a 1-bin gap, the last bin */
+        chp_sketch_add(sk, 0, 7);
+        chp_sketch_add(sk, -3, 971);
+        chp_sketch_add(sk, 1, 35);
+        chp_sketch_add(sk, 2, 36);
+        chp_sketch_add(sk, 4, 971);
+        chp_sketch_add(sk, 5, 972);
+        chp_sketch_add(sk, 9, 123456789012ULL);
+        chp_sketch_add(sk, 60000,
+                       UINT64_MAX - 123456789012ULL - 7 - 35 - 36 - 971 - 972 -
+                           5);
+        chp_sketch_add(sk, 340000000000LL, 5);
+        break;
+    case 3: /* hundreds of bins, runs of zero-bin gaps of 1 */
+        for (int k = 1; k < 5000; k += 3)
+            chp_sketch_add(sk, k, (uint64_t)k * 977);
+        break;
+    default:
+        break;
+    }
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static void test_encode_pinned(void **state)
+{
+    /* Split in two (clang warns of concatenation inside the array). */
+    static const char bench_shape[] =
+        "1.0.0.fh8.~Oa5~6a5~Ia5~Ha5~Ha5~Ga5~Da5~Da5~Aa5~Aa5~9a5~8a5~7a5~7a5~"
+        "6a5~6a5~5a5~5a5~4a5~5a5~4a5~4a5~3a5~4a5~3a5~3a5~3a5~2a5~3a5~2a5";
+    static const char *const want[] = {
+        "1.0.0.0.",
+        bench_shape,
+        "1.7.zZ.adnwfwqfG.Za00zZaa0~3kbpktrvC~jDeiotzqyqjfbpyT~uK5",
+    };
+    chp_sketch_t *sk = chp_sketch_new();
+    char *fast = malloc(CHP_SKETCH_ENCODE_MAX + 1);
+    char *slow = malloc(CHP_SKETCH_ENCODE_MAX);
+    size_t n;
+
+    (void)state;
+    assert_non_null(sk);
+    assert_non_null(fast);
+    assert_non_null(slow);
+    for (int w = 0; w < 4; w++) {
+        pin_fill(sk, w);
+        n = chp_sketch_encode(sk, fast, CHP_SKETCH_ENCODE_MAX + 1);
+        assert_int_equal(chp_sketch_encode(sk, slow, CHP_SKETCH_ENCODE_MAX), n);
+        assert_string_equal(fast, slow);
+        assert_int_equal(strlen(fast), n);
+        if (w < 3) {
+            assert_string_equal(fast, want[w]);
+        } else {
+            assert_int_equal(n, 1105);
+            assert_true(fnv1a(fast, n) == 0xf65954d60da964a2ULL);
+        }
+    }
+    free(fast);
+    free(slow);
+    chp_sketch_destroy(sk);
+}
+
+/* The fast encoder and the checked one agree on random sketches, and the
+ * one-pass quantiles equal chp_sketch_quantile's. */
+static void test_encode_paths_and_quantiles(void **state)
+{
+    static const double qs[] = {0.0, 0.5, 0.95, 0.99, 1.0};
+    chp_sketch_t *sk = chp_sketch_new();
+    char *fast = malloc(CHP_SKETCH_ENCODE_MAX + 1);
+    char *slow = malloc(CHP_SKETCH_ENCODE_MAX);
+    uint64_t x = 88172645463325252ULL;
+    double out[5];
+
+    (void)state;
+    assert_non_null(sk);
+    assert_non_null(fast);
+    assert_non_null(slow);
+    for (int round = 0; round < 2000; round++) {
+        int adds = round % 50;
+
+        chp_sketch_reset(sk);
+        for (int k = 0; k < adds; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int64_t v =
+                (int64_t)(x % 4 == 0 ? x % 3 : (x >> 8) % (1ULL << (x % 40)));
+
+            chp_sketch_add(sk, x % 17 == 0 ? -v : v, (x >> 20) % 3000 + 1);
+        }
+        size_t n = chp_sketch_encode(sk, fast, CHP_SKETCH_ENCODE_MAX + 1);
+        assert_int_equal(chp_sketch_encode(sk, slow, CHP_SKETCH_ENCODE_MAX), n);
+        assert_string_equal(fast, slow);
+        assert_true(chp_sketch_quantiles(sk, qs, 5, out) ==
+                    chp_sketch_count(sk));
+        for (int k = 0; k < 5; k++)
+            assert_true(out[k] == chp_sketch_quantile(sk, qs[k]));
+    }
+    free(fast);
+    free(slow);
+    chp_sketch_destroy(sk);
+}
+
 static void test_decode_accepts(void **state)
 {
     chp_sketch_t *sk = chp_sketch_new();
@@ -707,6 +826,8 @@ int main(void)
         cmocka_unit_test(test_encode_example),
         cmocka_unit_test(test_encode_small_buffer),
         cmocka_unit_test(test_encode_worst_case),
+        cmocka_unit_test(test_encode_pinned),
+        cmocka_unit_test(test_encode_paths_and_quantiles),
         cmocka_unit_test(test_decode_accepts),
         cmocka_unit_test(test_decode_rejects),
     };
