@@ -35,7 +35,7 @@ static http_auth_t *check_auth; /* the same tokens, asked directly */
 
 /* ------------------------------------------------- an in-memory cluster */
 
-static int f_list(void *o, topic_set_t *out, char *e, size_t n)
+static chp_err_t f_list(void *o, topic_set_t *out, char *e, size_t n)
 {
     static const char *names[] = {"clicks", "orders", "black"};
     (void)o, (void)e, (void)n;
@@ -43,7 +43,7 @@ static int f_list(void *o, topic_set_t *out, char *e, size_t n)
     out->names = calloc(4, sizeof(*out->names));
     for (size_t i = 0; out->names && i < 3; i++)
         out->names[out->n++] = strdup(names[i]);
-    return 0;
+    return CHP_OK;
 }
 
 static int f_partitions(void *o, const char *topic, char *e, size_t n)
@@ -52,19 +52,21 @@ static int f_partitions(void *o, const char *topic, char *e, size_t n)
     return strcmp(topic, "clicks") && strcmp(topic, "orders") ? 0 : 3;
 }
 
-static int f_write(void *o, const char *t, reg_state_t s, char *e, size_t n)
+static chp_err_t f_write(void *o, const char *t, reg_state_t s, char *e,
+                         size_t n)
 {
     (void)o, (void)t, (void)s, (void)e, (void)n;
     writes++;
-    return 0;
+    return CHP_OK;
 }
 
-static int f_group(void *o, const char *t, ctl_group_t *out, char *e, size_t n)
+static chp_err_t f_group(void *o, const char *t, ctl_group_t *out, char *e,
+                         size_t n)
 {
     (void)o, (void)t;
     memset(out, 0, sizeof(*out));
     snprintf(e, n, "no group in the fuzzer");
-    return -1;
+    return CHP_ERR_KAFKA;
 }
 
 /* -------------------------------------------------------------- set-up */
