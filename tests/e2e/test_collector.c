@@ -1094,18 +1094,12 @@ int main(void)
         TEST(test_crash_mysql),           TEST(test_outage_mysql),
         TEST(test_outage_pgsql),
     };
-    const char *bin = getenv("CHP_BINARY_DIR");
-    char err[512], cmd[600];
+    char err[512];
 
     brokers = tu_brokers();
     if (tu_brokers_answer(brokers, 10000, err, sizeof(err)) != 0)
         tu_skip("%s", err);
-    snprintf(workdir, sizeof(workdir), "%s/Testing/e2e-collector",
-             bin ? bin : ".");
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s'", workdir,
-             workdir);
-    if (system(cmd) != 0)
-        tu_skip("cannot create %s", workdir);
+    tu_fresh_workdir("e2e-collector", workdir, sizeof(workdir));
     /* CHP_TEST_FILTER=test_crash* runs a subset while working on one. */
     if (getenv("CHP_TEST_FILTER"))
         cmocka_set_test_filter(getenv("CHP_TEST_FILTER"));

@@ -491,18 +491,12 @@ int main(void)
         cmocka_unit_test_teardown(test_sigterm_kafka_unreachable, teardown),
         cmocka_unit_test_teardown(test_two_clusters, teardown),
     };
-    const char *bin = getenv("CHP_BINARY_DIR");
-    char err[512], cmd[700];
+    char err[512];
 
     brokers = tu_brokers();
     if (tu_brokers_answer(brokers, 10000, err, sizeof(err)) != 0)
         tu_skip("%s", err);
-    snprintf(workdir, sizeof(workdir), "%s/Testing/e2e-faults-collector",
-             bin ? bin : ".");
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s'", workdir,
-             workdir);
-    if (system(cmd) != 0)
-        tu_skip("cannot create %s", workdir);
+    tu_fresh_workdir("e2e-faults-collector", workdir, sizeof(workdir));
     if (getenv("CHP_TEST_FILTER"))
         cmocka_set_test_filter(getenv("CHP_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);

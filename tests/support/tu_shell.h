@@ -11,4 +11,9 @@
  * could not run or did not exit. */
 int tu_run(const char *cmd, char *out, size_t outn);
 
+/* An empty work directory $CHP_BINARY_DIR/Testing/name (., without the
+ * variable), removed and made again, its path in out; the test is skipped
+ * (tu_skip) when it cannot be made. */
+void tu_fresh_workdir(const char *name, char *out, size_t outn);
+
 #endif
