@@ -14,10 +14,13 @@
  *      printed: the loss shows up exactly where it was injected.
  * Exit 0 when the report shows exactly the injected loss, 1 otherwise.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,6 +84,71 @@ static int start_child(demo_t *d, const char *cmd, const char *const *kv,
     }
     printf("  started chaperone %s (pid %d, log %s)\n", cmd, (int)*pid, log);
     return 0;
+}
+
+/* A port the kernel has just handed out for 127.0.0.1: a port picked at
+ * random may be taken by an outgoing connection, and the child then exits
+ * with "address in use" (seen once in CI, on a loaded machine). */
+static void free_ports(int *ports, int n)
+{
+    int fds[4];
+
+    for (int i = 0; i < n && i < 4; i++) {
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        socklen_t len = sizeof(sin);
+
+        ports[i] = -1; /* refused by the child's configuration, by name */
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        /* Held open until all are known, so that they differ. */
+        if ((fds[i] = socket(AF_INET, SOCK_STREAM, 0)) >= 0 &&
+            bind(fds[i], (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+            getsockname(fds[i], (struct sockaddr *)&sin, &len) == 0)
+            ports[i] = ntohs(sin.sin_port);
+    }
+    for (int i = 0; i < n && i < 4; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+/* 0 while the child runs; otherwise fills err with how it ended (it is
+ * reaped: *pid is cleared). */
+static int child_gone(pid_t *pid, const char *cmd, char *err, size_t n)
+{
+    int st;
+
+    if (*pid <= 0 || waitpid(*pid, &st, WNOHANG) != *pid)
+        return 0;
+    *pid = 0;
+    if (WIFEXITED(st))
+        snprintf(err, n, "chaperone %s exited with status %d", cmd,
+                 WEXITSTATUS(st));
+    else
+        snprintf(err, n, "chaperone %s was killed by signal %d", cmd,
+                 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return -1;
+}
+
+/* The last lines of a child's log, on stderr: what a failed demo (or a
+ * failed CI run) needs to show. */
+static void show_log_tail(const demo_t *d, const char *cmd, int lines)
+{
+    char path[512], buf[1024];
+    long off[64] = {0};
+    int n = 0;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s.log", d->dir, cmd);
+    if (!(fp = fopen(path, "r")))
+        return;
+    if (lines > 64)
+        lines = 64;
+    for (long pos = 0; fgets(buf, sizeof(buf), fp); pos = ftell(fp))
+        off[n++ % lines] = pos;
+    fprintf(stderr, "--- last lines of %s\n", path);
+    fseek(fp, n > lines ? off[n % lines] : 0, SEEK_SET);
+    while (fgets(buf, sizeof(buf), fp))
+        fputs(buf, stderr);
+    fclose(fp);
 }
 
 static void stop_child(pid_t pid)
@@ -222,6 +290,9 @@ static int wait_stored(demo_t *d, char *err, size_t n)
 
     while (chp_now_ms() < deadline) {
         store_t *s;
+        if (child_gone(&d->worker, "worker", err, n) ||
+            child_gone(&d->collector, "collector", err, n))
+            return -1;
         t.producer = t.kafka = 0;
         if (store_open(d->db_url, &s, err, n) == CHP_OK) {
             store_query(s, NULL, d->t0, d->t0 + BUCKETS * 600, add_row, &t, err,
@@ -297,14 +368,14 @@ int cmd_demo(chp_conf_t *conf, int argc, char **argv)
     snprintf(kv[1], sizeof(kv[1]), "audit.topic=%s", d.audit);
     snprintf(kv[2], sizeof(kv[2]), "worker.topics=%s,%s", d.topic[0],
              d.topic[1]);
-    snprintf(kv[3], sizeof(kv[3]), "http.port=%d",
-             41000 + (int)(getpid() % 8000));
+    int ports[2];
+    free_ports(ports, 2);
+    snprintf(kv[3], sizeof(kv[3]), "http.port=%d", ports[0]);
     snprintf(kv[4], sizeof(kv[4]), "worker.instance=demo-%d", (int)getpid());
     snprintf(kv[5], sizeof(kv[5]), "db.url=%s", d.db_url);
     snprintf(kv[6], sizeof(kv[6]), "collector.group.id=chaperone-demo-%d",
              (int)getpid());
-    snprintf(kv[7], sizeof(kv[7]), "http.port=%d",
-             49000 + (int)(getpid() % 8000));
+    snprintf(kv[7], sizeof(kv[7]), "http.port=%d", ports[1]);
     const char *wkv[] = {kv[0],
                          kv[1],
                          kv[2],
@@ -360,8 +431,11 @@ int cmd_demo(chp_conf_t *conf, int argc, char **argv)
 out:
     stop_child(d.worker);
     stop_child(d.collector);
-    if (rc != 0)
+    if (rc != 0) {
+        show_log_tail(&d, "worker", 30);
+        show_log_tail(&d, "collector", 30);
         fprintf(stderr, "chaperone demo: %s (logs in %s)\n", err, d.dir);
+    }
     if (d.mock)
         rd_kafka_mock_cluster_destroy(d.mock);
     if (d.mock_rk)
