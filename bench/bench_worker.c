@@ -343,7 +343,7 @@ static void stop(pid_t pid)
 static side_t run_worker(const char *topic, int round)
 {
     char what[200];
-    int port = 21000 + (int)(getpid() % 10000) + round;
+    int port = bench_free_port();
     int64_t t0 = 0, t1 = 0, c1 = 0;
     int64_t deadline = now_ms() + 600000;
     double v0 = 0, v1 = 0;
@@ -376,7 +376,7 @@ static long worker_rss_many_topics(void)
 {
     static char names[MANY_TOPICS][64];
     char what[200], path[64], line[256];
-    int port = 31000 + (int)(getpid() % 10000);
+    int port = bench_free_port();
     long rss = -1;
 
     for (int i = 0; i < MANY_TOPICS; i++)

@@ -24,6 +24,11 @@ extern "C" {
 /* Most pairs (and medians) the helpers handle. */
 #define BENCH_MAX_PAIRS 64
 
+/* A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read it
+ * back, close); 0 on failure.  A port picked from a fixed range may be
+ * held by an outgoing connection. */
+int bench_free_port(void);
+
 /* Monotonic wall clock in nanoseconds: for throughput questions only. */
 int64_t bench_ns(void);
 
