@@ -17,15 +17,15 @@ enum chp_tsx_kind {
     CHP_TSX_RULE_NOW,
 };
 
+/* What every message reads comes first (rule kinds, then the keys with
+ * the start of their name pool): for the usual "ts,timestamp" one cache
+ * line.  Header names are read only by header rules. */
 struct chp_tsx {
-    size_t n_rules;
-    struct {
-        enum chp_tsx_kind kind;
-        char header[CHP_TSX_NAME_MAX]; /* CHP_TSX_RULE_HEADER only */
-    } rules[CHP_TSX_MAX_RULES];
-    size_t n_fields;
-    char fields[CHP_TSX_MAX_FIELDS][CHP_TSX_NAME_MAX];
-    const char *field_ptrs[CHP_TSX_MAX_FIELDS]; /* into fields[] */
+    uint8_t n_rules;
+    uint8_t kind[CHP_TSX_MAX_RULES]; /* enum chp_tsx_kind */
+    tsx_keys_t keys;
+    size_t pool_used;
+    char header[CHP_TSX_MAX_RULES][CHP_TSX_NAME_MAX]; /* header rules only */
 };
 
 /* ------------------------------------------------------------------------
@@ -63,11 +63,11 @@ static chp_err_t parse_rule(chp_tsx_t *tsx, const char *s, size_t n,
                         s, CHP_TSX_MAX_RULES);
     }
     if (word_is(s, n, "json")) {
-        tsx->rules[i].kind = CHP_TSX_RULE_JSON;
+        tsx->kind[i] = CHP_TSX_RULE_JSON;
     } else if (word_is(s, n, "kafka")) {
-        tsx->rules[i].kind = CHP_TSX_RULE_KAFKA;
+        tsx->kind[i] = CHP_TSX_RULE_KAFKA;
     } else if (word_is(s, n, "now")) {
-        tsx->rules[i].kind = CHP_TSX_RULE_NOW;
+        tsx->kind[i] = CHP_TSX_RULE_NOW;
     } else if (n >= sizeof(hdr) - 1 &&
                strncasecmp(s, hdr, sizeof(hdr) - 1) == 0) {
         const char *h = s + sizeof(hdr) - 1, *he = s + n;
@@ -85,9 +85,9 @@ static chp_err_t parse_rule(chp_tsx_t *tsx, const char *s, size_t n,
                 "bytes",
                 (int)n, s, CHP_TSX_NAME_MAX - 1);
         }
-        tsx->rules[i].kind = CHP_TSX_RULE_HEADER;
-        memcpy(tsx->rules[i].header, h, (size_t)(he - h));
-        tsx->rules[i].header[he - h] = '\0';
+        tsx->kind[i] = CHP_TSX_RULE_HEADER;
+        memcpy(tsx->header[i], h, (size_t)(he - h));
+        tsx->header[i][he - h] = '\0';
     } else {
         return chp_errf(
             errstr, errstr_size, CHP_ERR_INVALID_ARG,
@@ -102,7 +102,7 @@ static chp_err_t parse_rule(chp_tsx_t *tsx, const char *s, size_t n,
 static chp_err_t parse_field(chp_tsx_t *tsx, const char *s, size_t n,
                              char *errstr, size_t errstr_size)
 {
-    size_t i = tsx->n_fields;
+    size_t i = tsx->keys.n;
 
     if (i == CHP_TSX_MAX_FIELDS) {
         return chp_errf(errstr, errstr_size, CHP_ERR_INVALID_ARG,
@@ -124,10 +124,15 @@ static chp_err_t parse_field(chp_tsx_t *tsx, const char *s, size_t n,
                             (int)n, s);
         }
     }
-    memcpy(tsx->fields[i], s, n);
-    tsx->fields[i][n] = '\0';
-    tsx->field_ptrs[i] = tsx->fields[i];
-    tsx->n_fields++;
+    /* Stored lower-case: the scanner folds only the message's key. */
+    for (size_t j = 0; j < n; j++)
+        tsx->keys.pool[tsx->pool_used + j] =
+            (s[j] >= 'A' && s[j] <= 'Z') ? (char)(s[j] | 0x20) : s[j];
+    tsx->keys.pool[tsx->pool_used + n] = '\0';
+    tsx->keys.len[i] = (uint8_t)n;
+    tsx->keys.off[i] = (uint16_t)tsx->pool_used;
+    tsx->pool_used += n + 1;
+    tsx->keys.n++;
     return CHP_OK;
 }
 
@@ -222,7 +227,7 @@ CHP_EXPORT chp_ts_result_t chp_tsx_extract(const chp_tsx_t *tsx,
         double v;
         int64_t ms;
 
-        switch (tsx->rules[i].kind) {
+        switch ((enum chp_tsx_kind)tsx->kind[i]) {
         case CHP_TSX_RULE_JSON:
             /* A json rule was asked to parse something: no payload at all
              * (e.g. a tombstone) is as unparsable as a broken one. */
@@ -230,8 +235,8 @@ CHP_EXPORT chp_ts_result_t chp_tsx_extract(const chp_tsx_t *tsx,
                 broken = true;
                 break;
             }
-            switch (chp_tsx_scan_json(msg->value, msg->value_len,
-                                      tsx->field_ptrs, tsx->n_fields, &ms)) {
+            switch (chp_tsx_scan_json_keys(msg->value, msg->value_len,
+                                           &tsx->keys, &ms)) {
             case CHP_TS_FOUND:
                 *ts_ms = ms;
                 return CHP_TS_FOUND;
@@ -250,8 +255,7 @@ CHP_EXPORT chp_ts_result_t chp_tsx_extract(const chp_tsx_t *tsx,
             break;
         case CHP_TSX_RULE_HEADER:
             if (msg->header &&
-                msg->header(msg->header_opaque, tsx->rules[i].header, &val,
-                            &len) &&
+                msg->header(msg->header_opaque, tsx->header[i], &val, &len) &&
                 val && chp_tsx_parse_number(val, len, &v) &&
                 chp_ts_to_ms(v, &ms)) {
                 *ts_ms = ms;

@@ -217,17 +217,25 @@ static const char *skip_container(const char *p, const char *end)
  * The scanner
  * ------------------------------------------------------------------------ */
 
+/* The caller's names (chp_tsx_scan_json): any number, any case. */
+typedef struct {
+    const char *const *names;
+    const size_t *lens; /* strlen(names[j]) for j < CHP_TSX_MAX_FIELDS */
+    size_t n;
+} names_t;
+
 /* lens[j] is strlen(names[j]) for j < CHP_TSX_MAX_FIELDS (SIZE_MAX for a
  * NULL name): most keys differ in length from every name and cost one
  * compare per name. */
-static bool key_matches(const char *k, size_t klen, const char *const *names,
-                        const size_t *lens, size_t n_names)
+static inline bool match_names(const char *k, size_t klen, const void *ctx)
 {
-    for (size_t j = 0; j < n_names; j++) {
-        const char *nm = names[j];
+    const names_t *c = ctx;
+
+    for (size_t j = 0; j < c->n; j++) {
+        const char *nm = c->names[j];
         size_t i;
 
-        if (j < CHP_TSX_MAX_FIELDS ? lens[j] != klen : !nm)
+        if (j < CHP_TSX_MAX_FIELDS ? c->lens[j] != klen : !nm)
             continue;
         for (i = 0; i < klen; i++)
             if (nm[i] == '\0' || ascii_lower((unsigned char)k[i]) !=
@@ -245,31 +253,52 @@ static bool key_matches(const char *k, size_t klen, const char *const *names,
     return false;
 }
 
+/* A rule set's keys: lower-case already, lengths known, and free of
+ * backslashes, so a key that matches has none either. */
+static inline bool match_keys(const char *k, size_t klen, const void *ctx)
+{
+    const tsx_keys_t *c = ctx;
+
+    for (unsigned j = 0; j < c->n; j++) {
+        const char *nm = c->pool + c->off[j];
+        size_t i = 0;
+
+        if (c->len[j] != klen)
+            continue;
+        while (i < klen &&
+               ascii_lower((unsigned char)k[i]) == (unsigned char)nm[i])
+            i++;
+        if (i == klen)
+            return true;
+    }
+    return false;
+}
+
 static inline const char *literal(const char *p, const char *end,
                                   const char *word, size_t n)
 {
     return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
 }
 
-CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
-                                             const char *const *names,
-                                             size_t n_names, int64_t *ts_ms)
+/* The scanner, written once and instantiated per key matcher (match is a
+ * constant in each caller, so it is inlined); any: there are keys. */
+static inline __attribute__((always_inline)) chp_ts_result_t
+scan(const char *buf, size_t len,
+     bool (*match_key)(const char *, size_t, const void *), const void *ctx,
+     bool any, int64_t *ts_ms)
 {
     const char *p, *end;
-    size_t lens[CHP_TSX_MAX_FIELDS];
 
     if (!buf || len == 0)
         return CHP_TS_MALFORMED;
-    if (!names)
-        n_names = 0;
-    for (size_t j = 0; j < n_names && j < CHP_TSX_MAX_FIELDS; j++)
-        lens[j] = names[j] ? strlen(names[j]) : SIZE_MAX;
     end = buf + len;
     /* The final-byte check below would otherwise stall on a cache miss
-     * after an early match; start loading that line now. */
+     * after an early match; start loading that line now (and the next
+     * ones of a longer document). */
     __builtin_prefetch(end - 1);
-    for (const char *pf = buf + 64; pf < end && pf < buf + 512; pf += 64)
-        __builtin_prefetch(pf);
+    if (len > 128)
+        for (const char *pf = buf + 64; pf < end && pf < buf + 512; pf += 64)
+            __builtin_prefetch(pf);
     p = json_skip_ws(buf, end);
     if (p == end || *p != '{')
         return CHP_TS_MALFORMED;
@@ -298,7 +327,7 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
         p = json_skip_ws(p + 1, end);
         if (p == end)
             return CHP_TS_MALFORMED;
-        match = n_names && key_matches(key, klen, names, lens, n_names);
+        match = any && match_key(key, klen, ctx);
 
         switch (*p) {
         case '"':
@@ -355,4 +384,22 @@ CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
 done:
     /* p is at the closing brace; only whitespace may follow. */
     return json_skip_ws(p + 1, end) == end ? CHP_TS_MISSING : CHP_TS_MALFORMED;
+}
+
+CHP_EXPORT chp_ts_result_t chp_tsx_scan_json(const char *buf, size_t len,
+                                             const char *const *names,
+                                             size_t n_names, int64_t *ts_ms)
+{
+    size_t lens[CHP_TSX_MAX_FIELDS];
+    names_t c = {names, lens, names ? n_names : 0};
+
+    for (size_t j = 0; j < c.n && j < CHP_TSX_MAX_FIELDS; j++)
+        lens[j] = names[j] ? strlen(names[j]) : SIZE_MAX;
+    return scan(buf, len, match_names, &c, c.n != 0, ts_ms);
+}
+
+chp_ts_result_t chp_tsx_scan_json_keys(const char *buf, size_t len,
+                                       const tsx_keys_t *keys, int64_t *ts_ms)
+{
+    return scan(buf, len, match_keys, keys, keys->n != 0, ts_ms);
 }

@@ -585,6 +585,50 @@ static chp_ts_result_t extract(const char *rules, const char *fields,
     return r;
 }
 
+/* The rule set's own keys (stored lower-case, lengths precomputed): the
+ * same answers as chp_tsx_scan_json with the same names. */
+static void test_extract_rule_keys(void **state)
+{
+    static const struct {
+        const char *fields, *doc;
+        chp_ts_result_t want;
+        int64_t ms;
+    } cases[] = {
+        {"EventTime", "{\"eventtime\":1478311200}", CHP_TS_FOUND, MS},
+        {"eventtime", "{\"EVENTTIME\":1478311200}", CHP_TS_FOUND, MS},
+        {"ts", "{\"tss\":1,\"t\":2,\"TS\":1478311200}", CHP_TS_FOUND, MS},
+        {"a,b,c,d,e,f,g,Time", "{\"x\":1,\"TIME\":1478311200}", CHP_TS_FOUND,
+         MS},
+        {"timestamp,ts", "{\"ts\":1478311200,\"timestamp\":5}", CHP_TS_FOUND,
+         MS},
+        /* A key spelled with an escape is never decoded: no match. */
+        {"ts", "{\"t\\u0073\":1478311200}", CHP_TS_MISSING, -42},
+        {"ts", "{\"t\":1478311200}", CHP_TS_MISSING, -42},
+    };
+    int64_t ms;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *names[CHP_TSX_MAX_FIELDS];
+        char buf[128], *save = NULL;
+        size_t n = 0;
+        int64_t scan_ms = -42;
+
+        assert_int_equal(
+            extract("json", cases[i].fields, cases[i].doc, -1, NULL, &ms),
+            cases[i].want);
+        assert_int_equal(ms, cases[i].ms);
+        snprintf(buf, sizeof(buf), "%s", cases[i].fields);
+        for (char *t = strtok_r(buf, ",", &save); t;
+             t = strtok_r(NULL, ",", &save))
+            names[n++] = t;
+        assert_int_equal(chp_tsx_scan_json(cases[i].doc, strlen(cases[i].doc),
+                                           names, n, &scan_ms),
+                         cases[i].want);
+        assert_int_equal(scan_ms, cases[i].ms);
+    }
+}
+
 static void test_extract_fallback(void **state)
 {
     static const char good[] = "{\"ts\":1478311200}";
@@ -687,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_rules_errors),
         cmocka_unit_test(test_rules_ok),
         cmocka_unit_test(test_extract_fallback),
+        cmocka_unit_test(test_extract_rule_keys),
     };
     int failed = 0;
 
