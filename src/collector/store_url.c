@@ -207,35 +207,3 @@ chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
     }
     return CHP_OK;
 }
-
-chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
-                          char *name, size_t name_size, char *value,
-                          size_t value_size, bool *more, char *errstr,
-                          size_t errstr_size)
-{
-    const char *q = u->query + *pos, *eq;
-    size_t len;
-    chp_err_t err;
-
-    while (*q == '&')
-        q++;
-    *more = *q != '\0';
-    if (!*more)
-        return CHP_OK;
-    len = strcspn(q, "&");
-    eq = memchr(q, '=', len);
-    if (!eq) {
-        chp_errf(errstr, errstr_size, CHP_ERR_DB,
-                 "%s: option \"%.*s\" has no value", key,
-                 (int)(len > 64 ? 64 : len), q);
-        return CHP_ERR_PARSE;
-    }
-    if ((err = decode_part(q, (size_t)(eq - q), name, name_size, key,
-                           "option name", errstr, errstr_size)) ||
-        (err =
-             decode_part(eq + 1, len - (size_t)(eq - q) - 1, value, value_size,
-                         key, "option value", errstr, errstr_size)))
-        return err;
-    *pos = (size_t)(q + len - u->query);
-    return CHP_OK;
-}

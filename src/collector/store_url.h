@@ -13,7 +13,8 @@
 #include "chaperone.h"
 
 /* A parsed scheme://user:password@host:port/path?query URL; every field is
- * percent-decoded except query (its pairs are decoded by store_url_param). */
+ * percent-decoded except query, kept as written (every scheme we take
+ * refuses ?options; libpq gets postgresql:// URLs whole). */
 typedef struct store_url {
     char scheme[16];
     char user[256];
@@ -29,13 +30,6 @@ typedef struct store_url {
  * path, verbatim.  errstr never contains the password. */
 chp_err_t store_url_parse(const char *url, const char *key, store_url_t *u,
                           char *errstr, size_t errstr_size);
-
-/* Iterates the query's name=value pairs: *pos starts at 0; returns false at
- * the end.  Returns CHP_ERR_PARSE (errstr naming key) on bad encoding. */
-chp_err_t store_url_param(const store_url_t *u, const char *key, size_t *pos,
-                          char *name, size_t name_size, char *value,
-                          size_t value_size, bool *more, char *errstr,
-                          size_t errstr_size);
 
 /* Decodes %XX escapes of src[0..len) into dst; false if one is malformed or
  * the result (with NUL) does not fit. */
