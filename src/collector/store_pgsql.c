@@ -248,10 +248,21 @@ chp_err_t store_pg_ensure(pg_store_t *s, char *errstr, size_t errstr_size)
                         "connect_timeout",
                         "application_name",
                         "client_encoding",
+                        "options",
                         "dbname",
                         NULL};
-    const char *val[] = {port,   CONNECT_TIMEOUT, "chaperone",
-                         "UTF8", s->uri,          NULL};
+    /* Custom plans: a prepared statement's generic plan, fixed while the
+     * tables were small, kept reading audit_rows and seen_uuids by full
+     * scans as they grew until autovacuum's next ANALYZE (a new database
+     * ingested 5 times slower for minutes).  Planning the chunk's
+     * statements each time costs microseconds. */
+    const char *val[] = {port,
+                         CONNECT_TIMEOUT,
+                         "chaperone",
+                         "UTF8",
+                         "-c plan_cache_mode=force_custom_plan",
+                         s->uri,
+                         NULL};
     chp_err_t err;
 
     if (s->db && PQstatus(s->db) == CONNECTION_OK)
