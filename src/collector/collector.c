@@ -227,6 +227,7 @@ static void run(collector_t *c)
                                                    : RETENTION_RETRY_MS);
         if (now >= c->next_lag_ms) {
             coll_update_lag(c);
+            coll_kafka_probe(c);
             c->next_lag_ms = now + LAG_EVERY_MS;
         }
         /* Wake up for the next deadline; a paused consumer still has to

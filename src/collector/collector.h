@@ -49,8 +49,8 @@ typedef struct collector {
     rd_kafka_t *consumer;
     bool cooperative; /* incremental rebalance protocol (in rebalance_cb) */
     /* error_cb saw every broker down; cleared by the next record or
-     * assignment.  Shutdown then skips the group leave, which would wait
-     * for a broker. */
+     * assignment, or by coll_kafka_probe on an idle topic.  Shutdown then
+     * skips the group leave, which would wait for a broker. */
     bool kafka_down;
 
     store_t *store;
@@ -111,6 +111,12 @@ chp_err_t coll_flush(collector_t *c);
 /* Handles one consumed record (or consumer error). */
 void coll_consume(collector_t *c, rd_kafka_message_t *m);
 void coll_update_lag(collector_t *c);
+
+/* While kafka_down: asks a broker for metadata (bounded by the shutdown);
+ * an answer clears kafka_down and, unless the database is being retried,
+ * makes /health report OK again.  Without it an idle audit topic kept
+ * /health at 503 after Kafka came back, since no record arrived. */
+void coll_kafka_probe(collector_t *c);
 /* Leaves the group and destroys the consumer; when Kafka is down the group
  * leave (which waits for a broker) is skipped.  The caller bounds the
  * whole shutdown with a watchdog (collector.c). */

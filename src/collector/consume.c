@@ -392,6 +392,21 @@ void coll_update_lag(collector_t *c)
     metric_set(c->m.partitions, n);
 }
 
+void coll_kafka_probe(collector_t *c)
+{
+    const struct rd_kafka_metadata *md = NULL;
+
+    if (!c->kafka_down ||
+        rd_kafka_metadata(c->consumer, 0, NULL, &md, daemon_timeout_ms(1000)) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_metadata_destroy(md);
+    c->kafka_down = false;
+    chp_log_info("collector: Kafka answers again");
+    if (!c->retrying)
+        health_ok(c->health);
+}
+
 /* ------------------------------------------------------------- flush */
 
 chp_err_t coll_flush(collector_t *c)
