@@ -78,21 +78,6 @@ double bench_median(const double *v, size_t n)
     return m % 2 ? tmp[m / 2] : (tmp[m / 2 - 1] + tmp[m / 2]) / 2.0;
 }
 
-double bench_quantile(const double *v, size_t n, double q)
-{
-    double tmp[BENCH_MAX_PAIRS], pos;
-    size_t m = n < BENCH_MAX_PAIRS ? n : BENCH_MAX_PAIRS, i;
-
-    if (m == 0)
-        return 0.0;
-    memcpy(tmp, v, m * sizeof(*v));
-    qsort(tmp, m, sizeof(*tmp), cmp_double);
-    pos = q <= 0 ? 0 : q >= 1 ? (double)(m - 1) : q * (double)(m - 1);
-    i = (size_t)pos;
-    return i + 1 < m ? tmp[i] + (pos - (double)i) * (tmp[i + 1] - tmp[i])
-                     : tmp[i];
-}
-
 void bench_summarise(const double *a, const double *b, const double *ratio,
                      size_t n, bench_clock_t clock, bench_cmp_t *out)
 {

@@ -46,9 +46,6 @@ int64_t bench_pid_cpu_ns(pid_t pid);
 /* Median of n doubles (sorts a copy; n <= BENCH_MAX_PAIRS). */
 double bench_median(const double *v, size_t n);
 
-/* The q-quantile (0..1, linear between order statistics) of n doubles. */
-double bench_quantile(const double *v, size_t n, double q);
-
 /* What a pair of measurements means: which clock, and whether the figures
  * are a cost (time or CPU per unit: smaller is better) or a rate. */
 typedef enum {
