@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "benchutil.h"
@@ -197,7 +196,6 @@ static chp_err_t discard(const chp_auditmsg_t *m, size_t n, void *o)
 int main(void)
 {
     double a[PAIRS], b[PAIRS], ratio[PAIRS];
-    const struct timespec gap = {0, PAIR_GAP_MS * 1000000L};
     char err[256], detail[512];
     chp_conf_t *conf = chp_conf_new();
     bench_cmp_t cmp;
@@ -210,16 +208,8 @@ int main(void)
     }
     run_tracker(NULL); /* warm-up: buckets exist from here on */
     run_atomic(NULL);
-    for (int i = 0; i < PAIRS; i++) { /* AB, BA, ... as bench_alternate */
-        if (i % 2 == 0) {
-            a[i] = run_tracker(NULL);
-            b[i] = run_atomic(NULL);
-        } else {
-            b[i] = run_atomic(NULL);
-            a[i] = run_tracker(NULL);
-        }
-        nanosleep(&gap, NULL);
-    }
+    bench_alternate_spread(PAIRS, run_tracker, run_atomic, NULL, a, b,
+                           PAIR_GAP_MS);
     for (int i = 0; i < PAIRS; i++)
         ratio[i] = a[i] / b[i];
     bench_summarise(a, b, ratio, PAIRS, BENCH_THREAD_CPU, &cmp);

@@ -101,6 +101,15 @@ void bench_summarise(const double *a, const double *b, const double *ratio,
 void bench_alternate(size_t n, double (*run_a)(void *), double (*run_b)(void *),
                      void *ctx, double *a, double *b)
 {
+    bench_alternate_spread(n, run_a, run_b, ctx, a, b, 0);
+}
+
+void bench_alternate_spread(size_t n, double (*run_a)(void *),
+                            double (*run_b)(void *), void *ctx, double *a,
+                            double *b, int gap_ms)
+{
+    const struct timespec gap = {gap_ms / 1000, (gap_ms % 1000) * 1000000L};
+
     if (n < BENCH_MIN_PAIRS)
         n = BENCH_MIN_PAIRS;
     for (size_t i = 0; i < n && i < BENCH_MAX_PAIRS; i++) {
@@ -111,6 +120,8 @@ void bench_alternate(size_t n, double (*run_a)(void *), double (*run_b)(void *),
             b[i] = run_b(ctx);
             a[i] = run_a(ctx);
         }
+        if (gap_ms > 0)
+            nanosleep(&gap, NULL);
     }
 }
 

@@ -73,6 +73,12 @@ void bench_summarise(const double *a, const double *b, const double *ratio,
 void bench_alternate(size_t n, double (*run_a)(void *), double (*run_b)(void *),
                      void *ctx, double *a, double *b);
 
+/* The same with gap_ms of sleep after each pair: pairs spread over time
+ * sample the machine's slow and fast spells alike (docs/benchmarks.md). */
+void bench_alternate_spread(size_t n, double (*run_a)(void *),
+                            double (*run_b)(void *), void *ctx, double *a,
+                            double *b, int gap_ms);
+
 /* Prints "bench: NAME ratio=R goal=G  (DETAIL; CLOCK, N alternating pairs,
  * per-pair ratio LO-HI)" on stdout and flushes.  goal is e.g. ">= 10";
  * detail carries the absolute figures and says what A and B are. */

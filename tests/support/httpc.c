@@ -116,6 +116,18 @@ out:
     return rc;
 }
 
+int httpc_status(int port, const char *path, int timeout_ms)
+{
+    httpc_resp_t r;
+    int st;
+
+    if (httpc_request(port, "GET", path, NULL, 0, timeout_ms, &r) != 0)
+        return -1;
+    st = r.status;
+    httpc_free(&r);
+    return st;
+}
+
 int httpc_free_port(void)
 {
     struct sockaddr_in sin;

@@ -38,6 +38,10 @@ int httpc_request(int port, const char *method, const char *path,
                   const char *body, size_t body_len, int timeout_ms,
                   httpc_resp_t *r);
 
+/* The status of GET path (e.g. 200 or 503 from /health); -1 when the
+ * server could not be reached or did not answer within timeout_ms. */
+int httpc_status(int port, const char *path, int timeout_ms);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read it
  * back, close); 0 on failure. */
 int httpc_free_port(void);

@@ -312,23 +312,11 @@ static void test_assign_revoke_commit(void **state)
                      (int64_t)g.sent);
 }
 
-static int health_status(const coll_t *c)
-{
-    httpc_resp_t r;
-    int st;
-
-    if (httpc_request(c->port, "GET", "/health", NULL, 0, 5000, &r) != 0)
-        return -1;
-    st = r.status;
-    httpc_free(&r);
-    return st;
-}
-
 static void wait_health(const coll_t *c, int want)
 {
     int64_t deadline = tu_now_ms() + TU_TIMEOUT_MS;
 
-    while (health_status(c) != want) {
+    while (httpc_status(c->port, "/health", 5000) != want) {
         if (tu_now_ms() > deadline)
             fail_msg("collector /health never answered %d", want);
         tu_sleep_ms(200);

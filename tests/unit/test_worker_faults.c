@@ -287,14 +287,7 @@ static double metric(fx_t *f, const char *name)
 
 static int health_status(fx_t *f)
 {
-    httpc_resp_t r;
-    int st;
-
-    if (httpc_request(f->port, "GET", "/health", NULL, 0, 10000, &r) != 0)
-        return -1;
-    st = r.status;
-    httpc_free(&r);
-    return st;
+    return httpc_status(f->port, "/health", 10000);
 }
 
 #define ERR_RETRIABLE "chaperone_worker_txn_errors_total{class=\"retriable\"}"
