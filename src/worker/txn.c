@@ -74,6 +74,8 @@ chp_err_t wtxn_emit_cb(const chp_auditmsg_t *msgs, size_t n, void *opaque)
             free(json);
             chp_log_error("worker: cannot produce an audit message: %s",
                           rd_kafka_err2str(err));
+            if (!w->emit_failed)
+                w->emit_err = err;
             w->emit_failed = true;
             continue;
         }
@@ -217,8 +219,19 @@ chp_err_t wtxn_emit_commit(worker_t *w)
         return CHP_ERR_KAFKA;
     }
     w->emit_failed = false;
+    w->emit_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     chp_tracker_flush(w->tracker);
     if (w->emit_failed) {
+        /* A transaction that failed in the background (AddPartitionsToTxn
+         * refused, say) refuses produce() with __STATE before
+         * commit_transaction could say "abortable": the same error, counted
+         * in the same class.  __FATAL: the producer is done for. */
+        if (w->emit_err == RD_KAFKA_RESP_ERR__STATE ||
+            w->emit_err == RD_KAFKA_RESP_ERR__FATAL)
+            metric_inc(w->m_txn_err[w->emit_err == RD_KAFKA_RESP_ERR__FATAL
+                                        ? TXN_FATAL
+                                        : TXN_ABORTABLE],
+                       1);
         health_fail(w->health, "cannot produce the audit messages");
         aborted(w);
         return CHP_ERR_KAFKA;

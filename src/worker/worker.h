@@ -71,8 +71,9 @@ typedef struct worker {
     /* Per-message counts, published to the metrics every 10 ms: an
      * atomic per message would cost more than the counting itself. */
     uint64_t n_audited, n_no_time, n_malformed;
-    bool emit_failed; /* the emit callback could not produce */
-    bool discarding;  /* tracker flushes drop their counts (after a loss) */
+    bool emit_failed;             /* the emit callback could not produce */
+    rd_kafka_resp_err_t emit_err; /* the first produce() error, if any */
+    bool discarding; /* tracker flushes drop their counts (after a loss) */
 
     /* Partitions consumed since the last commit (rebalance.c). */
     wpart_t *parts;
