@@ -24,7 +24,6 @@ struct chp_tsx {
     uint8_t n_rules;
     uint8_t kind[CHP_TSX_MAX_RULES]; /* enum chp_tsx_kind */
     tsx_keys_t keys;
-    size_t pool_used;
     char header[CHP_TSX_MAX_RULES][CHP_TSX_NAME_MAX]; /* header rules only */
 };
 
@@ -124,14 +123,15 @@ static chp_err_t parse_field(chp_tsx_t *tsx, const char *s, size_t n,
                             (int)n, s);
         }
     }
-    /* Stored lower-case: the scanner folds only the message's key. */
+    /* Stored lower-case, right after the previous name: the scanner folds
+     * only the message's key. */
+    size_t at = i ? (size_t)tsx->keys.off[i - 1] + tsx->keys.len[i - 1] + 1 : 0;
     for (size_t j = 0; j < n; j++)
-        tsx->keys.pool[tsx->pool_used + j] =
+        tsx->keys.pool[at + j] =
             (s[j] >= 'A' && s[j] <= 'Z') ? (char)(s[j] | 0x20) : s[j];
-    tsx->keys.pool[tsx->pool_used + n] = '\0';
+    tsx->keys.pool[at + n] = '\0';
     tsx->keys.len[i] = (uint8_t)n;
-    tsx->keys.off[i] = (uint16_t)tsx->pool_used;
-    tsx->pool_used += n + 1;
+    tsx->keys.off[i] = (uint16_t)at;
     tsx->keys.n++;
     return CHP_OK;
 }
